@@ -1,0 +1,94 @@
+// kite-auth's gRPC services: kite.auth.v1.Auth (passwords, SASL PLAIN/LOGIN, throttling)
+// and kite.directory.v1.Directory (recipient resolution, sender rights).
+//
+// SECURITY: passwords arrive over gRPC from the protocol daemons (TLS between daemons when
+// configured) and are never logged. One answer (INVALID_CREDENTIALS) for unknown users,
+// wrong passwords and disabled accounts. Failures are counted in Redis per account and
+// per client address; during a lockout even a correct password is refused. When Redis is
+// unreachable, logins still work (fail open) and kite_auth_throttle_errors_total counts it.
+// Untrusted input: SASL messages (bounded, see kMaxSaslMessage), usernames, addresses.
+// STANDARDS: RFC 4422 (SASL), RFC 4616 (PLAIN), draft-murchison-sasl-login (LOGIN).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "kite/auth/v1/auth.grpc.pb.h"
+#include "kite/directory/v1/directory.grpc.pb.h"
+#include "lib/config/config.h"
+#include "lib/metrics/metrics.h"
+#include "lib/password/password.h"
+#include "lib/redis/client.h"
+#include "lib/store/pool.h"
+
+namespace kite::auth {
+
+inline constexpr size_t kMaxSaslMessage = 4096;
+
+struct ThrottlePolicy {
+  int max_failures = 10;
+  std::chrono::seconds window{900};
+  std::chrono::seconds lockout{900};
+};
+
+// Counts failed logins in Redis. Thread-safe.
+class Throttle {
+ public:
+  Throttle(redis::Options options, ThrottlePolicy policy, metrics::Metrics& metrics);
+  // Seconds left of an active lockout of the account or the client address; 0 when none.
+  int Locked(const std::string& account, const std::string& client);
+  void RecordFailure(const std::string& account, const std::string& client);
+  void RecordSuccess(const std::string& account);
+
+ private:
+  absl::StatusOr<redis::Reply> Run(const std::vector<std::string>& argv);
+  redis::Options options_;
+  ThrottlePolicy policy_;
+  std::mutex mu_;
+  std::unique_ptr<redis::Client> client_;
+  prometheus::Counter& lockouts_;
+  prometheus::Counter& errors_;
+};
+
+class AuthService final : public kite::auth::v1::Auth::Service {
+ public:
+  AuthService(store::Pool& pool, Throttle& throttle, password::Argon2Params params,
+              bool allow_plaintext_loopback, metrics::Metrics& metrics);
+
+  grpc::Status CheckPassword(grpc::ServerContext*, const v1::PasswordRequest*, v1::AuthResponse*) override;
+  grpc::Status ListMechanisms(grpc::ServerContext*, const v1::ListMechanismsRequest*,
+                              v1::ListMechanismsResponse*) override;
+  grpc::Status SaslStart(grpc::ServerContext*, const v1::SaslStartRequest*, v1::SaslStepResponse*) override;
+  grpc::Status SaslStep(grpc::ServerContext*, const v1::SaslStepRequest*, v1::SaslStepResponse*) override;
+
+  // The whole password check, shared by CheckPassword and the SASL mechanisms.
+  v1::AuthResponse Authenticate(const std::string& username, const std::string& password,
+                                const v1::ClientInfo& client);
+
+ private:
+  bool EncryptionMissing(const v1::ClientInfo& client) const;
+  store::Pool& pool_;
+  Throttle& throttle_;
+  password::Argon2Params params_;
+  bool allow_plaintext_loopback_;
+  prometheus::Family<prometheus::Counter>& attempts_;
+};
+
+class DirectoryService final : public kite::directory::v1::Directory::Service {
+ public:
+  explicit DirectoryService(store::Pool& pool) : pool_(pool) {}
+  grpc::Status ResolveRecipient(grpc::ServerContext*, const kite::directory::v1::ResolveRecipientRequest*,
+                                kite::directory::v1::ResolveRecipientResponse*) override;
+  grpc::Status CheckSender(grpc::ServerContext*, const kite::directory::v1::SenderCheckRequest*,
+                           kite::directory::v1::SenderCheckResponse*) override;
+  grpc::Status SharedRights(grpc::ServerContext*, const kite::directory::v1::SharedRightsRequest*,
+                            kite::directory::v1::SharedRightsResponse*) override;
+  grpc::Status ListDomains(grpc::ServerContext*, const kite::directory::v1::ListDomainsRequest*,
+                           kite::directory::v1::ListDomainsResponse*) override;
+
+ private:
+  store::Pool& pool_;
+};
+
+}  // namespace kite::auth

@@ -1,0 +1,118 @@
+// Every configuration key of every Kite daemon, with defaults that work for the local
+// launcher (loopback, the launcher's ports). docs/configuration.md is written from this
+// table: keep them together.
+#include "absl/strings/str_cat.h"
+#include "lib/base/strings.h"
+#include "lib/config/config.h"
+
+namespace kite::config {
+namespace {
+
+absl::Status OneOf(std::string_view v, std::initializer_list<std::string_view> allowed) {
+  for (auto a : allowed) {
+    if (v == a) return absl::OkStatus();
+  }
+  std::string list;
+  for (auto a : allowed) absl::StrAppend(&list, list.empty() ? "" : ", ", AV(a));
+  return absl::InvalidArgumentError(absl::StrCat("must be one of ", list));
+}
+
+absl::Status Positive(std::string_view v) {
+  if (v.empty() || v[0] == '0' || v[0] == '-') {
+    return absl::InvalidArgumentError("must be greater than zero");
+  }
+  return absl::OkStatus();
+}
+
+// The ports of one daemon: its gRPC (admin + health) and metrics listeners.
+void AddDaemon(Schema& s, const std::string& section, int grpc_port, int metrics_port) {
+  s.Add({section, "grpc_listen", Type::kHostPort, absl::StrCat("127.0.0.1:", grpc_port),
+         "gRPC listener: the daemon's API (if any) and the standard gRPC health service"});
+  s.Add({section, "metrics_listen", Type::kHostPort, absl::StrCat("127.0.0.1:", metrics_port),
+         "HTTP listener for Prometheus /metrics"});
+}
+
+Schema Build() {
+  Schema s;
+  // global: shared by every daemon.
+  s.Add({"global", "hostname", Type::kString, "mail.example.test",
+         "This host's public name: SMTP greeting and Received headers. Never looked up in DNS."});
+  s.Add({"global", "postgres_url", Type::kSecret, "postgresql://kite@127.0.0.1:5432/kite",
+         "libpq connection URL of the PostgreSQL primary (the one durable store)"});
+  s.Add({"global", "postgres_pool_size", Type::kInt, "8", "PostgreSQL connections per daemon", Positive});
+  s.Add({"global", "redis", Type::kHostPort, "127.0.0.1:6379", "Redis address (queue streams, notifications, throttles)"});
+  s.Add({"global", "redis_password", Type::kSecret, "", "Redis AUTH password (empty: none)"});
+  s.Add({"global", "auth_address", Type::kHostPort, "127.0.0.1:7000", "kite-auth gRPC address"});
+  s.Add({"global", "tls_cert", Type::kString, "", "PEM certificate chain for the client ports (TLS is required: every client port needs it)"});
+  s.Add({"global", "tls_key", Type::kString, "", "PEM private key for tls_cert"});
+  s.Add({"global", "grpc_tls_cert", Type::kString, "", "Certificate for gRPC between daemons (empty: plaintext gRPC, for loopback and service meshes)"});
+  s.Add({"global", "grpc_tls_key", Type::kString, "", "Key for grpc_tls_cert"});
+  s.Add({"global", "grpc_tls_ca", Type::kString, "", "CA bundle that signs the daemons' gRPC certificates"});
+  s.Add({"global", "log_level", Type::kString, "info", "debug, info, warn or error",
+         [](std::string_view v) { return OneOf(v, {"debug", "info", "warn", "error"}); }});
+  s.Add({"global", "log_format", Type::kString, "json", "json (one object per line) or text",
+         [](std::string_view v) { return OneOf(v, {"json", "text"}); }});
+  s.Add({"global", "dns_servers", Type::kList, "",
+         "DNS servers (ip or ip:port, comma separated) for MX/SPF/DKIM lookups. Empty: no DNS at all; /etc/resolv.conf is never read."});
+  s.Add({"global", "proxy_trusted", Type::kList, "",
+         "Addresses (CIDR) of load balancers allowed to send a PROXY protocol header. Empty: PROXY disabled."});
+  s.Add({"global", "shutdown_grace", Type::kDuration, "20s", "How long SIGTERM waits for sessions to finish"});
+  s.Add({"global", "allow_plaintext_auth_loopback", Type::kBool, "false",
+         "Allow password authentication without TLS from 127.0.0.0/8 and ::1 (development only)"});
+
+  AddDaemon(s, "auth", 7000, 9100);
+  s.Add({"auth", "argon2_memory_kib", Type::kInt, "65536", "argon2id memory cost (KiB) for new hashes", Positive});
+  s.Add({"auth", "argon2_iterations", Type::kInt, "3", "argon2id time cost", Positive});
+  s.Add({"auth", "argon2_parallelism", Type::kInt, "1", "argon2id lanes", Positive});
+  s.Add({"auth", "max_failures", Type::kInt, "10", "Failed logins per account or client address before lockout", Positive});
+  s.Add({"auth", "failure_window", Type::kDuration, "15m", "Window in which failures are counted"});
+  s.Add({"auth", "lockout", Type::kDuration, "15m", "How long a lockout lasts"});
+
+  AddDaemon(s, "mta", 7001, 9101);
+  s.Add({"mta", "smtp_listen", Type::kHostPort, "127.0.0.1:2525", "Inbound SMTP (production: 0.0.0.0:25)"});
+  s.Add({"mta", "max_message_size", Type::kSize, "50M", "Largest message accepted (SIZE, 552 beyond)"});
+  s.Add({"mta", "max_recipients", Type::kInt, "100", "Recipients per message (452 beyond)", Positive});
+  s.Add({"mta", "max_connections", Type::kInt, "1000", "Concurrent SMTP sessions per replica", Positive});
+  s.Add({"mta", "max_errors", Type::kInt, "10", "Protocol errors per session before 421 and close", Positive});
+  s.Add({"mta", "command_timeout", Type::kDuration, "5m", "Wait for the next command"});
+  s.Add({"mta", "data_timeout", Type::kDuration, "10m", "Wait for more message data"});
+
+  AddDaemon(s, "submission", 7002, 9102);
+  s.Add({"submission", "starttls_listen", Type::kHostPort, "127.0.0.1:2587", "Submission with STARTTLS (production: 0.0.0.0:587)"});
+  s.Add({"submission", "tls_listen", Type::kHostPort, "127.0.0.1:2465", "Submission over implicit TLS (production: 0.0.0.0:465)"});
+  s.Add({"submission", "max_message_size", Type::kSize, "50M", "Largest message accepted"});
+
+  AddDaemon(s, "delivery", 7003, 9103);
+  s.Add({"delivery", "consumers", Type::kInt, "4", "Concurrent deliveries per replica", Positive});
+  s.Add({"delivery", "claim_idle", Type::kDuration, "60s", "Claim queue entries a crashed consumer left unacknowledged this long"});
+  s.Add({"delivery", "reconcile_interval", Type::kDuration, "30s", "How often the spool is checked for due entries missing from Redis"});
+  s.Add({"delivery", "consumer_name", Type::kString, "", "Consumer name in the Redis group (empty: host name and pid)"});
+
+  AddDaemon(s, "imap", 7004, 9104);
+  s.Add({"imap", "starttls_listen", Type::kHostPort, "127.0.0.1:2143", "IMAP with STARTTLS (production: 0.0.0.0:143)"});
+  s.Add({"imap", "tls_listen", Type::kHostPort, "127.0.0.1:2993", "IMAP over implicit TLS (production: 0.0.0.0:993)"});
+  s.Add({"imap", "max_connections", Type::kInt, "10000", "Concurrent IMAP sessions per replica", Positive});
+  s.Add({"imap", "idle_timeout", Type::kDuration, "30m", "Autologout for idle authenticated sessions (RFC 3501: at least 30m)"});
+  s.Add({"imap", "login_timeout", Type::kDuration, "60s", "Autologout before authentication"});
+  s.Add({"imap", "max_literal", Type::kSize, "50M", "Largest literal (APPEND) accepted"});
+
+  AddDaemon(s, "pop3", 7005, 9105);
+  s.Add({"pop3", "stls_listen", Type::kHostPort, "127.0.0.1:2110", "POP3 with STLS (production: 0.0.0.0:110)"});
+  s.Add({"pop3", "tls_listen", Type::kHostPort, "127.0.0.1:2995", "POP3 over implicit TLS (production: 0.0.0.0:995)"});
+
+  AddDaemon(s, "caldav", 7006, 9106);
+  s.Add({"caldav", "http_listen", Type::kHostPort, "127.0.0.1:8080", "CalDAV over HTTP (behind a TLS proxy, or loopback)"});
+  s.Add({"caldav", "https_listen", Type::kHostPort, "127.0.0.1:8443", "CalDAV over HTTPS"});
+
+  AddDaemon(s, "freebusy", 7007, 9107);
+  return s;
+}
+
+}  // namespace
+
+const Schema& KiteSchema() {
+  static const Schema* schema = new Schema(Build());
+  return *schema;
+}
+
+}  // namespace kite::config

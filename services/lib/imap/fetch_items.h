@@ -1,0 +1,71 @@
+// FETCH attribute parser: turns the fetch-att argument of FETCH / UID FETCH into a list of
+// items the handler can serve.
+//
+// Standards: RFC 3501 6.4.5 and 9 (fetch-att, section, section-part, section-text,
+// header-list, partial "<origin.count>", the ALL / FAST / FULL macros), RFC 3516 (BINARY,
+// BINARY.PEEK, BINARY.SIZE), RFC 7162 (MODSEQ).
+//
+// Untrusted input: the tokens the Receiver produced for a FETCH command, including the raw
+// text of section tokens ("BODY.PEEK[HEADER.FIELDS (From To)]<0.2048>"). Part paths and field
+// lists are bounded; every failure is InvalidArgument with a message fit for "tag BAD ...".
+#ifndef KITE_SERVICES_LIB_IMAP_FETCH_ITEMS_H_
+#define KITE_SERVICES_LIB_IMAP_FETCH_ITEMS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lib/imap/receiver.h"
+
+namespace kite::imap {
+
+inline constexpr size_t kMaxSectionParts = 32;     // depth of a part path "1.2.3..."
+inline constexpr size_t kMaxHeaderFields = 1000;   // names in HEADER.FIELDS (...)
+
+struct FetchItem {
+  enum Kind {
+    kFlags,
+    kInternalDate,
+    kRfc822,        // = BODY[], sets \Seen
+    kRfc822Header,  // = BODY.PEEK[HEADER]
+    kRfc822Size,
+    kRfc822Text,    // = BODY[TEXT], sets \Seen
+    kEnvelope,
+    kBody,           // BODY without a section: the non-extensible body structure
+    kBodyStructure,
+    kUid,
+    kModSeq,
+    kBodySection,  // BODY[...] / BODY.PEEK[...]
+    kBinary,       // BINARY[...] / BINARY.PEEK[...]
+    kBinarySize,   // BINARY.SIZE[...]
+  };
+  Kind kind = kFlags;
+  // kBodySection: the section text after the part path, uppercased: "", "HEADER", "TEXT",
+  // "MIME", "HEADER.FIELDS", "HEADER.FIELDS.NOT". ("1.2.MIME" is part {1, 2} + "MIME".)
+  std::string section;
+  std::vector<std::string> fields;  // HEADER.FIELDS[.NOT] names, as sent
+  std::vector<uint32_t> part;       // part path, e.g. {1, 2}; empty for the whole message
+  std::optional<std::pair<uint64_t, uint64_t>> partial;  // <origin.count>, count > 0
+  bool peek = false;  // BODY.PEEK / BINARY.PEEK: does not set \Seen
+
+  // Whether serving this item sets \Seen (RFC 3501 6.4.5).
+  bool SetsSeen() const;
+  // The name the FETCH response uses for this item, e.g. "BODY[1.2.HEADER.FIELDS (FROM)]<0>"
+  // (the partial shows only its origin; .PEEK never appears).
+  std::string ResponseName() const;
+};
+
+// One fetch-att given as text, e.g. "FLAGS" or "BODY.PEEK[1.2.MIME]<0.100>".
+absl::StatusOr<FetchItem> ParseFetchItem(std::string_view text);
+
+// The FETCH argument after the sequence set: a macro atom (ALL / FAST / FULL), one item, or
+// a parenthesised list of items.
+absl::StatusOr<std::vector<FetchItem>> ParseFetchItems(const Token& token);
+
+}  // namespace kite::imap
+
+#endif  // KITE_SERVICES_LIB_IMAP_FETCH_ITEMS_H_

@@ -1,0 +1,179 @@
+#include "lib/mailstore/mailstore.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace kite::mailstore {
+namespace {
+
+// PostgreSQL text[] as returned by libpqxx 6: "{a,b,\"c d\"}". Flags are atoms (no quotes
+// needed in practice) but quoted elements are handled.
+std::vector<std::string> ParseTextArray(const std::string& text) {
+  std::vector<std::string> out;
+  if (text.size() < 2) return out;
+  std::string cur;
+  bool quoted = false, in_elem = false;
+  for (size_t i = 1; i + 1 < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '\\' && i + 2 < text.size()) {
+        cur += text[++i];
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        cur += c;
+      }
+    } else if (c == '"') {
+      quoted = in_elem = true;
+    } else if (c == ',') {
+      out.push_back(cur);
+      cur.clear();
+      in_elem = false;
+    } else {
+      cur += c;
+      in_elem = true;
+    }
+  }
+  if (in_elem || !cur.empty()) out.push_back(cur);
+  return out;
+}
+
+MailboxInfo RowToMailbox(const pqxx::row& r) {
+  return MailboxInfo{r[0].as<int64_t>(), r[1].as<std::string>(), r[2].is_null() ? "" : r[2].as<std::string>(),
+                     r[3].as<int64_t>(), r[4].as<int64_t>(),     r[5].as<int64_t>(), r[6].as<int64_t>()};
+}
+
+constexpr const char* kMailboxSelect =
+    "SELECT m.id, m.name, m.special_use, m.uidvalidity, m.uidnext, m.highest_modseq, "
+    "(SELECT count(*) FROM mailbox_entries e WHERE e.account_id = m.account_id AND e.mailbox_id = m.id) "
+    "FROM mailboxes m WHERE m.account_id = $1";
+
+}  // namespace
+
+absl::StatusOr<DeliverResult> DeliverFromSpool(store::Pool& pool, int64_t spool_id, const std::string& recipient,
+                                               int64_t account_id, const std::string& mailbox) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<DeliverResult> {
+    DeliverResult result;
+    auto claim = tx.exec_params(
+        "INSERT INTO deliveries(spool_id, recipient, account_id) VALUES ($1, $2, $3) "
+        "ON CONFLICT DO NOTHING RETURNING spool_id",
+        spool_id, recipient, account_id);
+    if (claim.empty()) {
+      result.duplicate = true;
+      return result;
+    }
+    auto spool = tx.exec_params("SELECT size, sha256(body) FROM spool WHERE id = $1", spool_id);
+    if (spool.empty()) {
+      return absl::NotFoundError(absl::StrCat("spool entry ", spool_id, " is gone but was never delivered to ", recipient));
+    }
+    int64_t size = spool[0][0].as<int64_t>();
+    // Store the body once: reuse an identical one (another recipient of the same message).
+    auto existing = tx.exec_params(
+        "SELECT m.id FROM messages m, spool s WHERE s.id = $1 AND m.sha256 = sha256(s.body) LIMIT 1", spool_id);
+    int64_t message_id;
+    if (!existing.empty()) {
+      message_id = existing[0][0].as<int64_t>();
+    } else {
+      message_id = tx.exec_params(
+                         "INSERT INTO messages(sha256, size, body) SELECT sha256(body), size, body FROM spool "
+                         "WHERE id = $1 RETURNING id",
+                         spool_id)[0][0]
+                       .as<int64_t>();
+    }
+    // Row lock on the mailbox serialises UID allocation among concurrent deliveries.
+    auto mb = tx.exec_params(
+        "UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1 "
+        "WHERE account_id = $1 AND name = $2 RETURNING id, uidnext - 1, highest_modseq",
+        account_id, mailbox);
+    if (mb.empty()) {
+      return absl::NotFoundError(absl::StrCat("account ", account_id, " has no mailbox ", mailbox));
+    }
+    result.mailbox_id = mb[0][0].as<int64_t>();
+    result.uid = mb[0][1].as<int64_t>();
+    result.modseq = mb[0][2].as<int64_t>();
+    tx.exec_params(
+        "INSERT INTO mailbox_entries(account_id, mailbox_id, uid, message_id, modseq, internal_date, size) "
+        "VALUES ($1, $2, $3, $4, $5, now(), $6)",
+        account_id, result.mailbox_id, result.uid, message_id, result.modseq, size);
+    tx.exec_params(
+        "INSERT INTO quota_usage(account_id, bytes, messages) VALUES ($1, $2, 1) "
+        "ON CONFLICT (account_id) DO UPDATE SET bytes = quota_usage.bytes + $2, messages = quota_usage.messages + 1",
+        account_id, size);
+    tx.exec_params(
+        "UPDATE spool_recipients SET state = 'delivered', updated_at = now(), attempts = attempts + 1 "
+        "WHERE spool_id = $1 AND recipient = $2",
+        spool_id, recipient);
+    tx.exec_params(
+        "DELETE FROM spool s WHERE s.id = $1 AND NOT EXISTS (SELECT 1 FROM spool_recipients r "
+        "WHERE r.spool_id = s.id AND r.state IN ('queued', 'deferred'))",
+        spool_id);
+    return result;
+  });
+}
+
+absl::StatusOr<std::vector<MailboxInfo>> ListMailboxes(store::Pool& pool, int64_t account_id) {
+  return pool.Transact([&](pqxx::work& tx) {
+    std::vector<MailboxInfo> out;
+    for (const auto& r : tx.exec_params(absl::StrCat(kMailboxSelect, " ORDER BY m.name"), account_id)) {
+      out.push_back(RowToMailbox(r));
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<std::optional<MailboxInfo>> GetMailbox(store::Pool& pool, int64_t account_id, const std::string& name) {
+  return pool.Transact([&](pqxx::work& tx) -> std::optional<MailboxInfo> {
+    auto r = tx.exec_params(absl::StrCat(kMailboxSelect, " AND m.name = $2"), account_id, name);
+    if (r.empty()) return std::nullopt;
+    return RowToMailbox(r[0]);
+  });
+}
+
+absl::StatusOr<std::vector<Entry>> ListEntries(store::Pool& pool, int64_t account_id, int64_t mailbox_id) {
+  return pool.Transact([&](pqxx::work& tx) {
+    std::vector<Entry> out;
+    for (const auto& r : tx.exec_params(
+             "SELECT uid, message_id, size, modseq, flags::text, extract(epoch from internal_date)::bigint "
+             "FROM mailbox_entries WHERE account_id = $1 AND mailbox_id = $2 ORDER BY uid",
+             account_id, mailbox_id)) {
+      out.push_back(Entry{r[0].as<int64_t>(), r[1].as<int64_t>(), r[2].as<int64_t>(), r[3].as<int64_t>(),
+                          ParseTextArray(r[4].as<std::string>()), r[5].as<int64_t>()});
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<std::string> GetBody(store::Pool& pool, int64_t account_id, int64_t mailbox_id, int64_t uid) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::string> {
+    auto r = tx.exec_params(
+        "SELECT m.body FROM mailbox_entries e JOIN messages m ON m.id = e.message_id "
+        "WHERE e.account_id = $1 AND e.mailbox_id = $2 AND e.uid = $3",
+        account_id, mailbox_id, uid);
+    if (r.empty()) return absl::NotFoundError("no such message");
+    pqxx::binarystring body(r[0][0]);
+    return body.str();
+  });
+}
+
+absl::StatusOr<std::vector<std::string>> AddFlag(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                                 int64_t uid, const std::string& flag) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::vector<std::string>> {
+    auto cur = tx.exec_params(
+        "SELECT flags::text, $4 = ANY(flags) FROM mailbox_entries WHERE account_id = $1 AND mailbox_id = $2 AND uid = $3 "
+        "FOR UPDATE",
+        account_id, mailbox_id, uid, flag);
+    if (cur.empty()) return absl::NotFoundError("no such message");
+    if (cur[0][1].as<bool>()) return ParseTextArray(cur[0][0].as<std::string>());
+    auto modseq = tx.exec_params(
+        "UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE account_id = $1 AND id = $2 "
+        "RETURNING highest_modseq",
+        account_id, mailbox_id)[0][0]
+                      .as<int64_t>();
+    auto r = tx.exec_params(
+        "UPDATE mailbox_entries SET flags = array_append(flags, $4), modseq = $5 "
+        "WHERE account_id = $1 AND mailbox_id = $2 AND uid = $3 RETURNING flags::text",
+        account_id, mailbox_id, uid, flag, modseq);
+    return ParseTextArray(r[0][0].as<std::string>());
+  });
+}
+
+}  // namespace kite::mailstore

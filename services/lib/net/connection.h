@@ -1,0 +1,144 @@
+// One client connection of a Kite listener: bounded, deadline-driven reads and writes over TCP
+// or TLS, with STARTTLS.
+//
+// What: the byte-level I/O every line protocol daemon (SMTP, IMAP, POP3) shares, written as
+// Boost.Asio C++20 coroutines (Boost 1.74).
+// Standards: STARTTLS as in RFC 3207 (SMTP), RFC 3501 section 6.2.1 (IMAP), RFC 2595 (POP3):
+// plaintext received after the STARTTLS command and before the handshake is discarded, the fix
+// for CVE-2011-0411 (command injection into the TLS session). Implicit TLS per RFC 8314.
+// Untrusted input: everything read from the peer. Every read has a deadline; every buffer has a
+// bound known before anything is allocated (line reads hold at most max_len + 4 KiB; exact and
+// partial reads grow only as bytes arrive, never by a size the peer announced).
+#ifndef KITE_SERVICES_LIB_NET_CONNECTION_H_
+#define KITE_SERVICES_LIB_NET_CONNECTION_H_
+
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without it
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "lib/tls/context.h"
+
+namespace kite::net {
+
+// Status codes every read or write may return, so sessions can answer and log precisely:
+//   kDeadlineExceeded  the deadline passed (the session should say so and close: after a
+//                      timed-out TLS read the stream's state is unspecified);
+//   kOutOfRange        ReadLine only: the line was longer than max_len (it was skipped, the
+//                      connection is still usable and in sync);
+//   kUnavailable       the peer closed the connection or it failed (reset, TLS alert);
+//   kCancelled         Close() was called, e.g. by Listener::Drain;
+//   kFailedPrecondition misuse (STARTTLS without a TLS context or twice).
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using Socket = boost::asio::ip::tcp::socket;
+
+  // Takes the accepted socket. `tls` may be null (no STARTTLS then). Normally only the Listener
+  // creates connections; tests may too. Must be owned by a shared_ptr.
+  Connection(Socket socket, std::shared_ptr<tls::ServerContext> tls);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Reads one line ending in LF and returns it with its terminator exactly as received ("\r\n"
+  // or a bare "\n"): whether bare LF is acceptable is the protocol's decision, not ours. The
+  // line, terminator included, may be at most max_len bytes. A longer line yields kOutOfRange
+  // after the input up to and including its LF has been read and dropped (Postfix's
+  // smtp_get: the session stays in sync); the dropping is bounded by the same deadline. The
+  // deadline covers the whole call, so a peer trickling one byte a second cannot hold it open.
+  boost::asio::awaitable<absl::StatusOr<std::string>> ReadLine(size_t max_len, std::chrono::milliseconds deadline);
+
+  // Exactly n bytes (IMAP literals, SMTP BDAT chunks). The caller checks n against its own
+  // limit first; memory grows only as the bytes arrive.
+  boost::asio::awaitable<absl::StatusOr<std::string>> ReadExact(size_t n, std::chrono::milliseconds deadline);
+
+  // Whatever is available, at least 1 and at most max bytes (streaming parsers: SMTP DATA).
+  boost::asio::awaitable<absl::StatusOr<std::string>> ReadSome(size_t max, std::chrono::milliseconds deadline);
+
+  // Writes all of data.
+  boost::asio::awaitable<absl::Status> Write(std::string_view data, std::chrono::milliseconds deadline);
+
+  // Starts TLS as a server on this connection (STARTTLS after the protocol's "go ahead" reply,
+  // or at once for implicit TLS). Plaintext already buffered beyond the STARTTLS command is
+  // discarded (CVE-2011-0411); HadBufferedInput() then reports it so the session can log or
+  // penalise the client. Takes the TLS context current at this moment (certificate reload).
+  // On failure the connection is unusable: close it.
+  boost::asio::awaitable<absl::Status> StartTls(std::chrono::milliseconds deadline);
+
+  // Input received but not yet returned by a read (a pipelining client).
+  bool HasBufferedInput() const { return in_start_ < in_.size(); }
+  // Whether StartTls discarded buffered plaintext.
+  bool HadBufferedInput() const { return discarded_on_starttls_; }
+
+  bool is_tls() const { return tls_established_; }
+  bool tls_available() const { return tls_ != nullptr; }
+  std::string tls_version() const;  // "TLSv1.3", "" without TLS
+  std::string tls_cipher() const;   // "TLS_AES_256_GCM_SHA384", "" without TLS
+
+  // The real client: from a trusted PROXY header, else the socket's peer. IPv4 clients of a
+  // dual-stack socket appear as IPv4 ("192.0.2.1", not "::ffff:192.0.2.1").
+  const std::string& peer_address() const { return peer_address_; }
+  uint16_t peer_port() const { return peer_port_; }
+  // The address the client connected to (from the PROXY header when trusted).
+  const std::string& local_address() const { return local_address_; }
+  uint16_t local_port() const { return local_port_; }
+  bool via_proxy() const { return via_proxy_; }
+
+  // Closes the socket at once (no TLS close_notify: the peer may be gone or hostile). Pending
+  // operations complete with kCancelled. Call on executor() (post there from elsewhere).
+  void Close();
+  bool closed() const { return closed_; }
+
+  // The connection's strand: everything touching this object runs there.
+  boost::asio::any_io_executor executor() const { return executor_; }
+
+  // Reads a PROXY v1/v2 header, byte-exact so no protocol byte (e.g. a TLS ClientHello) is
+  // consumed, and adopts its addresses. For the Listener, and only for trusted sources.
+  boost::asio::awaitable<absl::Status> ReadProxyHeader(std::chrono::milliseconds deadline);
+
+ private:
+  using TlsStream = boost::asio::ssl::stream<Socket>;
+  class DeadlineGuard;
+
+  Socket& socket() { return tls_stream_ ? tls_stream_->next_layer() : socket_; }
+  // One read of at most n bytes into p from TLS or TCP, with the call's deadline armed.
+  boost::asio::awaitable<absl::StatusOr<size_t>> ReadRaw(char* p, size_t n);
+  // Appends up to `chunk` bytes from the peer to in_.
+  boost::asio::awaitable<absl::Status> Fill(size_t chunk);
+  absl::Status ErrorStatus(const boost::system::error_code& ec, std::string_view op) const;
+  void CompactInput();
+
+  boost::asio::any_io_executor executor_;
+  Socket socket_;
+  std::unique_ptr<TlsStream> tls_stream_;  // set once TLS starts; owns the socket from then on
+  std::shared_ptr<tls::ServerContext> tls_;
+  boost::asio::steady_timer timer_;
+  uint64_t timer_generation_ = 0;
+  bool timed_out_ = false;
+  bool closed_ = false;
+  bool discarded_on_starttls_ = false;
+  bool tls_established_ = false;
+  bool via_proxy_ = false;
+
+  std::string in_;        // received, not yet returned: in_[in_start_, size)
+  size_t in_start_ = 0;
+
+  std::string peer_address_;
+  uint16_t peer_port_ = 0;
+  std::string local_address_;
+  uint16_t local_port_ = 0;
+};
+
+}  // namespace kite::net
+
+#endif  // KITE_SERVICES_LIB_NET_CONNECTION_H_

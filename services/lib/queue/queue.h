@@ -1,0 +1,61 @@
+// The durable queue: the spool in PostgreSQL is the truth, the Redis streams are the work
+// list (design.md, "The path of a message").
+//
+// Promises:
+// - Spool() returns only after the message and its recipients are committed: a front may
+//   answer 250 exactly then.
+// - Enqueue() puts one stream entry per recipient; if Redis is down the message is still
+//   safe and Reconcile() enqueues it later.
+// - A recipient may be enqueued more than once (reconciler, redelivery); delivery is keyed
+//   by (spool id, recipient) so the mailbox sees it once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lib/redis/client.h"
+#include "lib/store/pool.h"
+
+namespace kite::queue {
+
+inline constexpr char kDeliverStream[] = "kite:deliver";
+inline constexpr char kOutboundStream[] = "kite:outbound";
+inline constexpr char kDeliverGroup[] = "delivery";
+inline constexpr char kOutboundGroup[] = "outbound";
+// Streams are trimmed to about this many entries; trimming never loses mail (the spool).
+inline constexpr long long kStreamMaxLen = 1'000'000;
+
+struct Recipient {
+  std::string address;  // as accepted at RCPT (canonical form)
+  bool local = true;
+  int64_t account_id = 0;  // local only
+};
+
+struct Envelope {
+  std::string mail_from;  // "" for the null reverse-path
+  std::string helo;
+  std::string client_addr;
+  std::string auth_user;  // "" when not authenticated
+  std::string source;     // "mta", "submission", "internal"
+  std::vector<Recipient> recipients;
+};
+
+// Commits the message to the spool; returns its id.
+absl::StatusOr<int64_t> Spool(store::Pool& pool, const Envelope& envelope, std::string_view body);
+
+// Adds stream entries for `recipients` of spool `spool_id` and records enqueued_at.
+absl::Status Enqueue(redis::Client& redis, store::Pool& pool, int64_t spool_id,
+                     const std::vector<Recipient>& recipients);
+
+// Re-enqueues recipients that are due and not in flight: state queued/deferred,
+// next_attempt_at passed, and never enqueued or enqueued longer than `stale` ago (their
+// stream entry was lost with Redis, or is stuck). Returns how many were enqueued.
+// `kind` is "local" (kite:deliver) or "remote" (kite:outbound).
+absl::StatusOr<int> Reconcile(store::Pool& pool, redis::Client& redis, std::string_view kind,
+                              std::chrono::milliseconds stale, int limit);
+
+}  // namespace kite::queue
