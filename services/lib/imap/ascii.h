@@ -1,8 +1,8 @@
 // Internal: small ASCII and string_view helpers for kite_imap.
 //
-// Debian's Abseil is built with its own absl::string_view (ABSL_OPTION_USE_STD_STRING_VIEW
-// is 0), so absl's string functions do not take std::string_view; the parsers use these
-// instead and convert only at the absl::Status boundary. No untrusted-input policy lives here.
+// Debian's Abseil is built with its own absl::string_view (see lib/base/strings.h), so absl's
+// string functions do not take std::string_view; the parsers use these instead and convert
+// (kite::AV / kite::SV) only at the absl::Status boundary. No input policy lives here.
 #ifndef KITE_SERVICES_LIB_IMAP_ASCII_H_
 #define KITE_SERVICES_LIB_IMAP_ASCII_H_
 
@@ -11,12 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/strings/string_view.h"
-
 namespace kite::imap::internal {
-
-inline absl::string_view ToAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-inline std::string_view FromAbsl(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
 inline char ToUpper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; }
 inline char ToLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }

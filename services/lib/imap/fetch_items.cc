@@ -1,6 +1,7 @@
 #include "lib/imap/fetch_items.h"
 
 #include "absl/status/status.h"
+#include "lib/base/strings.h"
 #include "lib/imap/ascii.h"
 
 namespace kite::imap {
@@ -10,7 +11,7 @@ using internal::ParseDecimal;
 using internal::ToUpper;
 
 absl::Status Bad(std::string_view what) {
-  return absl::InvalidArgumentError(internal::ToAbsl(what));
+  return absl::InvalidArgumentError(AV(what));
 }
 
 bool IsNumber(std::string_view s) {
@@ -120,8 +121,8 @@ absl::Status ParsePartial(std::string_view s, FetchItem& item) {
   if (dot == std::string_view::npos) return Bad("Invalid partial");
   uint64_t origin, count;
   std::string_view o = s.substr(0, dot), c = s.substr(dot + 1);
-  if (!IsNumber(o) || !IsNumber(c) || !ParseDecimal(o, origin) ||
-      !ParseDecimal(c, count) || count == 0) {
+  if (!IsNumber(o) || !IsNumber(c) || !ParseDecimal(o, origin) || !ParseDecimal(c, count) ||
+      count == 0) {
     return Bad("Invalid partial");
   }
   item.partial = std::make_pair(origin, count);
@@ -160,17 +161,28 @@ bool FetchItem::SetsSeen() const {
 
 std::string FetchItem::ResponseName() const {
   switch (kind) {
-    case kFlags: return "FLAGS";
-    case kInternalDate: return "INTERNALDATE";
-    case kRfc822: return "RFC822";
-    case kRfc822Header: return "RFC822.HEADER";
-    case kRfc822Size: return "RFC822.SIZE";
-    case kRfc822Text: return "RFC822.TEXT";
-    case kEnvelope: return "ENVELOPE";
-    case kBody: return "BODY";
-    case kBodyStructure: return "BODYSTRUCTURE";
-    case kUid: return "UID";
-    case kModSeq: return "MODSEQ";
+    case kFlags:
+      return "FLAGS";
+    case kInternalDate:
+      return "INTERNALDATE";
+    case kRfc822:
+      return "RFC822";
+    case kRfc822Header:
+      return "RFC822.HEADER";
+    case kRfc822Size:
+      return "RFC822.SIZE";
+    case kRfc822Text:
+      return "RFC822.TEXT";
+    case kEnvelope:
+      return "ENVELOPE";
+    case kBody:
+      return "BODY";
+    case kBodyStructure:
+      return "BODYSTRUCTURE";
+    case kUid:
+      return "UID";
+    case kModSeq:
+      return "MODSEQ";
     case kBodySection:
     case kBinary:
     case kBinarySize:

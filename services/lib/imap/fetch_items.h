@@ -23,8 +23,8 @@
 
 namespace kite::imap {
 
-inline constexpr size_t kMaxSectionParts = 32;     // depth of a part path "1.2.3..."
-inline constexpr size_t kMaxHeaderFields = 1000;   // names in HEADER.FIELDS (...)
+inline constexpr size_t kMaxSectionParts = 32;    // depth of a part path "1.2.3..."
+inline constexpr size_t kMaxHeaderFields = 1000;  // names in HEADER.FIELDS (...)
 
 struct FetchItem {
   enum Kind {
@@ -33,9 +33,9 @@ struct FetchItem {
     kRfc822,        // = BODY[], sets \Seen
     kRfc822Header,  // = BODY.PEEK[HEADER]
     kRfc822Size,
-    kRfc822Text,    // = BODY[TEXT], sets \Seen
+    kRfc822Text,  // = BODY[TEXT], sets \Seen
     kEnvelope,
-    kBody,           // BODY without a section: the non-extensible body structure
+    kBody,  // BODY without a section: the non-extensible body structure
     kBodyStructure,
     kUid,
     kModSeq,

@@ -28,8 +28,10 @@ bool IsTagChar(unsigned char c) {
 }
 
 bool IsSectionName(std::string_view name) {
-  return internal::EqualsIgnoreCase(name, "BODY") || internal::EqualsIgnoreCase(name, "BODY.PEEK") ||
-         internal::EqualsIgnoreCase(name, "BINARY") || internal::EqualsIgnoreCase(name, "BINARY.PEEK") ||
+  return internal::EqualsIgnoreCase(name, "BODY") ||
+         internal::EqualsIgnoreCase(name, "BODY.PEEK") ||
+         internal::EqualsIgnoreCase(name, "BINARY") ||
+         internal::EqualsIgnoreCase(name, "BINARY.PEEK") ||
          internal::EqualsIgnoreCase(name, "BINARY.SIZE");
 }
 
@@ -269,8 +271,8 @@ bool Receiver::ParseLiteralSpec(std::string_view line, size_t& i) {
   bool binary = rest.front() == '~';
   if (rest[binary ? 1 : 0] != '{') return SetError("Invalid literal");
   size_t digits_len = rest.size() - (binary ? 2 : 1) - (sync ? 1 : 2);
-  if (digits_len == 0 || rest.substr(binary ? 2 : 1, digits_len).find_first_not_of(
-                             "0123456789") != std::string_view::npos) {
+  if (digits_len == 0 || rest.substr(binary ? 2 : 1, digits_len).find_first_not_of("0123456789") !=
+                             std::string_view::npos) {
     return SetError("Invalid literal");
   }
   literal_size_ = size;
@@ -352,8 +354,8 @@ Receiver::Event Receiver::Next() {
       }
 
       case State::kSkipLiteral: {
-        size_t take = static_cast<size_t>(
-            std::min<uint64_t>(skip_remaining_, buffer_.size() - pos_));
+        size_t take =
+            static_cast<size_t>(std::min<uint64_t>(skip_remaining_, buffer_.size() - pos_));
         pos_ += take;
         scan_ = pos_;
         skip_remaining_ -= take;
@@ -417,7 +419,9 @@ Receiver::Event Receiver::Next() {
           scan_ = buffer_.size();
           // +1: the CR of a line of exactly max_line octets may already be here.
           if (buffer_.size() - pos_ > limits_.max_line + 1) {
-            std::string_view partial(buffer_.data() + pos_, buffer_.size() - pos_);
+            // Only the first max_line + 1 bytes, so the tag found does not depend on how
+            // much of the line has arrived.
+            std::string_view partial(buffer_.data() + pos_, limits_.max_line + 1);
             std::string tag = started_ ? command_.tag : expect_line_ ? "" : TagOf(partial);
             expect_line_ = false;
             ResetCommand();
@@ -431,7 +435,9 @@ Receiver::Event Receiver::Next() {
         size_t consumed = lf + 1 - pos_;
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (line.size() > limits_.max_line) {
-          std::string tag = started_ ? command_.tag : expect_line_ ? "" : TagOf(line);
+          std::string tag = started_       ? command_.tag
+                            : expect_line_ ? ""
+                                           : TagOf(line.substr(0, limits_.max_line + 1));
           expect_line_ = false;
           ResetCommand();
           state_ = State::kSkipLine;  // consumes this very line, then looks at its end

@@ -76,11 +76,11 @@ class Receiver {
       // The raw line requested with ExpectLine(), CRLF removed.
       kLine,
     } kind = kNeedMore;
-    Command command;    // kCommand
-    std::string tag;    // kError (empty when unknown), kContinuationNeeded
-    std::string error;  // kError; may start with a response code, e.g. "[TOOBIG] ..."
+    Command command;     // kCommand
+    std::string tag;     // kError (empty when unknown), kContinuationNeeded
+    std::string error;   // kError; may start with a response code, e.g. "[TOOBIG] ..."
     bool fatal = false;  // kError: send the BAD, then close the connection
-    std::string line;   // kLine
+    std::string line;    // kLine
   };
 
   Receiver() : Receiver(Limits{}) {}
@@ -134,7 +134,7 @@ class Receiver {
   // The command being assembled.
   bool started_ = false;  // tag and name parsed
   Command command_;
-  std::vector<Token> stack_;  // open lists; stack_[0] holds the arguments
+  std::vector<Token> stack_;     // open lists; stack_[0] holds the arguments
   bool need_separator_ = false;  // a token just ended: next must be SP, ')' or end of line
   size_t tokens_ = 0;
   size_t command_bytes_ = 0;
@@ -146,7 +146,6 @@ class Receiver {
   std::string literal_;
   // Skipping.
   uint64_t skip_remaining_ = 0;
-  size_t skip_line_bytes_ = 0;
   std::string skip_tail_;  // the last bytes of the line being skipped
 };
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <optional>
 
+#include "lib/base/strings.h"
 #include "lib/smtp/ascii.h"
 
 namespace kite::smtp {
@@ -17,7 +18,7 @@ using internal::Split;
 using internal::ToUpper;
 
 absl::Status Fail(std::string_view reply) {
-  return absl::InvalidArgumentError(internal::ToAbsl(reply));
+  return absl::InvalidArgumentError(AV(reply));
 }
 
 bool IsAlpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -29,8 +30,24 @@ bool IsAtext(unsigned char c, bool allow_utf8) {
   if (IsAlnum(c)) return true;
   if (c >= 0x80) return allow_utf8;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '/': case '=': case '?': case '^': case '_': case '`': case '{': case '|': case '}':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '/':
+    case '=':
+    case '?':
+    case '^':
+    case '_':
+    case '`':
+    case '{':
+    case '|':
+    case '}':
     case '~':
       return true;
     default:
@@ -177,9 +194,9 @@ struct PathRules {
 
 // The syntax reply for a bad address of MAIL (5.1.7) or RCPT (5.1.3).
 absl::Status AddressError(bool is_mail, std::string_view what) {
-  return Fail(std::string(is_mail ? "501 5.1.7 Bad sender address "
-                                   : "501 5.1.3 Bad recipient address ") +
-              std::string(what));
+  return Fail(
+      std::string(is_mail ? "501 5.1.7 Bad sender address " : "501 5.1.3 Bad recipient address ") +
+      std::string(what));
 }
 
 // Parses "<path>" or a bare address; on success fills cmd.address and returns the rest of
@@ -306,8 +323,8 @@ absl::Status CheckParamValue(const std::string& key, std::string& value, bool ha
 }
 
 absl::Status ParseParams(std::string_view s, Verb verb, Command& cmd) {
-  static constexpr std::array<std::string_view, 6> kMailParams = {"SIZE",  "BODY",  "SMTPUTF8",
-                                                                 "RET",   "ENVID", "AUTH"};
+  static constexpr std::array<std::string_view, 6> kMailParams = {"SIZE", "BODY",  "SMTPUTF8",
+                                                                  "RET",  "ENVID", "AUTH"};
   static constexpr std::array<std::string_view, 2> kRcptParams = {"NOTIFY", "ORCPT"};
   for (std::string_view p : Split(s, ' ', true)) {
     size_t eq = p.find('=');
@@ -441,10 +458,10 @@ Verb LookupVerb(std::string_view name) {
     Verb verb;
   };
   static constexpr Entry kVerbs[] = {
-      {"HELO", Verb::kHelo}, {"EHLO", Verb::kEhlo}, {"MAIL", Verb::kMail},
-      {"RCPT", Verb::kRcpt}, {"DATA", Verb::kData}, {"BDAT", Verb::kBdat},
-      {"RSET", Verb::kRset}, {"NOOP", Verb::kNoop}, {"QUIT", Verb::kQuit},
-      {"VRFY", Verb::kVrfy}, {"EXPN", Verb::kExpn}, {"HELP", Verb::kHelp},
+      {"HELO", Verb::kHelo},         {"EHLO", Verb::kEhlo}, {"MAIL", Verb::kMail},
+      {"RCPT", Verb::kRcpt},         {"DATA", Verb::kData}, {"BDAT", Verb::kBdat},
+      {"RSET", Verb::kRset},         {"NOOP", Verb::kNoop}, {"QUIT", Verb::kQuit},
+      {"VRFY", Verb::kVrfy},         {"EXPN", Verb::kExpn}, {"HELP", Verb::kHelp},
       {"STARTTLS", Verb::kStartTls}, {"AUTH", Verb::kAuth},
   };
   for (const Entry& e : kVerbs) {
@@ -518,7 +535,7 @@ absl::StatusOr<Command> ParseCommand(std::string_view line) {
 }
 
 Reply ErrorReply(const absl::Status& status) {
-  std::string_view msg = internal::FromAbsl(status.message());
+  std::string_view msg = SV(status.message());
   Reply reply;
   if (status.ok() || msg.size() < 4 || !IsDigit(msg[0]) || !IsDigit(msg[1]) || !IsDigit(msg[2]) ||
       msg[3] != ' ' || (msg[0] != '4' && msg[0] != '5')) {
@@ -569,7 +586,9 @@ bool IsValidDomain(std::string_view domain, bool allow_utf8) {
   if (domain.empty() || domain.size() > kMaxDomainLength) return false;
   for (std::string_view label : Split(domain, '.')) {
     if (label.empty() || label.size() > 63) return false;
-    auto let_dig = [allow_utf8](unsigned char c) { return IsAlnum(c) || (allow_utf8 && c >= 0x80); };
+    auto let_dig = [allow_utf8](unsigned char c) {
+      return IsAlnum(c) || (allow_utf8 && c >= 0x80);
+    };
     if (!let_dig(label.front()) || !let_dig(label.back())) return false;
     for (unsigned char c : label) {
       if (!let_dig(c) && c != '-') return false;

@@ -22,7 +22,7 @@ namespace kite::smtp {
 class ReplyParser {
  public:
   struct Limits {
-    size_t max_line = 4096;      // RFC 5321 says 512; real servers send longer EHLO lines
+    size_t max_line = 4096;  // RFC 5321 says 512; real servers send longer EHLO lines
     size_t max_lines = 256;
     size_t max_total = 64 * 1024;
   };

@@ -33,8 +33,8 @@ Outcome Run(std::string_view input, size_t max_size, size_t chunk) {
     if (reader.state() == kite::smtp::DataReader::State::kNeedMore) Check(used == piece.size());
     pos += used;
   }
-  return Outcome{reader.state(), reader.message(), pos, reader.saw_bare_lf(), reader.saw_bare_cr(),
-                 reader.size()};
+  return Outcome{reader.state(),       reader.message(),     pos,
+                 reader.saw_bare_lf(), reader.saw_bare_cr(), reader.size()};
 }
 
 }  // namespace
@@ -49,15 +49,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Outcome pieces = Run(input, max_size, chunk);
   Outcome bytes = Run(input, max_size, 1);
   for (const Outcome* o : {&pieces, &bytes}) {
-    Check(o->state == whole.state && o->message == whole.message &&
-          o->consumed == whole.consumed && o->lf == whole.lf && o->cr == whole.cr &&
-          o->size == whole.size);
+    Check(o->state == whole.state && o->message == whole.message && o->consumed == whole.consumed &&
+          o->lf == whole.lf && o->cr == whole.cr && o->size == whole.size);
   }
   Check(whole.message.size() <= max_size);
   if (whole.state != kite::smtp::DataReader::State::kNeedMore) {
     std::string_view done = input.substr(0, whole.consumed);
-    Check(done == ".\r\n" ||
-          (done.size() >= 5 && done.substr(done.size() - 5) == "\r\n.\r\n"));
+    Check(done == ".\r\n" || (done.size() >= 5 && done.substr(done.size() - 5) == "\r\n.\r\n"));
     if (whole.state == kite::smtp::DataReader::State::kDone) {
       // No bare line endings reached a clean message: every CR and LF is part of a CRLF.
       const std::string& m = whole.message;

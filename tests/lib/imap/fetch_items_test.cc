@@ -77,7 +77,8 @@ TEST_CASE("HEADER.FIELDS lists", "[imap][parser]") {
 }
 
 TEST_CASE("BINARY items", "[imap][parser]") {
-  std::vector<FetchItem> items = Items("a FETCH 1 (BINARY[1] BINARY.PEEK[]<0.5> BINARY.SIZE[2])\r\n");
+  std::vector<FetchItem> items =
+      Items("a FETCH 1 (BINARY[1] BINARY.PEEK[]<0.5> BINARY.SIZE[2])\r\n");
   REQUIRE(items.size() == 3);
   CHECK(items[0].kind == FetchItem::kBinary);
   CHECK(items[0].SetsSeen());
@@ -88,10 +89,10 @@ TEST_CASE("BINARY items", "[imap][parser]") {
 }
 
 TEST_CASE("bad FETCH attributes", "[imap][parser]") {
-  for (const char* bad : {"FOO", "BODY[HEADERS]", "BODY[0]", "BODY[1.]", "BODY[.1]",
-                          "BODY[MIME]", "BODY[HEADER.FIELDS]", "BODY[HEADER.FIELDS ()]",
-                          "BODY[HEADER.FIELDS (A]", "BODY[]<1>", "BODY[]<1.0>", "BODY[]<a.b>",
-                          "BODY[]x", "BODY[TEXT ]", "BODY[1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16."
+  for (const char* bad : {"FOO", "BODY[HEADERS]", "BODY[0]", "BODY[1.]", "BODY[.1]", "BODY[MIME]",
+                          "BODY[HEADER.FIELDS]", "BODY[HEADER.FIELDS ()]", "BODY[HEADER.FIELDS (A]",
+                          "BODY[]<1>", "BODY[]<1.0>", "BODY[]<a.b>", "BODY[]x", "BODY[TEXT ]",
+                          "BODY[1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16."
                           "17.18.19.20.21.22.23.24.25.26.27.28.29.30.31.32.33]"}) {
     INFO(bad);
     CHECK_FALSE(ParseFetchItem(bad).ok());

@@ -1,7 +1,6 @@
 #include "lib/imap/receiver.h"
 
 #include <catch2/catch.hpp>
-
 #include <random>
 #include <sstream>
 #include <string>
@@ -13,14 +12,25 @@ namespace {
 std::string Describe(const Token& t) {
   std::ostringstream out;
   switch (t.kind) {
-    case Token::kAtom: out << "A:" << t.value; break;
-    case Token::kQuoted: out << "Q:" << t.value; break;
-    case Token::kLiteral: out << (t.binary ? "L8:" : "L:") << t.value; break;
-    case Token::kNil: out << "NIL"; break;
-    case Token::kSection: out << "S:" << t.value; break;
+    case Token::kAtom:
+      out << "A:" << t.value;
+      break;
+    case Token::kQuoted:
+      out << "Q:" << t.value;
+      break;
+    case Token::kLiteral:
+      out << (t.binary ? "L8:" : "L:") << t.value;
+      break;
+    case Token::kNil:
+      out << "NIL";
+      break;
+    case Token::kSection:
+      out << "S:" << t.value;
+      break;
     case Token::kList:
       out << "(";
-      for (size_t i = 0; i < t.children.size(); ++i) out << (i ? " " : "") << Describe(t.children[i]);
+      for (size_t i = 0; i < t.children.size(); ++i)
+        out << (i ? " " : "") << Describe(t.children[i]);
       out << ")";
       break;
   }
@@ -30,10 +40,17 @@ std::string Describe(const Token& t) {
 std::string Describe(const Receiver::Event& e) {
   std::ostringstream out;
   switch (e.kind) {
-    case Receiver::Event::kNeedMore: return "";
-    case Receiver::Event::kContinuationNeeded: out << "+" << e.tag; break;
-    case Receiver::Event::kError: out << "BAD[" << e.tag << "]" << e.error << (e.fatal ? "!" : ""); break;
-    case Receiver::Event::kLine: out << "LINE:" << e.line; break;
+    case Receiver::Event::kNeedMore:
+      return "";
+    case Receiver::Event::kContinuationNeeded:
+      out << "+" << e.tag;
+      break;
+    case Receiver::Event::kError:
+      out << "BAD[" << e.tag << "]" << e.error << (e.fatal ? "!" : "");
+      break;
+    case Receiver::Event::kLine:
+      out << "LINE:" << e.line;
+      break;
     case Receiver::Event::kCommand:
       out << e.command.tag << " " << (e.command.uid ? "UID " : "") << e.command.name;
       for (const Token& t : e.command.args) out << " " << Describe(t);
@@ -87,14 +104,13 @@ std::string FeedAllWays(std::string_view input, Receiver::Limits limits = {}) {
 TEST_CASE("simple commands, case-folded names and UID", "[imap][parser]") {
   CHECK(FeedAllWays("a1 noop\r\na2 CAPABILITY\r\n") == "a1 NOOP\na2 CAPABILITY\n");
   CHECK(FeedAllWays("a3 uid fetch 1:* (FLAGS UID)\r\n") == "a3 UID FETCH A:1:* (A:FLAGS A:UID)\n");
-  CHECK(FeedAllWays("a4 LOGIN \"us\\\"er\" {4+}\r\np\\ss\r\n") ==
-        "a4 LOGIN Q:us\"er L:p\\ss\n");
+  CHECK(FeedAllWays("a4 LOGIN \"us\\\"er\" {4+}\r\np\\ss\r\n") == "a4 LOGIN Q:us\"er L:p\\ss\n");
   CHECK(FeedAllWays("a5 SELECT [Gmail]/Sent\r\n") == "a5 SELECT A:[Gmail]/Sent\n");
   CHECK(FeedAllWays("a6 STORE 1 +FLAGS.SILENT (\\Seen $Junk)\r\n") ==
         "a6 STORE A:1 A:+FLAGS.SILENT (A:\\Seen A:$Junk)\n");
   CHECK(FeedAllWays("a7 LIST \"\" %\r\n") == "a7 LIST Q: A:%\n");
   CHECK(FeedAllWays("a8 STATUS nil (MESSAGES)\r\n") == "a8 STATUS NIL (A:MESSAGES)\n");
-  CHECK(FeedAllWays("a9 noop\n") == "a9 NOOP\n");  // bare LF tolerated
+  CHECK(FeedAllWays("a9 noop\n") == "a9 NOOP\n");              // bare LF tolerated
   CHECK(FeedAllWays("\r\n\r\na10 NOOP\r\n") == "a10 NOOP\n");  // stray empty lines ignored
 }
 
@@ -110,7 +126,8 @@ TEST_CASE("FETCH sections stay one token", "[imap][parser]") {
 }
 
 TEST_CASE("synchronizing literals ask for continuation once", "[imap][parser]") {
-  std::string input = "a1 APPEND INBOX (\\Seen) {5}\r\nhello\r\na2 LOGIN {3}\r\nbob {4}\r\npass\r\n";
+  std::string input =
+      "a1 APPEND INBOX (\\Seen) {5}\r\nhello\r\na2 LOGIN {3}\r\nbob {4}\r\npass\r\n";
   CHECK(FeedAllWays(input) ==
         "+a1\na1 APPEND A:INBOX (A:\\Seen) L:hello\n+a2\n+a2\na2 LOGIN L:bob L:pass\n");
   // The continuation comes before the literal bytes arrive.
@@ -241,9 +258,9 @@ TEST_CASE("buffered() exposes bytes pipelined after STARTTLS", "[imap][parser]")
 
 TEST_CASE("random inputs agree however they are chunked", "[imap][parser]") {
   std::mt19937 rng(99);
-  const std::vector<std::string> pieces = {"a1 ", "FETCH ", "(", ")", " ", "\"q\\\"\"", "{3}\r\n",
-                                           "{2+}\r\n", "abc", "\r\n", "\n", "BODY[", "]", "<1.2>",
-                                           "UID ", "*", "~{1}\r\n", "NIL", "\x01", "\""};
+  const std::vector<std::string> pieces = {
+      "a1 ", "FETCH ", "(", ")",     " ",    "\"q\\\"\"", "{3}\r\n",  "{2+}\r\n", "abc",  "\r\n",
+      "\n",  "BODY[",  "]", "<1.2>", "UID ", "*",         "~{1}\r\n", "NIL",      "\x01", "\""};
   Receiver::Limits limits;
   limits.max_line = 40;
   limits.max_literal = 3;

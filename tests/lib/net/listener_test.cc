@@ -149,14 +149,15 @@ class Server {
     auto started = Listener::Start(io_, std::move(options), std::move(handler));
     REQUIRE(started.ok());
     listener_ = *std::move(started);
-    thread_ = std::thread([this] { io_.run(); });
+    // Two threads: sessions run on their own strands, and that must hold under concurrency.
+    for (auto& t : threads_) t = std::thread([this] { io_.run(); });
   }
   ~Server() {
     listener_->Stop();
     Drain(milliseconds(0));
     work_.reset();
     io_.stop();
-    thread_.join();
+    for (auto& t : threads_) t.join();
     listener_.reset();
   }
   Listener& listener() { return *listener_; }
@@ -173,7 +174,7 @@ class Server {
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
   std::unique_ptr<Listener> listener_;
-  std::thread thread_;
+  std::thread threads_[2];
 };
 
 ListenerOptions Options(std::string name = "test") {
@@ -235,7 +236,7 @@ std::string ProxyV2(const std::string& src, uint16_t src_port, const std::string
   return h;
 }
 
-TEST_CASE("lines are read with their own terminators, pipelined or not", "[net]") {
+TEST_CASE("lines are read with their own terminators whether pipelined or not", "[net]") {
   Server server(Options());
   Client c(server.port());
   REQUIRE(c.connected());
@@ -249,7 +250,7 @@ TEST_CASE("lines are read with their own terminators, pipelined or not", "[net]"
   CHECK(c.ReadLine() == "250 echo TWO\r\n");
   c.Send("REE\r\n");
   CHECK(c.ReadLine() == "250 echo THREE\r\n");
-  c.Send("EXACT 12\r\nhello\r\nworld!");
+  c.Send("EXACT 13\r\nhello\r\nworld!");
   CHECK(c.ReadLine() == "250 got hello\r\n");
   CHECK(c.ReadLine() == "world!\r\n");
   c.Send("PEER\r\n");

@@ -90,7 +90,7 @@ TEST_CASE("PROXY v2 LOCAL means use the socket's addresses", "[net][proxy]") {
   CHECK(u.info.local);
 }
 
-TEST_CASE("PROXY v1 TCP4, TCP6 and UNKNOWN", "[net][proxy]") {
+TEST_CASE("PROXY v1 TCP4 TCP6 and UNKNOWN headers", "[net][proxy]") {
   ProxyParse p = FeedByteByByte("PROXY TCP4 192.0.2.1 198.51.100.7 56324 25\r\n", "EHLO");
   REQUIRE(p.kind == ProxyParse::kDone);
   CHECK(p.info.src_addr == "192.0.2.1");

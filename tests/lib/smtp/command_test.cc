@@ -1,7 +1,6 @@
 #include "lib/smtp/command.h"
 
 #include <catch2/catch.hpp>
-
 #include <string>
 
 namespace kite::smtp {
@@ -70,8 +69,9 @@ TEST_CASE("MAIL FROM accepts the forms real clients send", "[smtp][parser]") {
 }
 
 TEST_CASE("MAIL FROM parameters", "[smtp][parser]") {
-  Command c = Parse("MAIL FROM:<a@example.com> SIZE=12345 body=8bitmime RET=hdrs ENVID=QQ+2B1 "
-                    "AUTH=<>");
+  Command c = Parse(
+      "MAIL FROM:<a@example.com> SIZE=12345 body=8bitmime RET=hdrs ENVID=QQ+2B1 "
+      "AUTH=<>");
   REQUIRE(c.params.size() == 5);
   CHECK(c.params[0] == std::make_pair(std::string("SIZE"), std::string("12345")));
   CHECK(c.params[1] == std::make_pair(std::string("BODY"), std::string("8BITMIME")));
@@ -152,7 +152,9 @@ TEST_CASE("address length limits are RFC 5321's", "[smtp][parser]") {
 
 TEST_CASE("SMTPUTF8 governs non-ASCII addresses", "[smtp][parser]") {
   CHECK(Rejection("MAIL FROM:<j\xC3\xB6rg@example.com>") == "553 5.6.7");
-  Command c = Parse("MAIL FROM:<j\xC3\xB6rg@b\xC3\xBC" "cher.example> SMTPUTF8");
+  Command c = Parse(
+      "MAIL FROM:<j\xC3\xB6rg@b\xC3\xBC"
+      "cher.example> SMTPUTF8");
   CHECK(c.utf8_address);
   Command r = Parse("RCPT TO:<j\xC3\xB6rg@example.com>");
   CHECK(r.utf8_address);
@@ -224,8 +226,13 @@ TEST_CASE("domain and address literal validation", "[smtp][parser]") {
   CHECK_FALSE(IsValidDomain("example.com."));
   CHECK_FALSE(IsValidDomain("a_b.com"));
   CHECK_FALSE(IsValidDomain("ab-.com"));
-  CHECK_FALSE(IsValidDomain("b\xC3\xBC" "cher.example"));
-  CHECK(IsValidDomain("b\xC3\xBC" "cher.example", /*allow_utf8=*/true));
+  CHECK_FALSE(
+      IsValidDomain("b\xC3\xBC"
+                    "cher.example"));
+  CHECK(
+      IsValidDomain("b\xC3\xBC"
+                    "cher.example",
+                    /*allow_utf8=*/true));
   CHECK(IsValidAddressLiteral("[127.0.0.1]"));
   CHECK(IsValidAddressLiteral("[IPv6:::1]"));
   CHECK(IsValidAddressLiteral("[ipv6:2001:db8::192.0.2.1]"));

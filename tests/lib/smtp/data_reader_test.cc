@@ -1,7 +1,6 @@
 #include "lib/smtp/data_reader.h"
 
 #include <catch2/catch.hpp>
-
 #include <random>
 #include <string>
 
@@ -32,8 +31,8 @@ Outcome FeedChunks(std::string_view input, size_t max_size, const std::vector<si
     if (reader.state() == DataReader::State::kNeedMore) REQUIRE(used == n);
     pos += used;
   }
-  return Outcome{reader.state(), reader.message(), pos, reader.saw_bare_lf(), reader.saw_bare_cr(),
-                 reader.size()};
+  return Outcome{reader.state(),       reader.message(),     pos,
+                 reader.saw_bare_lf(), reader.saw_bare_cr(), reader.size()};
 }
 
 Outcome FeedWhole(std::string_view input, size_t max_size = 1 << 20) {
@@ -78,8 +77,8 @@ TEST_CASE("dot-stuffing is undone at line starts only", "[smtp][parser]") {
 
 TEST_CASE("no smuggling variant ends DATA", "[smtp][parser]") {
   // Each bogus end is followed by a smuggled command and then the real end.
-  const char* bogus[] = {"\n.\n", "\r\n.\n", "\n.\r\n", "\r.\r", "\r.\r\n", "\r\n.\r",
-                         "\r\n.\rX", "\n.\r", ".\n", "\r\n. \r\n"};
+  const char* bogus[] = {"\n.\n",   "\r\n.\n",  "\n.\r\n", "\r.\r", "\r.\r\n",
+                         "\r\n.\r", "\r\n.\rX", "\n.\r",   ".\n",   "\r\n. \r\n"};
   for (const char* b : bogus) {
     std::string input = std::string("line") + b + "MAIL FROM:<evil@x.y>\r\n.\r\nNEXT";
     INFO("variant " << ::Catch::Detail::stringify(std::string(b)));

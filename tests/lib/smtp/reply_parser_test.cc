@@ -1,7 +1,6 @@
 #include "lib/smtp/reply_parser.h"
 
 #include <catch2/catch.hpp>
-
 #include <string>
 
 namespace kite::smtp {
@@ -55,8 +54,10 @@ TEST_CASE("bare LF, bare code and mixed enhanced codes", "[smtp][parser]") {
 }
 
 TEST_CASE("malformed replies are terminal errors", "[smtp][parser]") {
-  for (const char* bad : {"25 ok\r\n", "abc ok\r\n", "250-a\r\n251 b\r\n", "250_x\r\n",
-                          "650 bad class\r\n", "250 a\x01" "b\r\n"}) {
+  for (const char* bad :
+       {"25 ok\r\n", "abc ok\r\n", "250-a\r\n251 b\r\n", "250_x\r\n", "650 bad class\r\n",
+        "250 a\x01"
+        "b\r\n"}) {
     ReplyParser p;
     p.Feed(bad);
     ReplyParser::Result r = p.Next();
