@@ -57,7 +57,9 @@ class Listener {
   // connection runs on its own strand, so `io` may be run by several threads.
   static absl::StatusOr<std::unique_ptr<Listener>> Start(boost::asio::io_context& io, ListenerOptions options,
                                                          Handler handler);
-  ~Listener();  // Stop()s; connections in progress continue until their handler returns
+  // Stop()s; connections in progress continue until their handler returns. Destroy the
+  // Listener before its io_context.
+  ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 

@@ -11,11 +11,10 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <sys/stat.h>
-
 #include <cstdio>
 #include <cstring>
 #include <memory>

@@ -133,6 +133,10 @@ Handler LineHandler(milliseconds line_deadline = kLong) {
         absl::StatusOr<std::string> data = co_await c->ReadExact(std::stoul(cmd.substr(6)), kLong);
         if (!data.ok()) co_return;
         reply = "250 got " + *data + "\r\n";
+      } else if (cmd == "SOME\r\n") {
+        absl::StatusOr<std::string> data = co_await c->ReadSome(4, kLong);
+        if (!data.ok()) co_return;
+        reply = "250 some " + *data + "\r\n";
       } else if (cmd == "THROW\r\n") {
         throw std::runtime_error("handler failure for the test");
       } else {
@@ -253,6 +257,9 @@ TEST_CASE("lines are read with their own terminators whether pipelined or not", 
   c.Send("EXACT 13\r\nhello\r\nworld!");
   CHECK(c.ReadLine() == "250 got hello\r\n");
   CHECK(c.ReadLine() == "world!\r\n");
+  c.Send("SOME\r\nabcdefg\r\n");
+  CHECK(c.ReadLine() == "250 some abcd\r\n");
+  CHECK(c.ReadLine() == "250 echo efg\r\n");
   c.Send("PEER\r\n");
   CHECK(c.ReadLine().rfind("250 127.0.0.1 ", 0) == 0);
   c.Send("QUIT\r\n");
