@@ -1,0 +1,57 @@
+// kite-imap — mailbox access over IMAP4rev1. See imap_session.h for SECURITY, STANDARDS and
+// what is implemented so far.
+#include "imap/imap_session.h"
+#include "lib/daemon/daemon.h"
+#include "lib/daemon/listen.h"
+#include "lib/rpc/rpc.h"
+
+namespace {
+struct State {
+  std::unique_ptr<kite::store::Pool> pool;
+  std::unique_ptr<kite::imap::Server> server;
+  std::vector<std::unique_ptr<kite::net::Listener>> listeners;
+};
+}  // namespace
+
+int main(int argc, char** argv) {
+  static const kite::daemon::Spec spec{
+      .name = "kite-imap",
+      .section = "imap",
+      .summary = "IMAP4rev1 mailbox access (STARTTLS on 143, TLS on 993)",
+      .details =
+          "SECURITY: bounded command parser; LOGIN only after TLS; every query is scoped to the\n"
+          "authenticated account.\n"
+          "STANDARDS: RFC 3501 (subset), 3691, 7888. STATUS: walking skeleton — see imap_session.h.",
+      .check = kite::daemon::CheckTls,
+  };
+  static State state;
+  return kite::daemon::Main(argc, argv, spec, [](kite::daemon::Runtime& rt) -> absl::Status {
+    const auto& c = rt.config();
+    auto pool = kite::store::Pool::Create({.url = c.String("global", "postgres_url"),
+                                           .pool_size = static_cast<int>(c.Int("global", "postgres_pool_size"))});
+    if (!pool.ok()) return pool.status();
+    state.pool = std::move(*pool);
+    auto tls = kite::daemon::LoadTls(rt);
+    if (!tls.ok()) return tls.status();
+    auto auth = std::shared_ptr<kite::auth::v1::Auth::Stub>(kite::auth::v1::Auth::NewStub(
+        kite::rpc::MakeChannel(c.Address("global", "auth_address").ToString(), rt.grpc_tls())));
+    state.server = std::make_unique<kite::imap::Server>(
+        rt, *state.pool, auth,
+        kite::imap::Limits{.idle_timeout = c.Duration("imap", "idle_timeout"),
+                           .login_timeout = c.Duration("imap", "login_timeout"),
+                           .max_literal = c.Size("imap", "max_literal")});
+    for (auto [key, implicit] : {std::pair{"starttls_listen", false}, std::pair{"tls_listen", true}}) {
+      auto listener = kite::daemon::Listen(
+          rt, "imap", key,
+          {.name = implicit ? "imaps" : "imap",
+           .max_connections = static_cast<size_t>(c.Int("imap", "max_connections")),
+           .busy_banner = "* BYE Too many connections, try again later\r\n",
+           .tls = *tls,
+           .implicit_tls = implicit},
+          [](std::shared_ptr<kite::net::Connection> conn) { return state.server->Session(std::move(conn)); });
+      if (!listener.ok()) return listener.status();
+      state.listeners.push_back(std::move(*listener));
+    }
+    return absl::OkStatus();
+  });
+}
