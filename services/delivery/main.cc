@@ -185,8 +185,12 @@ int main(int argc, char** argv) {
     d.reconciled = &m.Counter("kite_delivery_reconciled_total", "Spool entries re-enqueued by the reconciler").Add({});
     d.claimed = &m.Counter("kite_delivery_claimed_total", "Entries claimed from crashed consumers").Add({});
     int consumers = static_cast<int>(c.Int("delivery", "consumers"));
-    for (int i = 0; i < consumers; ++i) d.threads.emplace_back([i] { d.Consume(i); });
-    d.threads.emplace_back([] { d.ReconcileLoop(); });
+    // Consumers start once the daemon runs (after the gRPC server is up), so a failed start
+    // never leaves threads behind.
+    boost::asio::post(rt.io(), [consumers] {
+      for (int i = 0; i < consumers; ++i) d.threads.emplace_back([i] { d.Consume(i); });
+      d.threads.emplace_back([] { d.ReconcileLoop(); });
+    });
     rt.OnShutdown([&rt](std::chrono::milliseconds) -> boost::asio::awaitable<void> {
       d.stop = true;
       // Consumers finish the entry in hand (a transaction at most) and leave.

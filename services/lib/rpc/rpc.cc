@@ -1,11 +1,12 @@
 #include "lib/rpc/rpc.h"
 
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "grpcpp/health_check_service_interface.h"
 
 namespace kite::rpc {
 namespace {
@@ -19,10 +20,57 @@ std::string ReadFile(const std::string& path) {
 
 }  // namespace
 
+class HealthService final : public grpc::health::v1::Health::Service {
+ public:
+  using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
+  void Set(bool serving) {
+    std::lock_guard lock(mu_);
+    status_ = serving ? grpc::health::v1::HealthCheckResponse::SERVING : grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+    changed_.notify_all();
+  }
+  grpc::Status Check(grpc::ServerContext*, const grpc::health::v1::HealthCheckRequest* req,
+                     grpc::health::v1::HealthCheckResponse* resp) override {
+    if (!req->service().empty() && req->service() != "kite") {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service");
+    }
+    std::lock_guard lock(mu_);
+    resp->set_status(status_);
+    return grpc::Status::OK;
+  }
+  grpc::Status Watch(grpc::ServerContext* ctx, const grpc::health::v1::HealthCheckRequest*,
+                     grpc::ServerWriter<grpc::health::v1::HealthCheckResponse>* writer) override {
+    std::unique_lock lock(mu_);
+    ServingStatus last = grpc::health::v1::HealthCheckResponse::UNKNOWN;
+    while (!ctx->IsCancelled() && !shutting_down_) {
+      if (status_ != last) {
+        last = status_;
+        grpc::health::v1::HealthCheckResponse resp;
+        resp.set_status(last);
+        lock.unlock();
+        if (!writer->Write(resp)) return grpc::Status::OK;
+        lock.lock();
+      }
+      changed_.wait_for(lock, std::chrono::seconds(1));
+    }
+    return grpc::Status::OK;
+  }
+  void Shutdown() {
+    std::lock_guard lock(mu_);
+    shutting_down_ = true;
+    status_ = grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  ServingStatus status_ = grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+  bool shutting_down_ = false;
+};
+
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const std::string& address,
                                                       const std::vector<grpc::Service*>& services,
                                                       const TlsFiles& tls) {
-  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (tls.enabled()) {
@@ -36,6 +84,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const std::string& address
     creds = grpc::InsecureServerCredentials();
   }
   auto server = std::unique_ptr<Server>(new Server());
+  server->health_ = std::make_unique<HealthService>();
+  builder.RegisterService(server->health_.get());
   builder.AddListeningPort(address, creds, &server->port_);
   // Several replicas on one host (tests, the launcher) must not share a port by accident.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -52,16 +102,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const std::string& address
 
 Server::~Server() { Shutdown(std::chrono::milliseconds(0)); }
 
-void Server::SetServing(bool serving) {
-  if (auto* health = server_->GetHealthCheckService()) {
-    health->SetServingStatus(serving);
-  }
-}
+void Server::SetServing(bool serving) { health_->Set(serving); }
 
 void Server::Shutdown(std::chrono::milliseconds grace) {
   if (shut_down_ || !server_) return;
   shut_down_ = true;
-  SetServing(false);
+  health_->Shutdown();
   server_->Shutdown(std::chrono::system_clock::now() + grace);
   server_->Wait();
 }

@@ -24,6 +24,10 @@ struct TlsFiles {
   bool enabled() const { return !cert.empty(); }
 };
 
+// grpc.health.v1.Health, synchronous: gRPC 1.51 refuses to start a server that has no
+// synchronous service, and its built-in health service is asynchronous when alone.
+class HealthService;
+
 class Server {
  public:
   // Binds `address` and serves `services` plus grpc.health.v1.Health. Health starts
@@ -38,6 +42,7 @@ class Server {
   int port() const { return port_; }
 
  private:
+  std::unique_ptr<HealthService> health_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> service_names_;
   int port_ = 0;
