@@ -90,6 +90,9 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
   std::vector<mailstore::Entry> entries;
   const std::string client = conn->peer_address();
 
+  // GCC 12 destroys some temporaries of a co_await expression twice: output is built into
+  // `wbuf` by a plain statement first, and only named objects are awaited on.
+  std::string wbuf;
   auto write = [&](std::string_view s) -> boost::asio::awaitable<bool> {
     auto st = co_await conn->Write(s, std::chrono::seconds(60));
     co_return st.ok();
@@ -100,7 +103,8 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
     return caps;
   };
 
-  if (!co_await write(absl::StrCat("* OK [CAPABILITY ", capability(), "] Kite IMAP ready\r\n"))) co_return;
+  wbuf = absl::StrCat("* OK [CAPABILITY ", capability(), "] Kite IMAP ready\r\n");
+  if (!co_await write(wbuf)) co_return;
 
   while (!rt_.stopping()) {
     Receiver::Event ev = receiver->Next();
@@ -108,7 +112,8 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
       auto data = co_await conn->ReadSome(64 * 1024, account_id ? limits_.idle_timeout : limits_.login_timeout);
       if (!data.ok()) {
         if (data.status().code() == absl::StatusCode::kDeadlineExceeded) {
-          co_await write("* BYE Autologout; idle for too long\r\n");
+          wbuf = "* BYE Autologout; idle for too long\r\n";
+          co_await write(wbuf);
         }
         co_return;
       }
@@ -116,12 +121,14 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
       continue;
     }
     if (ev.kind == Receiver::Event::kContinuationNeeded) {
-      if (!co_await write("+ Ready for literal data\r\n")) co_return;
+      wbuf = "+ Ready for literal data\r\n";
+      if (!co_await write(wbuf)) co_return;
       continue;
     }
     if (ev.kind == Receiver::Event::kError || ev.kind == Receiver::Event::kLine) {
       commands.Add({{"command", "invalid"}, {"result", "BAD"}}).Increment();
-      if (!co_await write(absl::StrCat(ev.tag.empty() ? "*" : ev.tag, " BAD ", ev.error, "\r\n"))) co_return;
+      wbuf = absl::StrCat(ev.tag.empty() ? "*" : ev.tag, " BAD ", ev.error, "\r\n");
+      if (!co_await write(wbuf)) co_return;
       if (ev.fatal) co_return;
       continue;
     }
@@ -154,13 +161,15 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
       }
       result = absl::StrCat("OK ", cmd.name, " completed");
     } else if (cmd.name == "LOGOUT") {
-      co_await write(absl::StrCat("* BYE Kite IMAP logging out\r\n", tag, " OK LOGOUT completed\r\n"));
+      wbuf = absl::StrCat("* BYE Kite IMAP logging out\r\n", tag, " OK LOGOUT completed\r\n");
+      co_await write(wbuf);
       co_return;
     } else if (cmd.name == "STARTTLS") {
       if (conn->is_tls() || !conn->tls_available()) {
         result = "BAD TLS already active";
       } else {
-        if (!co_await write(absl::StrCat(tag, " OK Begin TLS negotiation now\r\n"))) co_return;
+        wbuf = absl::StrCat(tag, " OK Begin TLS negotiation now\r\n");
+        if (!co_await write(wbuf)) co_return;
         if (auto s = co_await conn->StartTls(std::chrono::seconds(30)); !s.ok()) co_return;
         receiver = std::make_unique<Receiver>(rlimits);  // RFC 3501 6.2.1: forget plaintext
         continue;
@@ -179,7 +188,7 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
         req.mutable_client()->set_service("imap");
         req.mutable_client()->set_remote_address(client);
         req.mutable_client()->set_tls(conn->is_tls());
-        auto resp = co_await rt_.Blocking([this, req]() -> absl::StatusOr<av1::AuthResponse> {
+        auto resp = co_await rt_.Blocking([this, &req]() -> absl::StatusOr<av1::AuthResponse> {
           av1::AuthResponse r;
           auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(10));
           grpc::Status st = auth_->CheckPassword(ctx.get(), req, &r);
@@ -366,9 +375,11 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
       result = absl::StrCat("BAD ", cmd.name, " is not implemented yet");
     }
     commands.Add({{"command", cmd.name}, {"result", result.substr(0, result.find(' '))}}).Increment();
-    if (!co_await write(absl::StrCat(out, tag, " ", result, "\r\n"))) co_return;
+    wbuf = absl::StrCat(out, tag, " ", result, "\r\n");
+    if (!co_await write(wbuf)) co_return;
   }
-  co_await write("* BYE Server shutting down\r\n");
+  wbuf = "* BYE Server shutting down\r\n";
+  co_await write(wbuf);
 }
 
 }  // namespace kite::imap

@@ -88,9 +88,14 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
   int errors = 0;
   log::Info("smtp.connect").Kv("session", sid).Kv("client", client).Kv("tls", conn->is_tls());
 
+  // GCC 12 destroys some temporaries of a co_await expression twice: replies are built
+  // into `pending` by a plain statement first, and only named objects are awaited on.
+  Reply pending;
+  std::string wire;
   auto send = [&](const Reply& r, const char* cmd) -> boost::asio::awaitable<bool> {
     replies.Add({{"class", absl::StrCat(r.code / 100, "xx")}, {"command", cmd}}).Increment();
-    auto s = co_await conn->Write(r.Format(), limits_.command_timeout);
+    wire = r.Format();
+    auto s = co_await conn->Write(wire, limits_.command_timeout);
     co_return s.ok();
   };
   auto reset = [&] {
@@ -103,22 +108,26 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
   auto error = [&]() -> boost::asio::awaitable<bool> {
     if (++errors < limits_.max_errors) co_return false;
     log::Warn("smtp.too_many_errors").Kv("session", sid).Kv("client", client);
-    co_await send({421, "4.7.0", absl::StrCat(hostname_, " Error: too many errors")}, "error");
+    pending = Reply{421, "4.7.0", absl::StrCat(hostname_, " Error: too many errors")};
+    co_await send(pending, "error");
     co_return true;
   };
 
-  if (!co_await send({220, "", absl::StrCat(hostname_, " ESMTP Kite")}, "greeting")) co_return;
+  pending = Reply{220, "", absl::StrCat(hostname_, " ESMTP Kite")};
+  if (!co_await send(pending, "greeting")) co_return;
 
   while (!rt_.stopping()) {
     auto line = co_await conn->ReadLine(smtp::kMaxCommandLength, limits_.command_timeout);
     if (!line.ok()) {
       if (line.status().code() == absl::StatusCode::kOutOfRange) {
-        co_await send({500, "5.5.2", "Error: line too long"}, "error");
+        pending = Reply{500, "5.5.2", "Error: line too long"};
+        co_await send(pending, "error");
         if (co_await error()) co_return;
         continue;
       }
       if (line.status().code() == absl::StatusCode::kDeadlineExceeded) {
-        co_await send({421, "4.4.2", absl::StrCat(hostname_, " Error: timeout exceeded")}, "timeout");
+        pending = Reply{421, "4.4.2", absl::StrCat(hostname_, " Error: timeout exceeded")};
+        co_await send(pending, "timeout");
       }
       log::Info("smtp.disconnect").Kv("session", sid).Kv("client", client).Kv("reason", line.status().message());
       co_return;
@@ -126,7 +135,8 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
     auto cmd = smtp::ParseCommand(StripEol(*line));
     if (!cmd.ok()) {
       log::Info("smtp.bad_command").Kv("session", sid).Kv("line", log::Truncate(StripEol(*line), 100));
-      if (!co_await send(smtp::ErrorReply(cmd.status()), "error")) co_return;
+      pending = smtp::ErrorReply(cmd.status());
+      if (!co_await send(pending, "error")) co_return;
       if (co_await error()) co_return;
       continue;
     }
@@ -134,7 +144,8 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
       case Verb::kEhlo:
       case Verb::kHelo: {
         if (cmd->argument.empty()) {
-          co_await send({501, "5.5.4", "Syntax: EHLO hostname"}, "ehlo");
+          pending = Reply{501, "5.5.4", "Syntax: EHLO hostname"};
+          co_await send(pending, "ehlo");
           if (co_await error()) co_return;
           break;
         }
@@ -142,23 +153,27 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
         esmtp = cmd->verb == Verb::kEhlo;
         reset();
         if (!esmtp) {
-          if (!co_await send({250, "", hostname_}, "helo")) co_return;
+          pending = Reply{250, "", hostname_};
+          if (!co_await send(pending, "helo")) co_return;
           break;
         }
         std::string text = absl::StrCat(hostname_, "\nPIPELINING\nSIZE ", limits_.max_message_size,
                                          "\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8");
         if (conn->tls_available() && !conn->is_tls()) absl::StrAppend(&text, "\nSTARTTLS");
         Reply r{250, "", text};
-        if (!co_await send(r, "ehlo")) co_return;
+        pending = r;
+        if (!co_await send(pending, "ehlo")) co_return;
         break;
       }
       case Verb::kStartTls: {
         if (conn->is_tls() || !conn->tls_available()) {
-          co_await send({503, "5.5.1", "Error: TLS already active or not available"}, "starttls");
+          pending = Reply{503, "5.5.1", "Error: TLS already active or not available"};
+          co_await send(pending, "starttls");
           if (co_await error()) co_return;
           break;
         }
-        if (!co_await send({220, "2.0.0", "Ready to start TLS"}, "starttls")) co_return;
+        pending = Reply{220, "2.0.0", "Ready to start TLS"};
+        if (!co_await send(pending, "starttls")) co_return;
         if (auto s = co_await conn->StartTls(limits_.command_timeout); !s.ok()) {
           log::Info("smtp.tls_failed").Kv("session", sid).Kv("client", client).Kv("error", s.message());
           co_return;
@@ -171,57 +186,66 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
       }
       case Verb::kMail: {
         if (helo.empty()) {
-          co_await send({503, "5.5.1", "Error: send HELO/EHLO first"}, "mail");
+          pending = Reply{503, "5.5.1", "Error: send HELO/EHLO first"};
+          co_await send(pending, "mail");
           if (co_await error()) co_return;
           break;
         }
         if (have_mail) {
-          co_await send({503, "5.5.1", "Error: nested MAIL command"}, "mail");
+          pending = Reply{503, "5.5.1", "Error: nested MAIL command"};
+          co_await send(pending, "mail");
           if (co_await error()) co_return;
           break;
         }
         if (const std::string* size = cmd->Param("SIZE")) {
           uint64_t n = 0;
           if (absl::SimpleAtoi(*size, &n) && n > limits_.max_message_size) {
-            co_await send({552, "5.3.4", "Message size exceeds fixed limit"}, "mail");
+            pending = Reply{552, "5.3.4", "Message size exceeds fixed limit"};
+            co_await send(pending, "mail");
             break;
           }
         }
         if (!esmtp && !cmd->params.empty()) {
-          co_await send({555, "5.5.4", "Parameters need EHLO"}, "mail");
+          pending = Reply{555, "5.5.4", "Parameters need EHLO"};
+          co_await send(pending, "mail");
           if (co_await error()) co_return;
           break;
         }
         have_mail = true;
         mail_from = smtp::NormalizeAddress(cmd->address);
         smtputf8 = cmd->Param("SMTPUTF8") != nullptr;
-        if (!co_await send({250, "2.1.0", "Ok"}, "mail")) co_return;
+        pending = Reply{250, "2.1.0", "Ok"};
+        if (!co_await send(pending, "mail")) co_return;
         break;
       }
       case Verb::kRcpt: {
         if (!have_mail) {
-          co_await send({503, "5.5.1", "Error: need MAIL command"}, "rcpt");
+          pending = Reply{503, "5.5.1", "Error: need MAIL command"};
+          co_await send(pending, "rcpt");
           if (co_await error()) co_return;
           break;
         }
         if (cmd->utf8_address && !smtputf8) {
-          co_await send({553, "5.6.7", "Non-ASCII address needs SMTPUTF8 on MAIL"}, "rcpt");
+          pending = Reply{553, "5.6.7", "Non-ASCII address needs SMTPUTF8 on MAIL"};
+          co_await send(pending, "rcpt");
           break;
         }
         if (static_cast<int>(rcpts.size()) >= limits_.max_recipients) {
-          co_await send({452, "4.5.3", "Error: too many recipients"}, "rcpt");
+          pending = Reply{452, "4.5.3", "Error: too many recipients"};
+          co_await send(pending, "rcpt");
           break;
         }
         std::string addr = smtp::NormalizeAddress(cmd->address);
         if (addr.find('@') == std::string::npos) {
           // RFC 5321 4.5.1 wants Postmaster without a domain accepted; it is routed to the
           // primary domain once the directory knows one (not yet).
-          co_await send({550, "5.1.1", absl::StrCat("<", addr, ">: Recipient address rejected: User unknown")}, "rcpt");
+          pending = Reply{550, "5.1.1", absl::StrCat("<", addr, ">: Recipient address rejected: User unknown")};
+          co_await send(pending, "rcpt");
           break;
         }
         dv1::ResolveRecipientRequest req;
         req.set_address(addr);
-        auto resolved = co_await rt_.Blocking([this, req]() -> absl::StatusOr<dv1::ResolveRecipientResponse> {
+        auto resolved = co_await rt_.Blocking([this, &req]() -> absl::StatusOr<dv1::ResolveRecipientResponse> {
           dv1::ResolveRecipientResponse resp;
           auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(10));
           grpc::Status st = directory_->ResolveRecipient(ctx.get(), req, &resp);
@@ -230,7 +254,8 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
         });
         if (!resolved.ok()) {
           log::Warn("smtp.lookup_failed").Kv("session", sid).Kv("error", resolved.status().message());
-          if (!co_await send({451, "4.3.0", "Temporary lookup failure, try again later"}, "rcpt")) co_return;
+          pending = Reply{451, "4.3.0", "Temporary lookup failure, try again later"};
+          if (!co_await send(pending, "rcpt")) co_return;
           break;
         }
         Reply r;
@@ -259,16 +284,19 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
             break;
         }
         log::Info("smtp.rcpt").Kv("session", sid).Kv("rcpt", log::Truncate(addr, 320)).Kv("code", r.code);
-        if (!co_await send(r, "rcpt")) co_return;
+        pending = r;
+        if (!co_await send(pending, "rcpt")) co_return;
         break;
       }
       case Verb::kData: {
         if (!have_mail || rcpts.empty()) {
-          co_await send({have_mail ? 554 : 503, "5.5.1", "Error: no valid recipients"}, "data");
+          pending = Reply{have_mail ? 554 : 503, "5.5.1", "Error: no valid recipients"};
+          co_await send(pending, "data");
           if (co_await error()) co_return;
           break;
         }
-        if (!co_await send({354, "", "End data with <CR><LF>.<CR><LF>"}, "data")) co_return;
+        pending = Reply{354, "", "End data with <CR><LF>.<CR><LF>"};
+        if (!co_await send(pending, "data")) co_return;
         smtp::DataReader reader(limits_.max_message_size);
         // Lines end at LF, and the terminating ".\r\n" is a whole line, so the reader never
         // consumes past the end of data: pipelined commands stay in the connection.
@@ -281,7 +309,8 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
               continue;
             }
             if (data.status().code() == absl::StatusCode::kDeadlineExceeded) {
-              co_await send({421, "4.4.2", absl::StrCat(hostname_, " Error: timeout exceeded")}, "data");
+              pending = Reply{421, "4.4.2", absl::StrCat(hostname_, " Error: timeout exceeded")};
+              co_await send(pending, "data");
             }
             log::Info("smtp.data_aborted").Kv("session", sid).Kv("client", client).Kv("error", data.status().message());
             co_return;
@@ -318,45 +347,53 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
             auto queued = rcpts;
             int64_t id = *spool_id;
             // The message is durable; putting it on the stream may lag, never lose it.
-            co_await rt_.Blocking([this, id, queued] { Enqueue(id, queued); });
+            co_await rt_.Blocking([this, id, &queued] { Enqueue(id, queued); });
           }
         }
         reset();
-        if (!co_await send(r, "data")) co_return;
+        pending = r;
+        if (!co_await send(pending, "data")) co_return;
         break;
       }
       case Verb::kRset:
         reset();
-        if (!co_await send({250, "2.0.0", "Ok"}, "rset")) co_return;
+        pending = Reply{250, "2.0.0", "Ok"};
+        if (!co_await send(pending, "rset")) co_return;
         break;
       case Verb::kNoop:
-        if (!co_await send({250, "2.0.0", "Ok"}, "noop")) co_return;
+        pending = Reply{250, "2.0.0", "Ok"};
+        if (!co_await send(pending, "noop")) co_return;
         break;
       case Verb::kQuit:
-        co_await send({221, "2.0.0", "Bye"}, "quit");
+        pending = Reply{221, "2.0.0", "Bye"};
+        co_await send(pending, "quit");
         log::Info("smtp.disconnect").Kv("session", sid).Kv("client", client).Kv("reason", "quit");
         co_return;
       case Verb::kVrfy:
       case Verb::kExpn:
-        if (!co_await send({252, "2.5.0", "Cannot verify the user, but will accept the message and attempt delivery"},
-                           "vrfy"))
+        pending = Reply{252, "2.5.0", "Cannot verify the user, but will accept the message and attempt delivery"};
+        if (!co_await send(pending, "vrfy"))
           co_return;
         break;
       case Verb::kHelp:
-        if (!co_await send({214, "2.0.0", "See RFC 5321: https://www.rfc-editor.org/rfc/rfc5321"}, "help")) co_return;
+        pending = Reply{214, "2.0.0", "See RFC 5321: https://www.rfc-editor.org/rfc/rfc5321"};
+        if (!co_await send(pending, "help")) co_return;
         break;
       case Verb::kAuth:
-        co_await send({503, "5.5.1", "Error: authentication not enabled on this port (use submission)"}, "auth");
+        pending = Reply{503, "5.5.1", "Error: authentication not enabled on this port (use submission)"};
+        co_await send(pending, "auth");
         if (co_await error()) co_return;
         break;
       case Verb::kBdat:
       case Verb::kUnknown:
-        co_await send({502, "5.5.1", "Error: command not implemented"}, "unknown");
+        pending = Reply{502, "5.5.1", "Error: command not implemented"};
+        co_await send(pending, "unknown");
         if (co_await error()) co_return;
         break;
     }
   }
-  co_await send({421, "4.3.2", absl::StrCat(hostname_, " Service shutting down")}, "shutdown");
+  pending = Reply{421, "4.3.2", absl::StrCat(hostname_, " Service shutting down")};
+  co_await send(pending, "shutdown");
 }
 
 }  // namespace kite::mta
