@@ -43,7 +43,7 @@ function(kite_library name)
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
 endfunction()
 
-# kite_test(NAME SOURCES... DEPS ... [FIXTURES pg redis] [LABELS ...]) — a Catch2 test binary.
+# kite_test(NAME SOURCES... DEPS ... [FIXTURES pg|redis|pg_redis] [LABELS ...]) — a Catch2 test binary.
 # Tests that need a real PostgreSQL or Redis name the fixture; the fixture's setup test starts
 # the server on a free port and writes its address under ${KITE_TEST_ENV_DIR}.
 function(kite_test name)

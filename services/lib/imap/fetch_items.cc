@@ -2,9 +2,11 @@
 
 #include "absl/status/status.h"
 #include "lib/base/strings.h"
-#include "lib/imap/ascii.h"
+#include "lib/base/ascii.h"
 
 namespace kite::imap {
+namespace internal = ::kite::ascii;
+
 namespace {
 
 using internal::ParseDecimal;

@@ -1,8 +1,10 @@
 #include "lib/imap/quote.h"
 
-#include "lib/imap/ascii.h"
+#include "lib/base/ascii.h"
 
 namespace kite::imap {
+namespace internal = ::kite::ascii;
+
 namespace {
 
 bool IsValidUtf8(std::string_view s) {

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <utility>
 
-#include "lib/imap/ascii.h"
+#include "lib/base/ascii.h"
 
 namespace kite::imap {
+namespace internal = ::kite::ascii;
+
 namespace {
 
 constexpr size_t kMaxTag = 256;

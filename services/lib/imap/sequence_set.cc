@@ -5,9 +5,11 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "lib/imap/ascii.h"
+#include "lib/base/ascii.h"
 
 namespace kite::imap {
+namespace internal = ::kite::ascii;
+
 namespace {
 
 // seq-number: nz-number / "*".

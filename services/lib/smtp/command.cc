@@ -7,9 +7,11 @@
 #include <optional>
 
 #include "lib/base/strings.h"
-#include "lib/smtp/ascii.h"
+#include "lib/base/ascii.h"
 
 namespace kite::smtp {
+namespace internal = ::kite::ascii;
+
 namespace {
 
 using internal::EqualsIgnoreCase;

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <utility>
 
-#include "lib/smtp/ascii.h"
+#include "lib/base/ascii.h"
 
 namespace kite::smtp {
+namespace internal = ::kite::ascii;
+
 namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }

@@ -1,17 +1,17 @@
-// Internal: small ASCII and string_view helpers for kite_imap.
+// Small ASCII and string_view helpers shared by the protocol codecs (kite_smtp, kite_imap_proto).
 //
 // Debian's Abseil is built with its own absl::string_view (see lib/base/strings.h), so absl's
 // string functions do not take std::string_view; the parsers use these instead and convert
 // (kite::AV / kite::SV) only at the absl::Status boundary. No input policy lives here.
-#ifndef KITE_SERVICES_LIB_IMAP_ASCII_H_
-#define KITE_SERVICES_LIB_IMAP_ASCII_H_
+#ifndef KITE_SERVICES_LIB_BASE_ASCII_H_
+#define KITE_SERVICES_LIB_BASE_ASCII_H_
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace kite::imap::internal {
+namespace kite::ascii {
 
 inline char ToUpper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; }
 inline char ToLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
@@ -63,6 +63,6 @@ inline bool ParseDecimal(std::string_view s, uint64_t& out) {
   return true;
 }
 
-}  // namespace kite::imap::internal
+}  // namespace kite::ascii
 
-#endif  // KITE_SERVICES_LIB_IMAP_ASCII_H_
+#endif  // KITE_SERVICES_LIB_BASE_ASCII_H_
