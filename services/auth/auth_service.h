@@ -1,5 +1,4 @@
-// kite-auth's gRPC services: kite.auth.v1.Auth (passwords, SASL PLAIN/LOGIN, throttling)
-// and kite.directory.v1.Directory (recipient resolution, sender rights).
+// kite-auth's kite.auth.v1.Auth service: passwords, SASL PLAIN/LOGIN, throttling.
 //
 // SECURITY: passwords arrive over gRPC from the protocol daemons (TLS between daemons when
 // configured) and are never logged. One answer (INVALID_CREDENTIALS) for unknown users,
@@ -15,7 +14,6 @@
 #include <string>
 
 #include "kite/auth/v1/auth.grpc.pb.h"
-#include "kite/directory/v1/directory.grpc.pb.h"
 #include "lib/config/config.h"
 #include "lib/metrics/metrics.h"
 #include "lib/password/password.h"
@@ -73,22 +71,6 @@ class AuthService final : public kite::auth::v1::Auth::Service {
   password::Argon2Params params_;
   bool allow_plaintext_loopback_;
   prometheus::Family<prometheus::Counter>& attempts_;
-};
-
-class DirectoryService final : public kite::directory::v1::Directory::Service {
- public:
-  explicit DirectoryService(store::Pool& pool) : pool_(pool) {}
-  grpc::Status ResolveRecipient(grpc::ServerContext*, const kite::directory::v1::ResolveRecipientRequest*,
-                                kite::directory::v1::ResolveRecipientResponse*) override;
-  grpc::Status CheckSender(grpc::ServerContext*, const kite::directory::v1::SenderCheckRequest*,
-                           kite::directory::v1::SenderCheckResponse*) override;
-  grpc::Status SharedRights(grpc::ServerContext*, const kite::directory::v1::SharedRightsRequest*,
-                            kite::directory::v1::SharedRightsResponse*) override;
-  grpc::Status ListDomains(grpc::ServerContext*, const kite::directory::v1::ListDomainsRequest*,
-                           kite::directory::v1::ListDomainsResponse*) override;
-
- private:
-  store::Pool& pool_;
 };
 
 }  // namespace kite::auth

@@ -3,6 +3,7 @@
 // SECURITY: see auth_service.h. kite-auth holds the only code that reads password hashes;
 // the protocol daemons only ever learn "ok + identity" or a refusal.
 #include "auth/auth_service.h"
+#include "auth/directory_service.h"
 #include "lib/daemon/daemon.h"
 #include "lib/log/log.h"
 
