@@ -4,6 +4,7 @@
 // the protocol daemons only ever learn "ok + identity" or a refusal.
 #include "auth/auth_service.h"
 #include "auth/directory_service.h"
+#include "lib/daemon/backends.h"
 #include "lib/daemon/daemon.h"
 #include "lib/log/log.h"
 
@@ -32,13 +33,11 @@ int main(int argc, char** argv) {
   static State state;
   return kite::daemon::Main(argc, argv, spec, [](kite::daemon::Runtime& rt) -> absl::Status {
     const auto& c = rt.config();
-    auto pool = kite::store::Pool::Create({.url = c.String("global", "postgres_url"),
-                                           .pool_size = static_cast<int>(c.Int("global", "postgres_pool_size"))});
+    auto pool = kite::daemon::OpenPostgres(c);
     if (!pool.ok()) return pool.status();
     state.pool = std::move(*pool);
-    auto redis_addr = c.Address("global", "redis");
     state.throttle = std::make_unique<kite::auth::Throttle>(
-        kite::redis::Options{.host = redis_addr.host, .port = redis_addr.port, .password = c.String("global", "redis_password")},
+        kite::daemon::RedisOptions(c),
         kite::auth::ThrottlePolicy{
             .max_failures = static_cast<int>(c.Int("auth", "max_failures")),
             .window = std::chrono::duration_cast<std::chrono::seconds>(c.Duration("auth", "failure_window")),

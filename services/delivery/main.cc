@@ -17,6 +17,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "lib/daemon/backends.h"
 #include "lib/daemon/daemon.h"
 #include "lib/log/log.h"
 #include "lib/mailstore/mailstore.h"
@@ -160,12 +161,10 @@ int main(int argc, char** argv) {
   static Delivery d;
   return kite::daemon::Main(argc, argv, spec, [](kite::daemon::Runtime& rt) -> absl::Status {
     const auto& c = rt.config();
-    auto pool = kite::store::Pool::Create({.url = c.String("global", "postgres_url"),
-                                           .pool_size = static_cast<int>(c.Int("global", "postgres_pool_size"))});
+    auto pool = kite::daemon::OpenPostgres(c);
     if (!pool.ok()) return pool.status();
     d.pool = std::move(*pool);
-    auto addr = c.Address("global", "redis");
-    d.redis_options = {.host = addr.host, .port = addr.port, .password = c.String("global", "redis_password")};
+    d.redis_options = kite::daemon::RedisOptions(c);
     // Fail fast with a clear message when Redis is unreachable at start.
     auto probe = kite::redis::Client::Connect(d.redis_options);
     if (!probe.ok()) return probe.status();

@@ -1,6 +1,7 @@
 // kite-imap — mailbox access over IMAP4rev1. See imap_session.h for SECURITY, STANDARDS and
 // what is implemented so far.
 #include "imap/imap_session.h"
+#include "lib/daemon/backends.h"
 #include "lib/daemon/daemon.h"
 #include "lib/daemon/listen.h"
 #include "lib/rpc/rpc.h"
@@ -27,8 +28,7 @@ int main(int argc, char** argv) {
   static State state;
   return kite::daemon::Main(argc, argv, spec, [](kite::daemon::Runtime& rt) -> absl::Status {
     const auto& c = rt.config();
-    auto pool = kite::store::Pool::Create({.url = c.String("global", "postgres_url"),
-                                           .pool_size = static_cast<int>(c.Int("global", "postgres_pool_size"))});
+    auto pool = kite::daemon::OpenPostgres(c);
     if (!pool.ok()) return pool.status();
     state.pool = std::move(*pool);
     auto tls = kite::daemon::LoadTls(rt);

@@ -1,6 +1,7 @@
 // kite-mta — inbound SMTP from the internet (port 25). See smtp_session.h for SECURITY and
 // STANDARDS. STATUS: inbound to local accounts; SPF/DKIM/DMARC, greylisting and the
 // outbound relay come with the SMTP issue.
+#include "lib/daemon/backends.h"
 #include "lib/daemon/daemon.h"
 #include "lib/daemon/listen.h"
 #include "lib/rpc/rpc.h"
@@ -29,18 +30,16 @@ int main(int argc, char** argv) {
   static State state;
   return kite::daemon::Main(argc, argv, spec, [](kite::daemon::Runtime& rt) -> absl::Status {
     const auto& c = rt.config();
-    auto pool = kite::store::Pool::Create({.url = c.String("global", "postgres_url"),
-                                           .pool_size = static_cast<int>(c.Int("global", "postgres_pool_size"))});
+    auto pool = kite::daemon::OpenPostgres(c);
     if (!pool.ok()) return pool.status();
     state.pool = std::move(*pool);
     auto tls = kite::daemon::LoadTls(rt);
     if (!tls.ok()) return tls.status();
-    auto redis = c.Address("global", "redis");
     auto directory = std::shared_ptr<kite::directory::v1::Directory::Stub>(kite::directory::v1::Directory::NewStub(
         kite::rpc::MakeChannel(c.Address("global", "auth_address").ToString(), rt.grpc_tls())));
     state.server = std::make_unique<kite::mta::Server>(
         rt, *state.pool,
-        kite::redis::Options{.host = redis.host, .port = redis.port, .password = c.String("global", "redis_password")},
+        kite::daemon::RedisOptions(c),
         directory,
         kite::mta::Limits{.max_message_size = c.Size("mta", "max_message_size"),
                           .max_recipients = static_cast<int>(c.Int("mta", "max_recipients")),
