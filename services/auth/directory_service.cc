@@ -8,57 +8,116 @@ namespace kite::auth {
 
 namespace dv1 = kite::directory::v1;
 
-grpc::Status DirectoryService::ResolveRecipient(grpc::ServerContext*, const dv1::ResolveRecipientRequest* req,
+namespace {
+
+// A store failure is logged here (the caller only sees the code); bad input is not.
+grpc::Status Failure(const absl::Status& s) {
+  if (s.code() != absl::StatusCode::kInvalidArgument && s.code() != absl::StatusCode::kNotFound) {
+    log::Error("directory.store_error").Kv("error", s.message());
+  }
+  return rpc::ToGrpc(s);
+}
+
+dv1::RecipientKind WireKind(directory::RecipientKind kind) {
+  switch (kind) {
+    case directory::RecipientKind::kAccount:
+      return dv1::RECIPIENT_KIND_ACCOUNT;
+    case directory::RecipientKind::kAlias:
+      return dv1::RECIPIENT_KIND_ALIAS;
+    case directory::RecipientKind::kList:
+      return dv1::RECIPIENT_KIND_LIST;
+    case directory::RecipientKind::kSharedMailbox:
+      return dv1::RECIPIENT_KIND_SHARED_MAILBOX;
+    case directory::RecipientKind::kResource:
+      return dv1::RECIPIENT_KIND_RESOURCE;
+    case directory::RecipientKind::kUnknownLocal:
+      return dv1::RECIPIENT_KIND_UNKNOWN_LOCAL;
+    case directory::RecipientKind::kRemote:
+      return dv1::RECIPIENT_KIND_REMOTE;
+    case directory::RecipientKind::kDisabled:
+      return dv1::RECIPIENT_KIND_DISABLED;
+  }
+  return dv1::RECIPIENT_KIND_UNSPECIFIED;
+}
+
+}  // namespace
+
+grpc::Status DirectoryService::ResolveRecipient(grpc::ServerContext*,
+                                                const dv1::ResolveRecipientRequest* req,
                                                 dv1::ResolveRecipientResponse* resp) {
   auto r = directory::Resolve(pool_, req->address());
-  if (!r.ok()) {
-    if (r.status().code() == absl::StatusCode::kInvalidArgument) return rpc::ToGrpc(r.status());
-    log::Error("directory.store_error").Kv("error", r.status().message());
-    return rpc::ToGrpc(r.status());
-  }
+  if (!r.ok()) return Failure(r.status());
+  resp->set_kind(WireKind(r->kind));
   resp->set_canonical(r->canonical);
   resp->set_detail(r->detail);
-  switch (r->kind) {
-    case directory::RecipientKind::kAccount:
-      resp->set_kind(dv1::RECIPIENT_KIND_ACCOUNT);
-      resp->add_account_ids(r->account_id);
-      break;
-    case directory::RecipientKind::kDisabled:
-      resp->set_kind(dv1::RECIPIENT_KIND_DISABLED);
-      break;
-    case directory::RecipientKind::kUnknownLocal:
-      resp->set_kind(dv1::RECIPIENT_KIND_UNKNOWN_LOCAL);
-      break;
-    case directory::RecipientKind::kRemote:
-      resp->set_kind(dv1::RECIPIENT_KIND_REMOTE);
-      break;
-  }
+  resp->set_catch_all(r->catch_all);
+  for (int64_t id : r->account_ids) resp->add_account_ids(id);
+  for (const auto& f : r->forward_to) resp->add_forward_to(f);
   return grpc::Status::OK;
 }
 
 grpc::Status DirectoryService::CheckSender(grpc::ServerContext*, const dv1::SenderCheckRequest* req,
                                            dv1::SenderCheckResponse* resp) {
-  // Until aliases and grants exist: a user may send as their own address (and its
-  // sub-addresses) only.
-  auto r = directory::Resolve(pool_, req->from_address());
-  if (!r.ok()) {
+  auto d = directory::CheckSender(pool_, req->account_id(), req->from_address());
+  if (!d.ok()) {
     resp->set_allowed(false);
-    return r.status().code() == absl::StatusCode::kInvalidArgument ? grpc::Status::OK : rpc::ToGrpc(r.status());
+    // A From that is not an address, or an unknown account, is a "no", not an error.
+    if (d.status().code() == absl::StatusCode::kInvalidArgument ||
+        d.status().code() == absl::StatusCode::kNotFound) {
+      return grpc::Status::OK;
+    }
+    return Failure(d.status());
   }
-  resp->set_allowed(r->kind == directory::RecipientKind::kAccount && r->account_id == req->account_id());
+  resp->set_allowed(d->allowed);
+  resp->set_add_sender_header(d->add_sender_header);
+  resp->set_sender_address(d->sender_address);
   return grpc::Status::OK;
 }
 
-grpc::Status DirectoryService::SharedRights(grpc::ServerContext*, const dv1::SharedRightsRequest*,
-                                            dv1::SharedRightsResponse*) {
-  return grpc::Status::OK;  // no shared mailboxes exist yet: no grants, no rights
+grpc::Status DirectoryService::SharedRights(grpc::ServerContext*,
+                                            const dv1::SharedRightsRequest* req,
+                                            dv1::SharedRightsResponse* resp) {
+  auto r = directory::GetRights(pool_, req->account_id(), req->shared_address());
+  if (!r.ok()) {
+    if (r.status().code() == absl::StatusCode::kInvalidArgument)
+      return grpc::Status::OK;  // no rights
+    return Failure(r.status());
+  }
+  if (r->read) resp->add_rights(dv1::MAILBOX_RIGHT_READ);
+  if (r->write) resp->add_rights(dv1::MAILBOX_RIGHT_WRITE);
+  if (r->send_as) resp->add_rights(dv1::MAILBOX_RIGHT_SEND_AS);
+  if (r->send_on_behalf) resp->add_rights(dv1::MAILBOX_RIGHT_SEND_ON_BEHALF);
+  return grpc::Status::OK;
+}
+
+grpc::Status DirectoryService::FreeBusyVisibility(grpc::ServerContext*,
+                                                  const dv1::FreeBusyVisibilityRequest* req,
+                                                  dv1::FreeBusyVisibilityResponse* resp) {
+  auto v = directory::FreeBusyVisible(pool_, req->viewer_account_id(), req->target_address());
+  if (!v.ok()) {
+    resp->set_allowed(false);
+    if (v.status().code() == absl::StatusCode::kInvalidArgument) return grpc::Status::OK;
+    return Failure(v.status());
+  }
+  resp->set_allowed(*v);
+  return grpc::Status::OK;
 }
 
 grpc::Status DirectoryService::ListDomains(grpc::ServerContext*, const dv1::ListDomainsRequest*,
                                            dv1::ListDomainsResponse* resp) {
   auto domains = directory::ListDomains(pool_);
-  if (!domains.ok()) return rpc::ToGrpc(domains.status());
+  if (!domains.ok()) return Failure(domains.status());
   for (const auto& d : *domains) resp->add_domains()->set_name(d.name);
+  return grpc::Status::OK;
+}
+
+grpc::Status DirectoryService::CheckListPosting(grpc::ServerContext*,
+                                                const dv1::ListPostingRequest* req,
+                                                dv1::ListPostingResponse* resp) {
+  auto d = directory::MayPost(pool_, req->list_address(), req->sender_address());
+  if (!d.ok()) return Failure(d.status());  // NOT_FOUND: not a list
+  resp->set_allowed(d->allowed);
+  resp->set_policy(directory::PostingPolicyName(d->policy));
   return grpc::Status::OK;
 }
 

@@ -261,9 +261,17 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
         Reply r;
         switch (resolved->kind()) {
           case dv1::RECIPIENT_KIND_ACCOUNT:
-            if (resolved->account_ids_size() == 1) {
+          case dv1::RECIPIENT_KIND_SHARED_MAILBOX:
+          case dv1::RECIPIENT_KIND_RESOURCE:
+          case dv1::RECIPIENT_KIND_ALIAS:
+            // One local mailbox: filed under the address the client gave (canonical form),
+            // which keeps (spool id, recipient) unique. Aliases that forward elsewhere need
+            // the outbound relay and fall through to "not supported yet".
+            if (resolved->account_ids_size() == 1 && resolved->forward_to_size() == 0) {
               rcpts.push_back({resolved->canonical(), true, resolved->account_ids(0)});
               r = {250, "2.1.5", "Ok"};
+            } else if (resolved->kind() == dv1::RECIPIENT_KIND_ALIAS) {
+              r = {450, "4.3.2", absl::StrCat("<", addr, ">: Forwarding aliases are not supported yet")};
             } else {
               r = {451, "4.3.0", "Temporary lookup failure"};
             }
@@ -278,8 +286,8 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
             r = {554, "5.7.1", absl::StrCat("<", addr, ">: Relay access denied")};
             break;
           default:
-            // Aliases, lists, shared mailboxes and resources are not delivered yet: refuse
-            // now rather than accept mail that could not be filed.
+            // Lists are expanded by kite-delivery (not yet): refuse now rather than accept
+            // mail that could not be filed.
             r = {450, "4.3.2", absl::StrCat("<", addr, ">: Recipient type not supported yet")};
             break;
         }
