@@ -10,75 +10,23 @@ then checks with real clients (smtplib, imaplib, a raw socket, curl-like HTTP, p
   d) every daemon's /metrics passes promtool; kitectl health exits 0
 Never uses DNS: every address is 127.0.0.1 and every domain ends in .test or .example.
 """
-import functools
 import imaplib
 import os
-import random
 import re
-import shutil
 import socket
-import ssl
 import smtplib
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 import urllib.request
 import uuid
 
-BASE_PORTS = {
-    "pg": 15432, "redis": 16379,
-    "smtp": 2525, "sub_starttls": 2587, "sub_tls": 2465,
-    "imap_starttls": 2143, "imap_tls": 2993, "pop3": 2110, "pop3_tls": 2995,
-    "http": 8080, "https": 8443,
-}
-DAEMONS = ["auth", "mta", "submission", "delivery", "imap", "pop3", "caldav", "freebusy"]
-for _i, _d in enumerate(DAEMONS):
-    BASE_PORTS[f"{_d}_grpc"] = 7000 + _i
-    BASE_PORTS[f"{_d}_metrics"] = 9100 + _i
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+from kite_suite import DAEMONS, SuiteTestCase, insecure_context, record_failure  # noqa: E402
 
 USER = "demo@example.test"
 PASSWORD = "demo-password-123"
-
-
-def port_free(port):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def pick_offset():
-    # Ports stay in 2110+O .. 16379+O; keep them below the kernel's ephemeral range (32768).
-    rng = random.Random()
-    for _ in range(50):
-        offset = rng.randrange(100, 16000, 7)
-        if all(port_free(p + offset) for p in BASE_PORTS.values()):
-            return offset
-    raise RuntimeError("no port offset with all ports free found")
-
-
-def insecure_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # the launcher's certificate is self-signed
-    return ctx
-
-
-def record_failure(method):
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except BaseException:
-            type(self).failed = True
-            raise
-    return wrapper
 
 
 def make_message(tag):
@@ -100,77 +48,9 @@ def make_message(tag):
     return msgid, body
 
 
-class WalkingSkeleton(unittest.TestCase):
-    failed = False
-    data = None
-    offset = None
-
-    @classmethod
-    def port(cls, name):
-        return BASE_PORTS[name] + cls.offset
-
-    @classmethod
-    def kite_local(cls, *args, check=True, timeout=300):
-        cmd = [cls.launcher, *args, "--data", cls.data]
-        r = subprocess.run(cmd, env=cls.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=timeout)
-        out = r.stdout.decode(errors="replace")
-        if check and r.returncode != 0:
-            raise AssertionError(f"{' '.join(cmd)} exited {r.returncode}:\n{out}")
-        return r.returncode, out
-
-    @classmethod
-    def setUpClass(cls):
-        bin_dir = os.environ.get("KITE_BIN_DIR")
-        if not bin_dir:
-            raise RuntimeError("KITE_BIN_DIR is not set (run through ctest, or set it to <build>/bin)")
-        cls.bin_dir = os.path.abspath(bin_dir)
-        for exe in ["kitectl"] + [f"kite-{d}" for d in DAEMONS]:
-            path = os.path.join(cls.bin_dir, exe)
-            if not os.access(path, os.X_OK):
-                raise RuntimeError(f"{path} is missing: the e2e test needs every daemon")
-        source = os.environ.get("KITE_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
-        cls.launcher = os.path.join(os.path.abspath(source), "scripts", "kite-local")
-        cls.kitectl = os.path.join(cls.bin_dir, "kitectl")
-
-        cls.data = tempfile.mkdtemp(prefix="kite-e2e-")
-        os.chmod(cls.data, 0o755)  # PostgreSQL runs as user postgres and must enter it
-        cls.offset = pick_offset()
-        cls.env = dict(os.environ)
-        cls.env["KITE_DELIVERY_CLAIM_IDLE"] = "2s"
-        cls.env["KITE_DELIVERY_RECONCILE_INTERVAL"] = "2s"
-        print(f"\n[e2e] data {cls.data}, port offset {cls.offset}", file=sys.stderr)
-        try:
-            _, out = cls.kite_local("up", "--bin", cls.bin_dir, "--port-offset", str(cls.offset),
-                                    "--no-install")
-            print(out, file=sys.stderr)
-        except BaseException:
-            cls.failed = True
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.data is None:
-            return
-        try:
-            rc, out = cls.kite_local("down", check=False, timeout=120)
-            if rc != 0:
-                cls.failed = True
-                print(f"[e2e] kite-local down exited {rc}:\n{out}", file=sys.stderr)
-        finally:
-            if cls.failed:
-                log_dir = os.path.join(cls.data, "log")
-                logs = sorted(os.listdir(log_dir)) if os.path.isdir(log_dir) else []
-                for name in logs:
-                    with open(os.path.join(log_dir, name), "rb") as f:
-                        tail = f.read().decode(errors="replace").splitlines()[-40:]
-                    print(f"---- {name} (last {len(tail)} lines) ----", file=sys.stderr)
-                    print("\n".join(tail), file=sys.stderr)
-                print(f"[e2e] failed: data kept in {cls.data}", file=sys.stderr)
-            else:
-                shutil.rmtree(cls.data, ignore_errors=True)
-            cls.data = None
+class WalkingSkeleton(SuiteTestCase):
+    # Fast claiming and reconciling so the kill test does not wait a minute.
+    extra_env = {"KITE_DELIVERY_CLAIM_IDLE": "2s", "KITE_DELIVERY_RECONCILE_INTERVAL": "2s"}
 
     # ------------------------------------------------------------------ helpers
     def smtp(self):
@@ -375,7 +255,7 @@ class WalkingSkeleton(unittest.TestCase):
                                 f"{p.stdout.decode(errors='replace')}")
         self.assertEqual(problems, [], "\n".join(problems))
         env = dict(self.env, KITE_CONFIG=os.path.join(self.data, "kite.yaml"))
-        p = subprocess.run([self.kitectl, "health"], env=env, stdout=subprocess.PIPE,
+        p = subprocess.run([self.kitectl_path, "health"], env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout.decode(errors="replace"))
 

@@ -23,7 +23,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.zone
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 from kite_suite import SuiteTestCase, record_failure  # noqa: E402
 
 DOMAIN = "example.test"
