@@ -1,5 +1,7 @@
 #include "auth/auth_service.h"
 
+#include <thread>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "lib/base/strings.h"
@@ -100,6 +102,7 @@ void Throttle::RecordFailure(const std::string& account, const std::string& clie
           .Kv("lockout_s", static_cast<int64_t>(policy_.lockout.count()));
     }
   }
+  if (policy_.failure_delay.count() > 0) std::this_thread::sleep_for(policy_.failure_delay);
 }
 
 void Throttle::RecordSuccess(const std::string& account) {

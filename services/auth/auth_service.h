@@ -40,6 +40,9 @@ struct ThrottlePolicy {
   int max_failures = 10;
   std::chrono::seconds window{900};
   std::chrono::seconds lockout{900};
+  // Every failed attempt is answered only after this long (Dovecot's auth_failure_delay):
+  // guessing gets slow before the lockout makes it impossible.
+  std::chrono::milliseconds failure_delay{0};
 };
 
 // Counts failed logins in Redis. Thread-safe.

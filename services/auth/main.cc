@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
         kite::auth::ThrottlePolicy{
             .max_failures = static_cast<int>(c.Int("auth", "max_failures")),
             .window = std::chrono::duration_cast<std::chrono::seconds>(c.Duration("auth", "failure_window")),
-            .lockout = std::chrono::duration_cast<std::chrono::seconds>(c.Duration("auth", "lockout"))},
+            .lockout = std::chrono::duration_cast<std::chrono::seconds>(c.Duration("auth", "lockout")),
+            .failure_delay = c.Duration("auth", "failure_delay")},
         rt.metrics());
     state.auth = std::make_unique<kite::auth::AuthService>(
         *state.pool, *state.throttle,

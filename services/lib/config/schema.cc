@@ -67,6 +67,7 @@ Schema Build() {
   s.Add({"auth", "max_failures", Type::kInt, "10", "Failed logins per account or client address before lockout", Positive});
   s.Add({"auth", "failure_window", Type::kDuration, "15m", "Window in which failures are counted"});
   s.Add({"auth", "lockout", Type::kDuration, "15m", "How long a lockout lasts"});
+  s.Add({"auth", "failure_delay", Type::kDuration, "2s", "Every failed login is answered only after this delay"});
 
   AddDaemon(s, "mta", 7001, 9101);
   s.Add({"mta", "smtp_listen", Type::kHostPort, "127.0.0.1:2525", "Inbound SMTP (production: 0.0.0.0:25)"});
