@@ -1191,6 +1191,25 @@ absl::StatusOr<Resource> ShowResource(store::Pool& pool, std::string_view addres
 
 // ---- Questions the daemons ask ----------------------------------------------------------
 
+namespace {
+constexpr const char* kResolveSql =
+    "SELECT c.kind, c.owner_id, a.enabled, s.account_id IS NOT NULL, rs.account_id IS NOT "
+    "NULL, "
+    "COALESCE(al.target_account_id, 0), COALESCE(al.target_address, ''), COALESCE(ta.enabled, "
+    "false), "
+    "COALESCE(d.catch_all, ''), cc.kind, COALESCE(ca.id, 0), COALESCE(ca.enabled, false) "
+    "FROM domains d "
+    "LEFT JOIN address_claims c ON c.address = $2 "
+    "LEFT JOIN accounts a ON c.kind = 'account' AND a.id = c.owner_id "
+    "LEFT JOIN shared_mailboxes s ON s.account_id = a.id "
+    "LEFT JOIN resources rs ON rs.account_id = a.id "
+    "LEFT JOIN aliases al ON c.kind = 'alias' AND al.id = c.owner_id "
+    "LEFT JOIN accounts ta ON ta.id = al.target_account_id "
+    "LEFT JOIN address_claims cc ON c.kind IS NULL AND cc.address = d.catch_all "
+    "LEFT JOIN accounts ca ON cc.kind = 'account' AND ca.id = cc.owner_id "
+    "WHERE d.name = $1";
+}  // namespace
+
 absl::StatusOr<Resolution> Resolve(store::Pool& pool, std::string_view address) {
   auto parts = SplitAddress(address);
   if (!parts.ok()) return parts.status();
@@ -1205,24 +1224,11 @@ absl::StatusOr<Resolution> Resolve(store::Pool& pool, std::string_view address) 
   // One round trip, every step an index lookup: the domain (unique name), the address claim
   // (primary key), the account or alias it names (primary keys), and, only when nothing
   // claims the address, the domain's catch-all target.
+  // Prepared once per connection (pqxx keeps the definition; a reconnect prepares again):
+  // this runs at every RCPT, and planning a nine-way join each time is most of its cost.
   return pool.Transact([&](pqxx::work& tx) -> Resolution {
-    auto r = tx.exec_params(
-        "SELECT c.kind, c.owner_id, a.enabled, s.account_id IS NOT NULL, rs.account_id IS NOT "
-        "NULL, "
-        "COALESCE(al.target_account_id, 0), COALESCE(al.target_address, ''), COALESCE(ta.enabled, "
-        "false), "
-        "COALESCE(d.catch_all, ''), cc.kind, COALESCE(ca.id, 0), COALESCE(ca.enabled, false) "
-        "FROM domains d "
-        "LEFT JOIN address_claims c ON c.address = $2 "
-        "LEFT JOIN accounts a ON c.kind = 'account' AND a.id = c.owner_id "
-        "LEFT JOIN shared_mailboxes s ON s.account_id = a.id "
-        "LEFT JOIN resources rs ON rs.account_id = a.id "
-        "LEFT JOIN aliases al ON c.kind = 'alias' AND al.id = c.owner_id "
-        "LEFT JOIN accounts ta ON ta.id = al.target_account_id "
-        "LEFT JOIN address_claims cc ON c.kind IS NULL AND cc.address = d.catch_all "
-        "LEFT JOIN accounts ca ON cc.kind = 'account' AND ca.id = cc.owner_id "
-        "WHERE d.name = $1",
-        domain, res.canonical);
+    tx.conn().prepare("kite_directory_resolve", kResolveSql);
+    auto r = tx.exec_prepared("kite_directory_resolve", domain, res.canonical);
     if (r.empty()) {
       res.kind = RecipientKind::kRemote;
       return res;
