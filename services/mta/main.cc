@@ -1,16 +1,16 @@
-// kite-mta — inbound SMTP from the internet (port 25). See smtp_session.h for SECURITY and
+// kite-mta — inbound SMTP from the internet (port 25). See smtp_server/smtp_session.h for SECURITY and
 // STANDARDS. STATUS: inbound to local accounts; SPF/DKIM/DMARC, greylisting and the
 // outbound relay come with the SMTP issue.
 #include "lib/daemon/backends.h"
 #include "lib/daemon/daemon.h"
 #include "lib/daemon/listen.h"
 #include "lib/rpc/rpc.h"
-#include "mta/smtp_session.h"
+#include "smtp_server/smtp_session.h"
 
 namespace {
 struct State {
   std::unique_ptr<kite::store::Pool> pool;
-  std::unique_ptr<kite::mta::Server> server;
+  std::unique_ptr<kite::smtp_server::Server> server;
   std::unique_ptr<kite::net::Listener> listener;
 };
 }  // namespace
@@ -37,11 +37,11 @@ int main(int argc, char** argv) {
     if (!tls.ok()) return tls.status();
     auto directory = std::shared_ptr<kite::directory::v1::Directory::Stub>(kite::directory::v1::Directory::NewStub(
         kite::rpc::MakeChannel(c.Address("global", "auth_address").ToString(), rt.grpc_tls())));
-    state.server = std::make_unique<kite::mta::Server>(
-        rt, *state.pool,
+    state.server = std::make_unique<kite::smtp_server::Server>(
+        rt, kite::smtp_server::Mode::kInbound, *state.pool,
         kite::daemon::RedisOptions(c),
-        directory,
-        kite::mta::Limits{.max_message_size = c.Size("mta", "max_message_size"),
+        directory, nullptr,
+        kite::smtp_server::Limits{.max_message_size = c.Size("mta", "max_message_size"),
                           .max_recipients = static_cast<int>(c.Int("mta", "max_recipients")),
                           .max_errors = static_cast<int>(c.Int("mta", "max_errors")),
                           .command_timeout = c.Duration("mta", "command_timeout"),

@@ -81,7 +81,12 @@ Schema Build() {
   AddDaemon(s, "submission", 7002, 9102);
   s.Add({"submission", "starttls_listen", Type::kHostPort, "127.0.0.1:2587", "Submission with STARTTLS (production: 0.0.0.0:587)"});
   s.Add({"submission", "tls_listen", Type::kHostPort, "127.0.0.1:2465", "Submission over implicit TLS (production: 0.0.0.0:465)"});
-  s.Add({"submission", "max_message_size", Type::kSize, "50M", "Largest message accepted"});
+  s.Add({"submission", "max_message_size", Type::kSize, "50M", "Largest message accepted (SIZE, 552 beyond)"});
+  s.Add({"submission", "max_recipients", Type::kInt, "100", "Recipients per message (452 beyond)", Positive});
+  s.Add({"submission", "max_connections", Type::kInt, "1000", "Concurrent submission sessions per listener per replica", Positive});
+  s.Add({"submission", "max_errors", Type::kInt, "10", "Protocol errors (failed AUTH included) per session before 421 and close", Positive});
+  s.Add({"submission", "command_timeout", Type::kDuration, "5m", "Wait for the next command"});
+  s.Add({"submission", "data_timeout", Type::kDuration, "10m", "Wait for more message data"});
 
   AddDaemon(s, "delivery", 7003, 9103);
   s.Add({"delivery", "consumers", Type::kInt, "4", "Concurrent deliveries per replica", Positive});

@@ -1,0 +1,663 @@
+#include "smtp_server/smtp_session.h"
+
+#include <sys/random.h>
+
+#include <ctime>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "lib/base/strings.h"
+#include "lib/log/log.h"
+#include "lib/rpc/rpc.h"
+#include "lib/smtp/command.h"
+#include "lib/smtp/data_reader.h"
+#include "lib/smtp/header_from.h"
+
+namespace kite::smtp_server {
+namespace {
+
+namespace dv1 = kite::directory::v1;
+namespace av1 = kite::auth::v1;
+using smtp::Reply;
+using smtp::Verb;
+
+// RFC 5322 date for the Received header.
+std::string Rfc5322Now() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  return buf;
+}
+
+std::string SessionId() {
+  unsigned char b[6];
+  if (getrandom(b, sizeof b, 0) != sizeof b) return "000000000000";
+  return absl::StrFormat("%02X%02X%02X%02X%02X%02X", b[0], b[1], b[2], b[3], b[4], b[5]);
+}
+
+// Removes the line terminator; commands are accepted with CRLF or a bare LF (clients in
+// the wild), unlike DATA where only CRLF counts.
+std::string_view StripEol(std::string_view line) {
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+// The `service` label of the kite_smtp_* metrics: both daemons share them.
+std::string ServiceLabel(Mode mode) { return mode == Mode::kSubmission ? "submission" : "mta"; }
+
+}  // namespace
+
+Server::Server(daemon::Runtime& rt, Mode mode, store::Pool& pool, redis::Options redis_options,
+               std::shared_ptr<dv1::Directory::Stub> directory, std::shared_ptr<av1::Auth::Stub> auth, Limits limits)
+    : replies(rt.metrics().Counter("kite_smtp_replies_total", "SMTP replies by code class and command")),
+      accepted(rt.metrics()
+                   .Counter("kite_smtp_messages_accepted_total", "Messages committed to the spool")
+                   .Add({{"service", ServiceLabel(mode)}})),
+      accepted_bytes(rt.metrics()
+                         .Counter("kite_smtp_accepted_bytes_total", "Bytes of messages committed")
+                         .Add({{"service", ServiceLabel(mode)}})),
+      commit_seconds(rt.metrics()
+                         .Histogram("kite_smtp_spool_commit_seconds", "Time to commit a message to the spool")
+                         .Add({{"service", ServiceLabel(mode)}}, metrics::Metrics::LatencyBuckets())),
+      auth_results(rt.metrics().Counter("kite_smtp_auth_total", "SMTP AUTH attempts by outcome")),
+      rt_(rt),
+      pool_(pool),
+      redis_options_(std::move(redis_options)),
+      directory_(std::move(directory)),
+      auth_(std::move(auth)),
+      mode_(mode),
+      limits_(limits),
+      hostname_(rt.config().String("global", "hostname")) {}
+
+void Server::Enqueue(int64_t spool_id, const std::vector<queue::Recipient>& recipients) {
+  std::lock_guard lock(redis_mu_);
+  if (!redis_) {
+    auto c = redis::Client::Connect(redis_options_);
+    if (!c.ok()) {
+      log::Warn("smtp.enqueue_deferred").Kv("spool_id", spool_id).Kv("error", c.status().message());
+      return;
+    }
+    redis_ = std::move(*c);
+  }
+  if (auto s = queue::Enqueue(*redis_, pool_, spool_id, recipients); !s.ok()) {
+    log::Warn("smtp.enqueue_deferred").Kv("spool_id", spool_id).Kv("error", s.message());
+  }
+}
+
+absl::Status Server::CheckSender(int64_t account_id, const std::string& address, dv1::SenderCheckResponse* out) {
+  dv1::SenderCheckRequest req;
+  req.set_account_id(account_id);
+  req.set_from_address(address);
+  out->Clear();
+  auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(10));
+  grpc::Status st = directory_->CheckSender(ctx.get(), req, out);
+  return st.ok() ? absl::OkStatus() : rpc::FromGrpc(st);
+}
+
+absl::Status Server::SaslStart(const av1::SaslStartRequest& req, av1::SaslStepResponse* out) {
+  // kite-auth answers failed logins only after auth.failure_delay.
+  out->Clear();
+  auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(30));
+  grpc::Status st = auth_->SaslStart(ctx.get(), req, out);
+  return st.ok() ? absl::OkStatus() : rpc::FromGrpc(st);
+}
+
+absl::Status Server::SaslStep(const av1::SaslStepRequest& req, av1::SaslStepResponse* out) {
+  out->Clear();
+  auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(30));
+  grpc::Status st = auth_->SaslStep(ctx.get(), req, out);
+  return st.ok() ? absl::OkStatus() : rpc::FromGrpc(st);
+}
+
+std::string Server::Mechanisms(const av1::ClientInfo& client) {
+  av1::ListMechanismsRequest req;
+  *req.mutable_client() = client;
+  av1::ListMechanismsResponse resp;
+  auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(10));
+  grpc::Status st = auth_->ListMechanisms(ctx.get(), req, &resp);
+  if (!st.ok()) {
+    log::Warn("smtp.mechanisms_failed").Kv("error", rpc::FromGrpc(st).message());
+    return "";
+  }
+  return absl::StrJoin(resp.mechanisms(), " ");
+}
+
+boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> conn) {
+  const std::string sid = SessionId();
+  const std::string client = conn->peer_address();
+  std::string helo;
+  bool esmtp = false;
+  bool have_mail = false;
+  std::string mail_from;
+  bool smtputf8 = false;
+  std::vector<queue::Recipient> rcpts;
+  int errors = 0;
+  const bool submission = mode_ == Mode::kSubmission;
+  bool authed = false;
+  std::string auth_user;  // canonical address of the authenticated account
+  int64_t auth_account = 0;
+  av1::ClientInfo client_info;
+  client_info.set_service("submission");
+  client_info.set_remote_address(client);
+  client_info.set_local_address(conn->local_address());
+  // One status/response pair for the gRPC calls made through rt_.Blocking: the lambdas
+  // capture only references (GCC 12 coroutine bug, see `pending`).
+  absl::Status rpc_status;
+  dv1::SenderCheckResponse sender_check;
+  log::Info("smtp.connect").Kv("session", sid).Kv("client", client).Kv("tls", conn->is_tls());
+
+  // GCC 12 destroys some temporaries of a co_await expression twice: replies are built
+  // into `pending` by a plain statement first, and only named objects are awaited on.
+  Reply pending;
+  std::string wire;
+  auto send = [&](const Reply& r, const char* cmd) -> boost::asio::awaitable<bool> {
+    replies.Add({{"service", ServiceLabel(mode_)}, {"class", absl::StrCat(r.code / 100, "xx")}, {"command", cmd}})
+        .Increment();
+    wire = r.Format();
+    auto s = co_await conn->Write(wire, limits_.command_timeout);
+    co_return s.ok();
+  };
+  auto reset = [&] {
+    have_mail = false;
+    mail_from.clear();
+    smtputf8 = false;
+    rcpts.clear();
+  };
+  // Counts a client error; true when the session must end (421 was sent).
+  auto error = [&]() -> boost::asio::awaitable<bool> {
+    if (++errors < limits_.max_errors) co_return false;
+    log::Warn("smtp.too_many_errors").Kv("session", sid).Kv("client", client);
+    pending = Reply{421, "4.7.0", absl::StrCat(hostname_, " Error: too many errors")};
+    co_await send(pending, "error");
+    co_return true;
+  };
+
+  pending = Reply{220, "", absl::StrCat(hostname_, " ESMTP Kite")};
+  if (!co_await send(pending, "greeting")) co_return;
+
+  while (!rt_.stopping()) {
+    // Submission reads up to the AUTH limit; ParseCommand holds other verbs to kMaxCommandLength.
+    const size_t max_line = submission ? smtp::kMaxAuthCommandLength : smtp::kMaxCommandLength;
+    auto line = co_await conn->ReadLine(max_line, limits_.command_timeout);
+    if (!line.ok()) {
+      if (line.status().code() == absl::StatusCode::kOutOfRange) {
+        pending = Reply{500, "5.5.2", "Error: line too long"};
+        co_await send(pending, "error");
+        if (co_await error()) co_return;
+        continue;
+      }
+      if (line.status().code() == absl::StatusCode::kDeadlineExceeded) {
+        pending = Reply{421, "4.4.2", absl::StrCat(hostname_, " Error: timeout exceeded")};
+        co_await send(pending, "timeout");
+      }
+      log::Info("smtp.disconnect").Kv("session", sid).Kv("client", client).Kv("reason", line.status().message());
+      co_return;
+    }
+    auto cmd = smtp::ParseCommand(StripEol(*line));
+    if (!cmd.ok()) {
+      log::Info("smtp.bad_command").Kv("session", sid).Kv("line", log::Truncate(StripEol(*line), 100));
+      pending = smtp::ErrorReply(cmd.status());
+      if (!co_await send(pending, "error")) co_return;
+      if (co_await error()) co_return;
+      continue;
+    }
+    switch (cmd->verb) {
+      case Verb::kEhlo:
+      case Verb::kHelo: {
+        if (cmd->argument.empty()) {
+          pending = Reply{501, "5.5.4", "Syntax: EHLO hostname"};
+          co_await send(pending, "ehlo");
+          if (co_await error()) co_return;
+          break;
+        }
+        helo = cmd->argument;
+        esmtp = cmd->verb == Verb::kEhlo;
+        reset();
+        if (!esmtp) {
+          pending = Reply{250, "", hostname_};
+          if (!co_await send(pending, "helo")) co_return;
+          break;
+        }
+        std::string text = absl::StrCat(hostname_, "\nPIPELINING\nSIZE ", limits_.max_message_size,
+                                         "\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8");
+        if (conn->tls_available() && !conn->is_tls()) absl::StrAppend(&text, "\nSTARTTLS");
+        if (submission && conn->is_tls() && !authed) {
+          // RFC 4954 / design: AUTH is offered only over TLS.
+          client_info.set_tls(true);
+          std::string mechanisms;
+          co_await rt_.Blocking([this, &mechanisms, &client_info] { mechanisms = Mechanisms(client_info); });
+          if (!mechanisms.empty()) absl::StrAppend(&text, "\nAUTH ", mechanisms);
+        }
+        Reply r{250, "", text};
+        pending = r;
+        if (!co_await send(pending, "ehlo")) co_return;
+        break;
+      }
+      case Verb::kStartTls: {
+        if (conn->is_tls() || !conn->tls_available()) {
+          pending = Reply{503, "5.5.1", "Error: TLS already active or not available"};
+          co_await send(pending, "starttls");
+          if (co_await error()) co_return;
+          break;
+        }
+        pending = Reply{220, "2.0.0", "Ready to start TLS"};
+        if (!co_await send(pending, "starttls")) co_return;
+        if (auto s = co_await conn->StartTls(limits_.command_timeout); !s.ok()) {
+          log::Info("smtp.tls_failed").Kv("session", sid).Kv("client", client).Kv("error", s.message());
+          co_return;
+        }
+        // RFC 3207 4.2: forget everything learnt before TLS.
+        helo.clear();
+        esmtp = false;
+        authed = false;
+        auth_user.clear();
+        auth_account = 0;
+        reset();
+        break;
+      }
+      case Verb::kMail: {
+        if (helo.empty()) {
+          pending = Reply{503, "5.5.1", "Error: send HELO/EHLO first"};
+          co_await send(pending, "mail");
+          if (co_await error()) co_return;
+          break;
+        }
+        if (have_mail) {
+          pending = Reply{503, "5.5.1", "Error: nested MAIL command"};
+          co_await send(pending, "mail");
+          if (co_await error()) co_return;
+          break;
+        }
+        if (submission && !authed) {
+          pending = Reply{530, "5.7.0", "Authentication required"};
+          co_await send(pending, "mail");
+          if (co_await error()) co_return;
+          break;
+        }
+        if (const std::string* size = cmd->Param("SIZE")) {
+          uint64_t n = 0;
+          if (absl::SimpleAtoi(*size, &n) && n > limits_.max_message_size) {
+            pending = Reply{552, "5.3.4", "Message size exceeds fixed limit"};
+            co_await send(pending, "mail");
+            break;
+          }
+        }
+        if (!esmtp && !cmd->params.empty()) {
+          pending = Reply{555, "5.5.4", "Parameters need EHLO"};
+          co_await send(pending, "mail");
+          if (co_await error()) co_return;
+          break;
+        }
+        if (submission && !cmd->address.empty()) {
+          // RFC 6409 8.1: the envelope sender must be an address the user may use. The
+          // null reverse-path is allowed (the header From is checked after DATA).
+          std::string from = smtp::NormalizeAddress(cmd->address);
+          co_await rt_.Blocking([this, &rpc_status, &sender_check, &from, &auth_account] {
+            rpc_status = CheckSender(auth_account, from, &sender_check);
+          });
+          if (!rpc_status.ok() || !sender_check.allowed()) {
+            if (!rpc_status.ok()) {
+              log::Warn("smtp.lookup_failed").Kv("session", sid).Kv("error", rpc_status.message());
+              pending = Reply{451, "4.3.0", "Temporary lookup failure, try again later"};
+            } else {
+              log::Info("smtp.sender_rejected").Kv("session", sid).Kv("user", auth_user).Kv("from", log::Truncate(from, 320));
+              pending = Reply{553, "5.7.1", absl::StrCat("<", from, ">: Sender address rejected: not owned by user ", auth_user)};
+            }
+            if (!co_await send(pending, "mail")) co_return;
+            if (pending.code >= 500) {
+              if (co_await error()) co_return;
+            }
+            break;
+          }
+        }
+        have_mail = true;
+        mail_from = smtp::NormalizeAddress(cmd->address);
+        smtputf8 = cmd->Param("SMTPUTF8") != nullptr;
+        pending = Reply{250, "2.1.0", "Ok"};
+        if (!co_await send(pending, "mail")) co_return;
+        break;
+      }
+      case Verb::kRcpt: {
+        if (!have_mail) {
+          pending = Reply{503, "5.5.1", "Error: need MAIL command"};
+          co_await send(pending, "rcpt");
+          if (co_await error()) co_return;
+          break;
+        }
+        if (cmd->utf8_address && !smtputf8) {
+          pending = Reply{553, "5.6.7", "Non-ASCII address needs SMTPUTF8 on MAIL"};
+          co_await send(pending, "rcpt");
+          break;
+        }
+        if (static_cast<int>(rcpts.size()) >= limits_.max_recipients) {
+          pending = Reply{452, "4.5.3", "Error: too many recipients"};
+          co_await send(pending, "rcpt");
+          break;
+        }
+        std::string addr = smtp::NormalizeAddress(cmd->address);
+        if (addr.find('@') == std::string::npos) {
+          // RFC 5321 4.5.1 wants Postmaster without a domain accepted; it is routed to the
+          // primary domain once the directory knows one (not yet).
+          pending = Reply{550, "5.1.1", absl::StrCat("<", addr, ">: Recipient address rejected: User unknown")};
+          co_await send(pending, "rcpt");
+          break;
+        }
+        dv1::ResolveRecipientRequest req;
+        req.set_address(addr);
+        auto resolved = co_await rt_.Blocking([this, &req]() -> absl::StatusOr<dv1::ResolveRecipientResponse> {
+          dv1::ResolveRecipientResponse resp;
+          auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(10));
+          grpc::Status st = directory_->ResolveRecipient(ctx.get(), req, &resp);
+          if (!st.ok()) return rpc::FromGrpc(st);
+          return resp;
+        });
+        if (!resolved.ok()) {
+          log::Warn("smtp.lookup_failed").Kv("session", sid).Kv("error", resolved.status().message());
+          pending = Reply{451, "4.3.0", "Temporary lookup failure, try again later"};
+          if (!co_await send(pending, "rcpt")) co_return;
+          break;
+        }
+        Reply r;
+        switch (resolved->kind()) {
+          case dv1::RECIPIENT_KIND_ACCOUNT:
+          case dv1::RECIPIENT_KIND_SHARED_MAILBOX:
+          case dv1::RECIPIENT_KIND_RESOURCE:
+          case dv1::RECIPIENT_KIND_ALIAS:
+            // One local mailbox: filed under the address the client gave (canonical form),
+            // which keeps (spool id, recipient) unique. Aliases that forward elsewhere need
+            // the outbound relay and fall through to "not supported yet".
+            if (resolved->account_ids_size() == 1 && resolved->forward_to_size() == 0) {
+              rcpts.push_back({resolved->canonical(), true, resolved->account_ids(0)});
+              r = {250, "2.1.5", "Ok"};
+            } else if (resolved->kind() == dv1::RECIPIENT_KIND_ALIAS) {
+              r = {450, "4.3.2", absl::StrCat("<", addr, ">: Forwarding aliases are not supported yet")};
+            } else {
+              r = {451, "4.3.0", "Temporary lookup failure"};
+            }
+            break;
+          case dv1::RECIPIENT_KIND_UNKNOWN_LOCAL:
+            r = {550, "5.1.1", absl::StrCat("<", addr, ">: Recipient address rejected: User unknown")};
+            break;
+          case dv1::RECIPIENT_KIND_DISABLED:
+            r = {550, "5.2.1", absl::StrCat("<", addr, ">: Recipient address rejected: Mailbox disabled")};
+            break;
+          case dv1::RECIPIENT_KIND_REMOTE:
+            // Relaying only for authenticated submission; the entry waits on kite:outbound.
+            if (submission && authed) {
+              rcpts.push_back({addr, false, 0});
+              r = {250, "2.1.5", "Ok"};
+            } else {
+              r = {554, "5.7.1", absl::StrCat("<", addr, ">: Relay access denied")};
+            }
+            break;
+          default:
+            // Lists are expanded by kite-delivery (not yet): refuse now rather than accept
+            // mail that could not be filed.
+            r = {450, "4.3.2", absl::StrCat("<", addr, ">: Recipient type not supported yet")};
+            break;
+        }
+        log::Info("smtp.rcpt").Kv("session", sid).Kv("rcpt", log::Truncate(addr, 320)).Kv("code", r.code);
+        pending = r;
+        if (!co_await send(pending, "rcpt")) co_return;
+        break;
+      }
+      case Verb::kData: {
+        if (!have_mail || rcpts.empty()) {
+          pending = Reply{have_mail ? 554 : 503, "5.5.1", "Error: no valid recipients"};
+          co_await send(pending, "data");
+          if (co_await error()) co_return;
+          break;
+        }
+        pending = Reply{354, "", "End data with <CR><LF>.<CR><LF>"};
+        if (!co_await send(pending, "data")) co_return;
+        smtp::DataReader reader(limits_.max_message_size);
+        // Lines end at LF, and the terminating ".\r\n" is a whole line, so the reader never
+        // consumes past the end of data: pipelined commands stay in the connection.
+        bool line_too_long = false;
+        while (reader.state() == smtp::DataReader::State::kNeedMore) {
+          auto data = co_await conn->ReadLine(1 << 20, limits_.data_timeout);
+          if (!data.ok()) {
+            if (data.status().code() == absl::StatusCode::kOutOfRange) {
+              line_too_long = true;  // the line was skipped; keep looking for the end
+              continue;
+            }
+            if (data.status().code() == absl::StatusCode::kDeadlineExceeded) {
+              pending = Reply{421, "4.4.2", absl::StrCat(hostname_, " Error: timeout exceeded")};
+              co_await send(pending, "data");
+            }
+            log::Info("smtp.data_aborted").Kv("session", sid).Kv("client", client).Kv("error", data.status().message());
+            co_return;
+          }
+          reader.Feed(*data);
+        }
+        Reply r;
+        if (reader.state() == smtp::DataReader::State::kTooBig) {
+          r = {552, "5.3.4", "Error: message size exceeds fixed limit"};
+        } else if (reader.state() == smtp::DataReader::State::kBareLineEnding) {
+          r = {550, "5.6.11", "Error: bare CR or LF in message; use CRLF line endings (RFC 5321 2.3.8)"};
+        } else if (line_too_long) {
+          r = {552, "5.3.4", "Error: message line too long"};
+        } else {
+          std::string message = reader.TakeMessage();
+          // Submission: every From address must be one the user may use; send-on-behalf
+          // gets a Sender header naming the user.
+          std::string sender_header;
+          if (submission) {
+            smtp::FromHeaders from = smtp::ParseFromHeaders(message);
+            if (from.fields == 0 || from.addresses.empty()) {
+              r = {550, "5.6.0", "Error: message has no From header"};
+            } else if (from.truncated) {
+              r = {550, "5.7.1", "Error: From header too large"};
+            }
+            for (size_t i = 0; r.code == 0 && i < from.addresses.size(); ++i) {
+              std::string addr = smtp::NormalizeAddress(from.addresses[i]);
+              co_await rt_.Blocking([this, &rpc_status, &sender_check, &addr, &auth_account] {
+                rpc_status = CheckSender(auth_account, addr, &sender_check);
+              });
+              if (!rpc_status.ok()) {
+                log::Warn("smtp.lookup_failed").Kv("session", sid).Kv("error", rpc_status.message());
+                r = {451, "4.3.0", "Temporary lookup failure, try again later"};
+              } else if (!sender_check.allowed()) {
+                log::Info("smtp.from_rejected").Kv("session", sid).Kv("user", auth_user).Kv("from", log::Truncate(addr, 320));
+                r = {550, "5.7.1", absl::StrCat("<", addr, ">: From address rejected: not owned by user ", auth_user)};
+              } else if (sender_check.add_sender_header() && sender_header.empty()) {
+                sender_header = absl::StrCat(
+                    "Sender: <", sender_check.sender_address().empty() ? auth_user : sender_check.sender_address(), ">\r\n");
+              }
+            }
+          }
+          // One Sender field (RFC 5322 3.6.2): ours replaces whatever the client wrote.
+          if (!sender_header.empty()) message = smtp::RemoveHeaderFields(message, "Sender");
+          if (r.code == 0) {
+            // RFC 3848 / 6531 "with" keywords: (UTF8)SMTP / ESMTP, then S for TLS, A for AUTH.
+            std::string with = absl::StrCat(smtputf8 ? "UTF8SMTP" : (esmtp ? "ESMTP" : "SMTP"), conn->is_tls() ? "S" : "",
+                                            authed ? "A" : "");
+            std::string received = absl::StrCat(
+                "Received: from ", helo, " (", client, ")\r\n\tby ", hostname_, " (Kite) with ", with, " id ", sid,
+                conn->is_tls() ? absl::StrCat("\r\n\t(using ", conn->tls_version(), " with cipher ", conn->tls_cipher(), ")") : "",
+                authed ? absl::StrCat("\r\n\t(Authenticated sender: ", auth_user, ")") : "",
+                rcpts.size() == 1 ? absl::StrCat("\r\n\tfor <", rcpts[0].address, ">") : "", ";\r\n\t", Rfc5322Now(), "\r\n");
+            std::string body = received + sender_header + message;
+            queue::Envelope env{mail_from, helo, client, auth_user, submission ? "submission" : "mta", rcpts};
+            auto start = std::chrono::steady_clock::now();
+            auto spool_id = co_await rt_.Blocking([this, &env, &body] { return queue::Spool(pool_, env, body); });
+            if (!spool_id.ok()) {
+              log::Error("smtp.spool_failed").Kv("session", sid).Kv("error", spool_id.status().message());
+              r = {451, "4.3.0", "Error: temporary failure storing the message, try again later"};
+            } else {
+              commit_seconds.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+              accepted.Increment();
+              accepted_bytes.Increment(static_cast<double>(body.size()));
+              log::Info("smtp.accepted").Kv("session", sid).Kv("spool_id", *spool_id).Kv("from", log::Truncate(mail_from, 320))
+                  .Kv("rcpts", rcpts.size()).Kv("size", body.size());
+              r = {250, "2.0.0", absl::StrCat("Ok: queued as ", *spool_id)};
+              auto queued = rcpts;
+              int64_t id = *spool_id;
+              // The message is durable; putting it on the stream may lag, never lose it.
+              co_await rt_.Blocking([this, id, &queued] { Enqueue(id, queued); });
+            }
+          }
+        }
+        reset();
+        pending = r;
+        if (!co_await send(pending, "data")) co_return;
+        break;
+      }
+      case Verb::kRset:
+        reset();
+        pending = Reply{250, "2.0.0", "Ok"};
+        if (!co_await send(pending, "rset")) co_return;
+        break;
+      case Verb::kNoop:
+        pending = Reply{250, "2.0.0", "Ok"};
+        if (!co_await send(pending, "noop")) co_return;
+        break;
+      case Verb::kQuit:
+        pending = Reply{221, "2.0.0", "Bye"};
+        co_await send(pending, "quit");
+        log::Info("smtp.disconnect").Kv("session", sid).Kv("client", client).Kv("reason", "quit");
+        co_return;
+      case Verb::kVrfy:
+      case Verb::kExpn:
+        pending = Reply{252, "2.5.0", "Cannot verify the user, but will accept the message and attempt delivery"};
+        if (!co_await send(pending, "vrfy"))
+          co_return;
+        break;
+      case Verb::kHelp:
+        pending = Reply{214, "2.0.0", "See RFC 5321: https://www.rfc-editor.org/rfc/rfc5321"};
+        if (!co_await send(pending, "help")) co_return;
+        break;
+      case Verb::kAuth: {
+        if (!submission) {
+          pending = Reply{503, "5.5.1", "Error: authentication not enabled on this port (use submission)"};
+        } else if (!conn->is_tls()) {
+          pending = Reply{530, "5.7.0", "Must issue a STARTTLS command first"};
+        } else if (helo.empty() || !esmtp) {
+          pending = Reply{503, "5.5.1", "Error: send EHLO first"};
+        } else if (authed) {
+          pending = Reply{503, "5.5.1", "Error: already authenticated"};
+        } else if (have_mail) {
+          pending = Reply{503, "5.5.1", "Error: AUTH not permitted during a mail transaction"};
+        } else {
+          pending = Reply{};
+        }
+        if (pending.code != 0) {
+          co_await send(pending, "auth");
+          if (co_await error()) co_return;
+          break;
+        }
+        // RFC 4954: SASL-IR on the command line ("=" is an empty response), then 334
+        // continuations until kite-auth is done; "*" cancels.
+        client_info.set_tls(true);
+        av1::SaslStartRequest start;
+        start.set_mechanism(cmd->auth_mechanism);
+        *start.mutable_client() = client_info;
+        Reply r;
+        if (cmd->has_initial_response) {
+          std::string ir;
+          if (cmd->auth_initial_response != "=" && !absl::Base64Unescape(AV(cmd->auth_initial_response), &ir)) {
+            r = {501, "5.5.2", "Cannot decode base64"};
+          }
+          start.set_initial_response(std::move(ir));
+          start.set_has_initial_response(true);
+        }
+        av1::SaslStepResponse step;
+        av1::SaslStepRequest next;
+        if (r.code == 0) {
+          co_await rt_.Blocking([this, &rpc_status, &start, &step] { rpc_status = SaslStart(start, &step); });
+        }
+        while (r.code == 0 && rpc_status.ok() && !step.done()) {
+          wire = absl::StrCat("334 ", absl::Base64Escape(step.challenge()), "\r\n");
+          auto written = co_await conn->Write(wire, limits_.command_timeout);
+          if (!written.ok()) co_return;
+          auto answer = co_await conn->ReadLine(smtp::kMaxAuthCommandLength, limits_.command_timeout);
+          if (!answer.ok()) {
+            if (answer.status().code() != absl::StatusCode::kOutOfRange) co_return;
+            r = {500, "5.5.6", "Authentication exchange line is too long"};
+            break;
+          }
+          std::string_view text = StripEol(*answer);
+          std::string decoded;
+          if (text == "*") {
+            r = {501, "5.7.0", "Authentication cancelled"};
+          } else if (!absl::Base64Unescape(AV(text), &decoded)) {
+            r = {501, "5.5.2", "Cannot decode base64"};
+          } else {
+            next.set_state(step.state());
+            next.set_response(std::move(decoded));
+            *next.mutable_client() = client_info;
+            co_await rt_.Blocking([this, &rpc_status, &next, &step] { rpc_status = SaslStep(next, &step); });
+          }
+        }
+        std::string outcome = "error";
+        if (r.code != 0) {
+          outcome = r.code == 501 && r.enhanced == "5.7.0" ? "cancelled" : "malformed";
+        } else if (!rpc_status.ok()) {
+          log::Warn("smtp.auth_unavailable").Kv("session", sid).Kv("error", rpc_status.message());
+          r = {454, "4.7.0", "Temporary authentication failure"};
+          outcome = "unavailable";
+        } else {
+          switch (step.outcome().result()) {
+            case av1::AUTH_RESULT_OK:
+              authed = true;
+              auth_user = step.outcome().identity().address();
+              auth_account = step.outcome().identity().account_id();
+              r = {235, "2.7.0", "Authentication successful"};
+              outcome = "ok";
+              break;
+            case av1::AUTH_RESULT_INVALID_CREDENTIALS:
+              r = {535, "5.7.8", "Error: authentication failed"};
+              outcome = "invalid";
+              break;
+            case av1::AUTH_RESULT_THROTTLED:
+              // Temporary by nature: a locked-out client should retry later, not give up.
+              r = {454, "4.7.0", "Too many failed authentication attempts, try again later"};
+              outcome = "throttled";
+              break;
+            case av1::AUTH_RESULT_ENCRYPTION_REQUIRED:
+              r = {538, "5.7.11", "Encryption required for requested authentication mechanism"};
+              outcome = "encryption_required";
+              break;
+            case av1::AUTH_RESULT_UNSUPPORTED_MECHANISM:
+              r = {504, "5.5.4", "Unrecognized authentication type"};
+              outcome = "unsupported";
+              break;
+            case av1::AUTH_RESULT_MALFORMED:
+              r = {501, "5.5.2", "Malformed authentication data"};
+              outcome = "malformed";
+              break;
+            default:
+              r = {454, "4.7.0", "Temporary authentication failure"};
+              break;
+          }
+        }
+        auth_results.Add({{"service", ServiceLabel(mode_)}, {"result", outcome}}).Increment();
+        log::Info("smtp.auth").Kv("session", sid).Kv("client", client).Kv("mechanism", log::Truncate(cmd->auth_mechanism, 40))
+            .Kv("result", outcome).Kv("user", auth_user);
+        pending = r;
+        if (!co_await send(pending, "auth")) co_return;
+        if (!authed) {
+          if (co_await error()) co_return;
+        }
+        break;
+      }
+      case Verb::kBdat:
+      case Verb::kUnknown:
+        pending = Reply{502, "5.5.1", "Error: command not implemented"};
+        co_await send(pending, "unknown");
+        if (co_await error()) co_return;
+        break;
+    }
+  }
+  pending = Reply{421, "4.3.2", absl::StrCat(hostname_, " Service shutting down")};
+  co_await send(pending, "shutdown");
+}
+
+}  // namespace kite::smtp_server

@@ -1,0 +1,98 @@
+// The SMTP server session (RFC 5321) shared by kite-mta (inbound, port 25) and
+// kite-submission (587 STARTTLS, 465 implicit TLS, RFC 6409). A Server runs in one Mode:
+// - kInbound: no AUTH; only local recipients (remote ones: 554 5.7.1 relay denied).
+// - kSubmission: AUTH (RFC 4954) through kite-auth, offered and accepted only over TLS;
+//   MAIL needs AUTH (530 5.7.0); MAIL FROM and every header From address must be one the
+//   user may use (kite-directory CheckSender: 553 / 550 5.7.1); send-on-behalf adds a
+//   Sender header (replacing the client's); remote recipients are accepted (queued for
+//   kite:outbound). AUTH replies: 235 2.7.0 ok, 535 5.7.8 bad credentials, 454 4.7.0 when
+//   kite-auth is unreachable and also when it reports THROTTLED (a lockout is temporary:
+//   clients should retry later rather than ask the user for a new password), 501 5.7.0 on
+//   "*", 501 5.5.2 on bad base64, 530 5.7.0 before STARTTLS. A message needs a From field
+//   (550 5.6.0); the null reverse-path is allowed in MAIL FROM.
+//
+// SECURITY: every byte comes from the internet. Command lines are bounded
+// (smtp::kMaxCommandLength) and over-long lines are skipped without losing sync; DATA is
+// bounded by <section>.max_message_size and ends only at CRLF.CRLF (a bare CR or LF anywhere is
+// refused with 550 5.6.11, closing the 2023 SMTP smuggling hole); recipients are checked at
+// RCPT through kite-auth and, unless the client authenticated on submission, only local ones
+// are accepted (no relay: 554 5.7.1); AUTH exchanges are bounded (kMaxAuthCommandLength per
+// line) and cancellable with "*"; header From parsing is bounded (smtp::ParseFromHeaders);
+// protocol errors (failed AUTH included) are counted and the session is dropped with 421
+// after <section>.max_errors; client text is escaped before it is logged. Plaintext pipelined after STARTTLS is discarded.
+// STANDARDS: RFC 5321, 3207 (STARTTLS), 1870 (SIZE), 6152 (8BITMIME), 6531 (SMTPUTF8),
+// 2920 (PIPELINING), 2034/3463 (ENHANCEDSTATUSCODES), 4954 (AUTH), 6409 (submission),
+// 3848 (ESMTPSA in Received).
+// A 250 after DATA means the message is committed in the PostgreSQL spool.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "kite/auth/v1/auth.grpc.pb.h"
+#include "kite/directory/v1/directory.grpc.pb.h"
+#include "lib/daemon/daemon.h"
+#include "lib/net/connection.h"
+#include "lib/queue/queue.h"
+#include "lib/redis/client.h"
+#include "lib/store/pool.h"
+
+namespace kite::smtp_server {
+
+enum class Mode { kInbound, kSubmission };
+
+struct Limits {
+  size_t max_message_size = 50 << 20;
+  int max_recipients = 100;
+  int max_errors = 10;
+  std::chrono::milliseconds command_timeout{300000};
+  std::chrono::milliseconds data_timeout{600000};
+};
+
+// Shared by all sessions of one daemon.
+class Server {
+ public:
+  // `auth` is required in Mode::kSubmission (unused inbound).
+  Server(daemon::Runtime& rt, Mode mode, store::Pool& pool, redis::Options redis_options,
+         std::shared_ptr<kite::directory::v1::Directory::Stub> directory,
+         std::shared_ptr<kite::auth::v1::Auth::Stub> auth, Limits limits);
+  boost::asio::awaitable<void> Session(std::shared_ptr<net::Connection> conn);
+
+  daemon::Runtime& rt() { return rt_; }
+  store::Pool& pool() { return pool_; }
+  kite::directory::v1::Directory::Stub& directory() { return *directory_; }
+  const Limits& limits() const { return limits_; }
+  Mode mode() const { return mode_; }
+  const std::string& hostname() const { return hostname_; }
+  // Adds stream entries after a commit; a failure is only logged (the reconciler retries).
+  void Enqueue(int64_t spool_id, const std::vector<queue::Recipient>& recipients);
+
+  prometheus::Family<prometheus::Counter>& replies;
+  prometheus::Counter& accepted;
+  prometheus::Counter& accepted_bytes;
+  prometheus::Histogram& commit_seconds;
+  prometheus::Family<prometheus::Counter>& auth_results;
+
+ private:
+  // Blocking gRPC calls, run through rt_.Blocking.
+  absl::Status CheckSender(int64_t account_id, const std::string& address,
+                           kite::directory::v1::SenderCheckResponse* out);
+  absl::Status SaslStart(const kite::auth::v1::SaslStartRequest& req, kite::auth::v1::SaslStepResponse* out);
+  absl::Status SaslStep(const kite::auth::v1::SaslStepRequest& req, kite::auth::v1::SaslStepResponse* out);
+  // The SASL mechanisms kite-auth offers on this connection, space separated ("" on error).
+  std::string Mechanisms(const kite::auth::v1::ClientInfo& client);
+
+  daemon::Runtime& rt_;
+  store::Pool& pool_;
+  redis::Options redis_options_;
+  std::mutex redis_mu_;
+  std::unique_ptr<redis::Client> redis_;
+  std::shared_ptr<kite::directory::v1::Directory::Stub> directory_;
+  std::shared_ptr<kite::auth::v1::Auth::Stub> auth_;
+  Mode mode_;
+  Limits limits_;
+  std::string hostname_;
+};
+
+}  // namespace kite::smtp_server
