@@ -10,7 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "lib/base/strings.h"
+#include "lib/dkim/dkim.h"
 #include "lib/log/log.h"
 #include "lib/rpc/rpc.h"
 #include "lib/smtp/command.h"
@@ -67,6 +69,7 @@ Server::Server(daemon::Runtime& rt, Mode mode, store::Pool& pool, redis::Options
                          .Histogram("kite_smtp_spool_commit_seconds", "Time to commit a message to the spool")
                          .Add({{"service", ServiceLabel(mode)}}, metrics::Metrics::LatencyBuckets())),
       auth_results(rt.metrics().Counter("kite_smtp_auth_total", "SMTP AUTH attempts by outcome")),
+      dkim_signed(rt.metrics().Counter("kite_smtp_dkim_signed_total", "DKIM signatures added, by algorithm")),
       rt_(rt),
       pool_(pool),
       redis_options_(std::move(redis_options)),
@@ -74,7 +77,41 @@ Server::Server(daemon::Runtime& rt, Mode mode, store::Pool& pool, redis::Options
       auth_(std::move(auth)),
       mode_(mode),
       limits_(limits),
-      hostname_(rt.config().String("global", "hostname")) {}
+      hostname_(rt.config().String("global", "hostname")),
+      dkim_keys_(pool, limits.dkim_key_cache) {}
+
+std::string Server::DkimSignatures(const std::string& message, const std::string& from_domain, const std::string& sid) {
+  auto keys = dkim_keys_.ForDomain(from_domain);
+  if (!keys.ok()) {
+    log::Error("dkim.key_lookup_failed").Kv("session", sid).Kv("domain", log::Truncate(from_domain, 255))
+        .Kv("error", keys.status().message());
+    return "";
+  }
+  if (keys->empty()) {
+    log::Info("dkim.no_key").Kv("session", sid).Kv("domain", log::Truncate(from_domain, 255));
+    return "";
+  }
+  std::string out;
+  for (const DkimKey& key : *keys) {
+    dkim::SignOptions opts;
+    opts.domain = key.domain;
+    opts.selector = key.selector;
+    opts.private_key_pem = key.private_key_pem;
+    opts.timestamp = absl::Now();
+    auto sig = dkim::Sign(message, opts);
+    if (!sig.ok()) {
+      log::Error("dkim.sign_failed").Kv("session", sid).Kv("domain", key.domain).Kv("selector", key.selector)
+          .Kv("error", sig.status().message());
+      continue;
+    }
+    const char* algorithm = key.algorithm == "ed25519" ? "ed25519-sha256" : "rsa-sha256";
+    dkim_signed.Add({{"service", ServiceLabel(mode_)}, {"algorithm", algorithm}}).Increment();
+    log::Info("dkim.signed").Kv("session", sid).Kv("domain", key.domain).Kv("selector", key.selector)
+        .Kv("algorithm", algorithm);
+    absl::StrAppend(&out, *sig);
+  }
+  return out;
+}
 
 void Server::Enqueue(int64_t spool_id, const std::vector<queue::Recipient>& recipients) {
   std::lock_guard lock(redis_mu_);
@@ -449,12 +486,16 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
           // Submission: every From address must be one the user may use; send-on-behalf
           // gets a Sender header naming the user.
           std::string sender_header;
+          std::string from_domain;  // of the first header From address (DKIM d=)
           if (submission) {
             smtp::FromHeaders from = smtp::ParseFromHeaders(message);
             if (from.fields == 0 || from.addresses.empty()) {
               r = {550, "5.6.0", "Error: message has no From header"};
             } else if (from.truncated) {
               r = {550, "5.7.1", "Error: From header too large"};
+            } else {
+              std::string first = smtp::NormalizeAddress(from.addresses[0]);
+              if (auto at = first.rfind('@'); at != std::string::npos) from_domain = first.substr(at + 1);
             }
             for (size_t i = 0; r.code == 0 && i < from.addresses.size(); ++i) {
               std::string addr = smtp::NormalizeAddress(from.addresses[i]);
@@ -485,6 +526,16 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
                 authed ? absl::StrCat("\r\n\t(Authenticated sender: ", auth_user, ")") : "",
                 rcpts.size() == 1 ? absl::StrCat("\r\n\tfor <", rcpts[0].address, ">") : "", ";\r\n\t", Rfc5322Now(), "\r\n");
             std::string body = received + sender_header + message;
+            if (submission && !from_domain.empty()) {
+              // DKIM (RFC 6376) over the message as it will be delivered (h= is
+              // dkim::DefaultSignedHeaders); the signatures go on top, above our Received.
+              // No key or a failure only leaves it unsigned.
+              std::string signatures;
+              co_await rt_.Blocking([this, &signatures, &body, &from_domain, &sid] {
+                signatures = DkimSignatures(body, from_domain, sid);
+              });
+              if (!signatures.empty()) body = signatures + body;
+            }
             queue::Envelope env{mail_from, helo, client, auth_user, submission ? "submission" : "mta", rcpts};
             auto start = std::chrono::steady_clock::now();
             auto spool_id = co_await rt_.Blocking([this, &env, &body] { return queue::Spool(pool_, env, body); });

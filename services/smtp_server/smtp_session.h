@@ -9,7 +9,10 @@
 //   kite-auth is unreachable and also when it reports THROTTLED (a lockout is temporary:
 //   clients should retry later rather than ask the user for a new password), 501 5.7.0 on
 //   "*", 501 5.5.2 on bad base64, 530 5.7.0 before STARTTLS. A message needs a From field
-//   (550 5.6.0); the null reverse-path is allowed in MAIL FROM.
+//   (550 5.6.0); the null reverse-path is allowed in MAIL FROM. Accepted messages are
+//   DKIM-signed (RFC 6376, 8463) with the newest active key per algorithm of the hosted
+//   domain of the first From address (dkim_keys.h), signatures on top of our Received;
+//   no key or a signing failure leaves the message unsigned (logged), never refused.
 //
 // SECURITY: every byte comes from the internet. Command lines are bounded
 // (smtp::kMaxCommandLength) and over-long lines are skipped without losing sync; DATA is
@@ -37,6 +40,7 @@
 #include "lib/queue/queue.h"
 #include "lib/redis/client.h"
 #include "lib/store/pool.h"
+#include "smtp_server/dkim_keys.h"
 
 namespace kite::smtp_server {
 
@@ -48,6 +52,7 @@ struct Limits {
   int max_errors = 10;
   std::chrono::milliseconds command_timeout{300000};
   std::chrono::milliseconds data_timeout{600000};
+  std::chrono::milliseconds dkim_key_cache{180000};  // submission: DKIM keys kept in memory
 };
 
 // Shared by all sessions of one daemon.
@@ -73,6 +78,7 @@ class Server {
   prometheus::Counter& accepted_bytes;
   prometheus::Histogram& commit_seconds;
   prometheus::Family<prometheus::Counter>& auth_results;
+  prometheus::Family<prometheus::Counter>& dkim_signed;
 
  private:
   // Blocking gRPC calls, run through rt_.Blocking.
@@ -82,6 +88,11 @@ class Server {
   absl::Status SaslStep(const kite::auth::v1::SaslStepRequest& req, kite::auth::v1::SaslStepResponse* out);
   // The SASL mechanisms kite-auth offers on this connection, space separated ("" on error).
   std::string Mechanisms(const kite::auth::v1::ClientInfo& client);
+  // Submission: the DKIM-Signature fields (CRLF-terminated, newest key per algorithm of
+  // the hosted domain `from_domain`) to put on top of `message`; "" when the domain has no
+  // active key or on any failure (logged: the message is then delivered unsigned). Blocking
+  // (the key lookup may reach PostgreSQL).
+  std::string DkimSignatures(const std::string& message, const std::string& from_domain, const std::string& sid);
 
   daemon::Runtime& rt_;
   store::Pool& pool_;
@@ -93,6 +104,7 @@ class Server {
   Mode mode_;
   Limits limits_;
   std::string hostname_;
+  DkimKeys dkim_keys_;
 };
 
 }  // namespace kite::smtp_server

@@ -3,8 +3,9 @@
 // in Mode::kSubmission; see there for SECURITY and STANDARDS.
 // STATUS: AUTH through kite-auth (PLAIN, LOGIN, SCRAM-SHA-256, only over TLS), sender
 // checks on MAIL FROM and header From (send-as, send-on-behalf with Sender), local and
-// remote recipients into the spool. Not yet: DKIM signing, Message-ID/Date completion,
-// per-user sending rate limit.
+// remote recipients into the spool, DKIM signing with the active keys of the From domain
+// (`kitectl dkim generate`; see Server::DkimSignatures). Not yet: Message-ID/Date
+// completion, per-user sending rate limit.
 #include "lib/daemon/backends.h"
 #include "lib/daemon/daemon.h"
 #include "lib/daemon/listen.h"
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
           "authenticated;\n"
           "bounded command lines, AUTH exchanges and messages; errors per session are limited;\n"
           "250 after DATA means the message is committed in PostgreSQL.\n"
+          "Accepted mail is DKIM-signed with the From domain's active keys (kitectl dkim).\n"
           "STANDARDS: RFC 6409, 8314, 4954, 5321, 3207, 1870, 6152, 6531, 2920, 2034, 3463, 3848.",
       .check = kite::daemon::CheckTls,
   };
@@ -56,7 +58,8 @@ int main(int argc, char** argv) {
             .max_recipients = static_cast<int>(c.Int("submission", "max_recipients")),
             .max_errors = static_cast<int>(c.Int("submission", "max_errors")),
             .command_timeout = c.Duration("submission", "command_timeout"),
-            .data_timeout = c.Duration("submission", "data_timeout")});
+            .data_timeout = c.Duration("submission", "data_timeout"),
+            .dkim_key_cache = c.Duration("submission", "dkim_key_cache")});
     const auto max_connections = static_cast<size_t>(c.Int("submission", "max_connections"));
     auto handler = [](std::shared_ptr<kite::net::Connection> conn) {
       return state.server->Session(std::move(conn));

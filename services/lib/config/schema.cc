@@ -87,6 +87,7 @@ Schema Build() {
   s.Add({"submission", "max_errors", Type::kInt, "10", "Protocol errors (failed AUTH included) per session before 421 and close", Positive});
   s.Add({"submission", "command_timeout", Type::kDuration, "5m", "Wait for the next command"});
   s.Add({"submission", "data_timeout", Type::kDuration, "10m", "Wait for more message data"});
+  s.Add({"submission", "dkim_key_cache", Type::kDuration, "3m", "How long DKIM signing keys read from PostgreSQL are kept in memory (a new or disabled key takes effect within this)"});
 
   AddDaemon(s, "delivery", 7003, 9103);
   s.Add({"delivery", "consumers", Type::kInt, "4", "Concurrent deliveries per replica", Positive});
