@@ -8,7 +8,8 @@ checks it: apiVersion, kind and metadata.name; unique names per kind; every work
 (runAsNonRoot, no uid 0, no privilege escalation, read-only root, capabilities drop ALL and
 add at most NET_BIND_SERVICE, only where a port below 1024 is bound); every long-running
 container has readiness and liveness probes (Jobs excepted), and gRPC probes name a
-container port; Services select some workload's pods; the rendered kite.yaml uses only keys
+container port; Services select some workload's pods; NetworkPolicies allow exactly design.md's gRPC flows
+and reach outside addresses only where design.md says (kite-mta: 25, 443); the rendered kite.yaml uses only keys
 of docs/configuration.md (and, given a kitectl binary, passes `kitectl check-config`).
 Then checks that a values file with a wrong type is refused with the schema's message.
 
@@ -141,6 +142,86 @@ def check_workload(c, doc, where):
                     if k in pr and pr[k].get("port") not in ports:
                         c.fail(cw, f"{probe}.{k}.port {pr[k].get('port')!r} is not a container port")
 
+# The gRPC flows of design.md: who calls whom (besides kitectl and the migration Job, which
+# may call every daemon). Used to check the rendered NetworkPolicies allow exactly these.
+DAEMONS = ["auth", "mta", "submission", "delivery", "imap", "pop3", "caldav", "freebusy"]
+GRPC_CALLS = {d: {"auth"} for d in DAEMONS if d != "auth"}
+GRPC_CALLS["delivery"] = {"auth", "caldav"}
+GRPC_CALLS["caldav"] = {"auth", "freebusy"}
+ADMIN = {"kitectl", "migrate"}
+
+
+def peer_components(peers):
+    """Components named by podSelector peers of one rule ('*' for address blocks)."""
+    out = set()
+    for p in peers or []:
+        if "ipBlock" in p or "namespaceSelector" in p:
+            out.add("*")
+            continue
+        for e in (p.get("podSelector") or {}).get("matchExpressions") or []:
+            if e.get("key") == "app.kubernetes.io/component":
+                out |= set(e.get("values") or [])
+        comp = ((p.get("podSelector") or {}).get("matchLabels") or {}).get("app.kubernetes.io/component")
+        if comp:
+            out.add(comp)
+    return out
+
+
+def check_network_flows(c, docs):
+    policies, deployments = {}, {}
+    for _, d in docs:
+        if not isinstance(d, dict):
+            continue
+        if d.get("kind") == "NetworkPolicy":
+            sel = (d.get("spec") or {}).get("podSelector") or {}
+            comp = (sel.get("matchLabels") or {}).get("app.kubernetes.io/component")
+            if comp:
+                policies[comp] = d["spec"]
+        if d.get("kind") == "Deployment":
+            for ct in pod_spec(d).get("containers") or []:
+                ports = {p["name"]: p["containerPort"] for p in ct.get("ports") or []}
+                comp = d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component")
+                deployments[comp] = ports
+    if not policies:
+        return
+    enabled = set(deployments)
+    for d, ports in deployments.items():
+        spec = policies.get(d)
+        if spec is None:
+            c.fail(f"NetworkPolicy/{d}", "a daemon without a NetworkPolicy")
+            continue
+        if set(spec.get("policyTypes") or []) != {"Ingress", "Egress"}:
+            c.fail(f"NetworkPolicy/{d}", "does not restrict both Ingress and Egress")
+        grpc = ports.get("grpc")
+        callers = set()
+        for rule in spec.get("ingress") or []:
+            if any(p.get("port") == grpc for p in rule.get("ports") or []):
+                callers |= peer_components(rule.get("from"))
+        want = ADMIN | {x for x in enabled if d in GRPC_CALLS.get(x, set())}
+        if callers != want:
+            c.fail(f"NetworkPolicy/{d}", f"gRPC port {grpc} open to {sorted(callers)}, design.md says {sorted(want)}")
+        called = set()
+        for rule in spec.get("egress") or []:
+            for x in enabled:
+                if x == d:
+                    continue
+                xp = deployments[x].get("grpc")
+                if any(p.get("port") == xp for p in rule.get("ports") or []) and x in peer_components(rule.get("to")):
+                    called.add(x)
+        want_out = GRPC_CALLS.get(d, set()) & enabled
+        if called != want_out:
+            c.fail(f"NetworkPolicy/{d}", f"may call the gRPC of {sorted(called)}, design.md says {sorted(want_out)}")
+        internet = {p.get("port") for rule in spec.get("egress") or [] if "*" in peer_components(rule.get("to"))
+                    for p in rule.get("ports") or []} - {53, 5432, 6379}
+        want_net = {25, 443} if d == "mta" else set()
+        if internet - want_net:
+            c.fail(f"NetworkPolicy/{d}", f"reaches outside addresses on ports {sorted(internet - want_net)}")
+        clients = {p.get("port") for rule in spec.get("ingress") or [] if "*" in peer_components(rule.get("from"))
+                   for p in rule.get("ports") or []}
+        public = {v for k, v in ports.items() if k not in ("grpc", "metrics")}
+        if clients - public - {ports.get("metrics")}:
+            c.fail(f"NetworkPolicy/{d}", f"open to outside addresses on {sorted(clients - public)}")
+
 
 def check_render(c, docs, keys, kitectl):
     seen = set()
@@ -181,6 +262,7 @@ def check_render(c, docs, keys, kitectl):
             services.append((where, (doc.get("spec") or {}).get("selector") or {}))
         if kind == "ConfigMap" and "kite.yaml" in (doc.get("data") or {}):
             check_config(c, where, doc["data"]["kite.yaml"], keys, kitectl)
+    check_network_flows(c, docs)
     for where, sel in services:
         if sel and not any(all(p.get(k) == v for k, v in sel.items()) for p in pods):
             c.fail(where, f"selector {sel} matches no workload's pods")
