@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -117,7 +118,32 @@ func coalesce(dst, src map[string]interface{}) map[string]interface{} {
 	return dst
 }
 
+// integral turns whole float64 numbers into int64 for output: Helm's toYaml goes through
+// JSON (sigs.k8s.io/yaml), which prints 1000000 where yaml.v3 would print 1e+06.
+func integral(v interface{}) interface{} {
+	switch t := v.(type) {
+	case map[string]interface{}:
+		m := make(map[string]interface{}, len(t))
+		for k, x := range t {
+			m[k] = integral(x)
+		}
+		return m
+	case []interface{}:
+		l := make([]interface{}, len(t))
+		for i, x := range t {
+			l[i] = integral(x)
+		}
+		return l
+	case float64:
+		if t == math.Trunc(t) && math.Abs(t) < 1e15 {
+			return int64(t)
+		}
+	}
+	return v
+}
+
 func toYAML(v interface{}) string {
+	v = integral(v)
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
