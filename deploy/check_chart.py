@@ -11,10 +11,11 @@ container has readiness and liveness probes (Jobs excepted), and gRPC probes nam
 container port; Services select some workload's pods; NetworkPolicies allow exactly design.md's gRPC flows
 and reach outside addresses only where design.md says (kite-mta: 25, 443); the rendered kite.yaml uses only keys
 of docs/configuration.md (and, given a kitectl binary, passes `kitectl check-config`).
-Then checks that a values file with a wrong type is refused with the schema's message.
+Then checks that a values file with a wrong type is refused with the schema's message, and
+that values the templates must refuse (PROXY misconfigurations) fail with the chart's message.
 
   check_chart.py --renderer BIN --chart helm/kite [--objects F] [--kitectl BIN]
-                 [--bad-values F] [VALUES_FILE ...]     ("-" = the chart's defaults only)
+                 [--bad-values F] [--bad-render F]... [VALUES_FILE ...]     ("-" = the chart's defaults only)
 """
 import argparse
 import copy
@@ -328,6 +329,8 @@ def main():
     ap.add_argument("--kitectl")
     ap.add_argument("--config-doc", default=None)
     ap.add_argument("--bad-values")
+    ap.add_argument("--bad-render", action="append", default=[],
+                    help="a values file the chart must refuse to render (with a message)")
     ap.add_argument("values", nargs="*")
     args = ap.parse_args()
 
@@ -380,6 +383,18 @@ def main():
             print(f"FAIL {args.bad_values}: the schema accepted a values file with a wrong type")
         else:
             print(f"ok   {os.path.relpath(args.bad_values)} refused by values.schema.json: {errs[0]}")
+    for vf in args.bad_render:
+        with tempfile.TemporaryDirectory() as tmp:
+            docs, err = render(args, vf, os.path.join(tmp, "NOTES.txt"))
+        if err is None:
+            failed = True
+            print(f"FAIL {vf}: the chart rendered values it must refuse")
+        elif "error calling fail: " not in err and "error calling required: " not in err:
+            failed = True
+            print(f"FAIL {vf}: rendering failed, but not with the chart's own message: {err}")
+        else:
+            msg = re.split(r"error calling (?:fail|required): ", err)[-1]
+            print(f"ok   {os.path.relpath(vf)} refused by the chart: {msg}")
     return 1 if failed else 0
 
 
