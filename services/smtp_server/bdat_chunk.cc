@@ -4,7 +4,8 @@
 
 namespace kite::smtp_server {
 
-boost::asio::awaitable<absl::Status> ReadBdatChunk(net::Connection& conn, uint64_t size, smtp::BdatReader* reader,
+boost::asio::awaitable<absl::Status> ReadBdatChunk(net::Connection& conn, uint64_t size,
+                                                   smtp::BdatReader* reader,
                                                    std::chrono::milliseconds piece_timeout) {
   uint64_t left = size;
   while (left > 0) {

@@ -55,34 +55,39 @@ absl::StatusOr<redis::Reply> PolicyRedis::Command(const std::vector<std::string>
   return r;
 }
 
-PolicyVerdict SendRateLimit::Count(std::string_view kind, std::string_view user, int64_t limit, std::time_t now) {
+PolicyVerdict SendRateLimit::Count(std::string_view kind, std::string_view user, int64_t limit,
+                                   std::time_t now) {
   if (limit <= 0) return PolicyVerdict::kPass;
   int64_t hour = now / 3600;
   int64_t left_of_previous = 3600 - now % 3600;
   // {user} keeps both keys of a user in one Redis Cluster slot.
   std::string base = absl::StrCat("kite:sendrate:", AV(kind), ":{", AV(user), "}:");
-  auto r = redis_.Command({"EVAL", std::string(kRateScript), "2", absl::StrCat(base, hour), absl::StrCat(base, hour - 1),
-                           absl::StrCat(limit), absl::StrCat(left_of_previous)});
+  auto r = redis_.Command({"EVAL", std::string(kRateScript), "2", absl::StrCat(base, hour),
+                           absl::StrCat(base, hour - 1), absl::StrCat(limit),
+                           absl::StrCat(left_of_previous)});
   if (!r.ok() || r->type != redis::Reply::kInteger) {
-    log::Warn("smtp.rate_limit_unavailable").Kv("user", log::Truncate(user, 320))
+    log::Warn("smtp.rate_limit_unavailable")
+        .Kv("user", log::Truncate(user, 320))
         .Kv("error", r.ok() ? r->str : std::string(SV(r.status().message())));
     return PolicyVerdict::kUnavailable;
   }
   return r->integer == 1 ? PolicyVerdict::kPass : PolicyVerdict::kRefuse;
 }
 
-PolicyVerdict Greylist::Check(std::string_view client_ip, std::string_view sender, std::string_view recipient,
-                        std::time_t now) {
+PolicyVerdict Greylist::Check(std::string_view client_ip, std::string_view sender,
+                              std::string_view recipient, std::time_t now) {
   if (!options_.enabled) return PolicyVerdict::kPass;
   std::string network = smtp::GreylistNetwork(client_ip);
   if (network.empty()) network = std::string(client_ip);
-  std::string key = absl::StrCat("kite:greylist:", network, " <", AV(sender), "> <", AV(recipient), ">");
+  std::string key =
+      absl::StrCat("kite:greylist:", network, " <", AV(sender), "> <", AV(recipient), ">");
   auto r = redis_.Command({"EVAL", std::string(kGreylistScript), "1", key, absl::StrCat(now),
                            absl::StrCat(options_.delay.count()),
                            absl::StrCat(options_.delay.count() + options_.retry_window.count()),
                            absl::StrCat(options_.remember.count())});
   if (!r.ok() || r->type != redis::Reply::kInteger) {
-    log::Warn("smtp.greylist_unavailable").Kv("error", r.ok() ? r->str : std::string(SV(r.status().message())));
+    log::Warn("smtp.greylist_unavailable")
+        .Kv("error", r.ok() ? r->str : std::string(SV(r.status().message())));
     return PolicyVerdict::kUnavailable;
   }
   return r->integer == 1 ? PolicyVerdict::kPass : PolicyVerdict::kRefuse;
@@ -96,17 +101,27 @@ std::string Dnsbl::Listed(std::string_view client_ip, std::string_view sid) {
     auto answer = resolver_->A(name);
     if (!answer.ok()) {
       if (!dns::IsVoid(answer.status())) {
-        log::Warn("smtp.dnsbl_error").Kv("session", sid).Kv("zone", zone).Kv("error", answer.status().message());
+        log::Warn("smtp.dnsbl_error")
+            .Kv("session", sid)
+            .Kv("zone", zone)
+            .Kv("error", answer.status().message());
       }
       continue;
     }
     for (const std::string& a : *answer) {
       if (absl::StartsWith(a, "127.") && !absl::StartsWith(a, "127.255.255.")) {
-        log::Info("smtp.dnsbl_listed").Kv("session", sid).Kv("client", client_ip).Kv("zone", zone).Kv("answer", a);
+        log::Info("smtp.dnsbl_listed")
+            .Kv("session", sid)
+            .Kv("client", client_ip)
+            .Kv("zone", zone)
+            .Kv("answer", a);
         return zone;
       }
     }
-    log::Warn("smtp.dnsbl_unexpected_answer").Kv("session", sid).Kv("zone", zone).Kv("answer", (*answer)[0]);
+    log::Warn("smtp.dnsbl_unexpected_answer")
+        .Kv("session", sid)
+        .Kv("zone", zone)
+        .Kv("answer", (*answer)[0]);
   }
   return "";
 }
@@ -119,7 +134,8 @@ redis::Options PolicyRedisOptions(redis::Options o) {
   return o;
 }
 
-std::unique_ptr<dns::Resolver> MakeResolver(daemon::Runtime& rt, const std::vector<std::string>& zones) {
+std::unique_ptr<dns::Resolver> MakeResolver(daemon::Runtime& rt,
+                                            const std::vector<std::string>& zones) {
   if (zones.empty()) return nullptr;
   dns::ResolverOptions options;
   options.servers = rt.config().List("global", "dns_servers");
@@ -149,8 +165,10 @@ GreylistOptions GreylistConfig(daemon::Runtime& rt, const std::string& section) 
   const auto& c = rt.config();
   o.enabled = c.Bool("mta", "greylist");
   o.delay = std::chrono::duration_cast<std::chrono::seconds>(c.Duration("mta", "greylist_delay"));
-  o.retry_window = std::chrono::duration_cast<std::chrono::seconds>(c.Duration("mta", "greylist_retry_window"));
-  o.remember = std::chrono::duration_cast<std::chrono::seconds>(c.Duration("mta", "greylist_remember"));
+  o.retry_window =
+      std::chrono::duration_cast<std::chrono::seconds>(c.Duration("mta", "greylist_retry_window"));
+  o.remember =
+      std::chrono::duration_cast<std::chrono::seconds>(c.Duration("mta", "greylist_remember"));
   o.remember = std::max(o.remember, std::chrono::seconds(1));
   return o;
 }
@@ -174,7 +192,8 @@ Policies::Policies(daemon::Runtime& rt, const std::string& section, redis::Optio
       greylist(redis, GreylistConfig(rt, section)),
       dnsbl(MakeResolver(rt, Zones(rt, section)), Zones(rt, section)),
       trusted(Trusted(rt, section)),
-      refusals(rt.metrics().Counter("kite_smtp_policy_refusals_total",
-                                    "Commands refused by a policy (rate limit, greylisting, DNS blocklist)")) {}
+      refusals(rt.metrics().Counter(
+          "kite_smtp_policy_refusals_total",
+          "Commands refused by a policy (rate limit, greylisting, DNS blocklist)")) {}
 
 }  // namespace kite::smtp_server

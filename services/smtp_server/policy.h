@@ -59,8 +59,12 @@ class SendRateLimit {
   bool limits_recipients() const { return recipients_ > 0; }
   // Counts one message (at MAIL) or recipient (at RCPT) for `user` unless it is over the
   // limit. Blocking.
-  PolicyVerdict Message(std::string_view user, std::time_t now) { return Count("msg", user, messages_, now); }
-  PolicyVerdict Recipient(std::string_view user, std::time_t now) { return Count("rcpt", user, recipients_, now); }
+  PolicyVerdict Message(std::string_view user, std::time_t now) {
+    return Count("msg", user, messages_, now);
+  }
+  PolicyVerdict Recipient(std::string_view user, std::time_t now) {
+    return Count("rcpt", user, recipients_, now);
+  }
 
  private:
   PolicyVerdict Count(std::string_view kind, std::string_view user, int64_t limit, std::time_t now);
@@ -81,7 +85,8 @@ class Greylist {
   Greylist(PolicyRedis& redis, GreylistOptions options) : redis_(redis), options_(options) {}
   bool enabled() const { return options_.enabled; }
   // kRefuse: answer 451 4.7.1 for now. Blocking.
-  PolicyVerdict Check(std::string_view client_ip, std::string_view sender, std::string_view recipient, std::time_t now);
+  PolicyVerdict Check(std::string_view client_ip, std::string_view sender,
+                      std::string_view recipient, std::time_t now);
 
  private:
   PolicyRedis& redis_;
@@ -108,9 +113,9 @@ struct Policies {
   Policies(daemon::Runtime& rt, const std::string& section, redis::Options redis_options);
 
   PolicyRedis redis;
-  SendRateLimit rate;        // submission only (limits 0 on the mta)
-  Greylist greylist;         // mta only
-  Dnsbl dnsbl;               // mta only
+  SendRateLimit rate;              // submission only (limits 0 on the mta)
+  Greylist greylist;               // mta only
+  Dnsbl dnsbl;                     // mta only
   std::vector<net::Cidr> trusted;  // exempt from greylisting and blocklists
   // kite_smtp_policy_refusals_total{service, policy}: rate_messages, rate_recipients,
   // greylist, dnsbl.

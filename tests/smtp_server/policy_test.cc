@@ -26,7 +26,8 @@ redis::Options FixtureRedis() {
 // A time 30 minutes into a clock hour.
 constexpr std::time_t kHalfPast = 1795402800 + 1800;
 
-TEST_CASE("Sending rate: over the limit is refused and not counted, the previous hour fades", "[smtp][policy]") {
+TEST_CASE("Sending rate: over the limit is refused and not counted, the previous hour fades",
+          "[smtp][policy]") {
   PolicyRedis redis(FixtureRedis());
   SendRateLimit limit(redis, 3, 0);
   std::string user = Unique("rate");
@@ -53,7 +54,8 @@ TEST_CASE("Sending rate: Redis down allows", "[smtp][policy]") {
   CHECK(grey.Check("192.0.2.1", "a@b.test", "c@d.test", kHalfPast) == PolicyVerdict::kUnavailable);
 }
 
-TEST_CASE("Greylisting: first sight deferred, a retry after the delay passes, then remembered", "[smtp][policy]") {
+TEST_CASE("Greylisting: first sight deferred, a retry after the delay passes, then remembered",
+          "[smtp][policy]") {
   PolicyRedis redis(FixtureRedis());
   Greylist grey(redis, {.enabled = true,
                         .delay = std::chrono::seconds(300),
@@ -84,10 +86,18 @@ class FakeResolver final : public dns::Resolver {
     if (it == a.end()) return dns::NxDomainError(name);
     return it->second;
   }
-  absl::StatusOr<std::vector<std::string>> Txt(std::string_view) override { return absl::UnimplementedError(""); }
-  absl::StatusOr<std::vector<dns::MxRecord>> Mx(std::string_view) override { return absl::UnimplementedError(""); }
-  absl::StatusOr<std::vector<std::string>> Aaaa(std::string_view) override { return absl::UnimplementedError(""); }
-  absl::StatusOr<std::vector<std::string>> Ptr(std::string_view) override { return absl::UnimplementedError(""); }
+  absl::StatusOr<std::vector<std::string>> Txt(std::string_view) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<std::vector<dns::MxRecord>> Mx(std::string_view) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<std::vector<std::string>> Aaaa(std::string_view) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<std::vector<std::string>> Ptr(std::string_view) override {
+    return absl::UnimplementedError("");
+  }
 };
 
 TEST_CASE("DNS blocklists: 127/8 answers list, errors and refusal codes do not", "[smtp][policy]") {

@@ -37,13 +37,14 @@ std::string Rfc5322Date(std::time_t t) {
   static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday % 7], tm.tm_mday,
-                kMonths[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday % 7],
+                tm.tm_mday, kMonths[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                tm.tm_sec);
   return buf;
 }
 
-std::string MissingOriginatorFields(std::string_view message, std::string_view hostname, std::time_t now,
-                                    std::string_view unique) {
+std::string MissingOriginatorFields(std::string_view message, std::string_view hostname,
+                                    std::time_t now, std::string_view unique) {
   std::string out;
   if (!HasHeaderField(message, "Message-ID")) {
     absl::StrAppend(&out, "Message-ID: <", AV(unique), "@", AV(hostname), ">\r\n");

@@ -24,8 +24,8 @@ std::string Rfc5322Date(std::time_t t);
 // The fields to put on top of `message`, CRLF-terminated: "Message-ID: <unique@hostname>"
 // when it has none, "Date: ..." when it has none; "" when both are present. `unique` must
 // be a dot-atom-text (letters, digits, dots), e.g. hex from a random source.
-std::string MissingOriginatorFields(std::string_view message, std::string_view hostname, std::time_t now,
-                                    std::string_view unique);
+std::string MissingOriginatorFields(std::string_view message, std::string_view hostname,
+                                    std::time_t now, std::string_view unique);
 
 }  // namespace kite::smtp
 

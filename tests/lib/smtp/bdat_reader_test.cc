@@ -8,7 +8,8 @@ namespace kite::smtp {
 namespace {
 
 // Feeds the chunks, each one byte at a time and then whole, and checks both agree.
-BdatReader::State Run(const std::vector<std::string>& chunks, size_t max_size, std::string* message) {
+BdatReader::State Run(const std::vector<std::string>& chunks, size_t max_size,
+                      std::string* message) {
   BdatReader bytewise(max_size), whole(max_size);
   for (const std::string& c : chunks) {
     for (char b : c) bytewise.Feed(std::string_view(&b, 1));
@@ -25,7 +26,8 @@ BdatReader::State Run(const std::vector<std::string>& chunks, size_t max_size, s
 
 TEST_CASE("BDAT chunks are joined byte for byte, no dot-unstuffing", "[smtp][bdat]") {
   std::string m;
-  CHECK(Run({"Subject: x\r\n\r\n..dot\r\n.\r\n", "more\r\n", ""}, 1000, &m) == BdatReader::State::kDone);
+  CHECK(Run({"Subject: x\r\n\r\n..dot\r\n.\r\n", "more\r\n", ""}, 1000, &m) ==
+        BdatReader::State::kDone);
   CHECK(m == "Subject: x\r\n\r\n..dot\r\n.\r\nmore\r\n");
 }
 
