@@ -15,9 +15,12 @@
 #include "lib/dkim/dkim.h"
 #include "lib/log/log.h"
 #include "lib/rpc/rpc.h"
+#include "lib/smtp/bdat_reader.h"
 #include "lib/smtp/command.h"
 #include "lib/smtp/data_reader.h"
 #include "lib/smtp/header_from.h"
+#include "lib/smtp/originator_fields.h"
+#include "smtp_server/bdat_chunk.h"
 
 namespace kite::smtp_server {
 namespace {
@@ -51,6 +54,15 @@ std::string_view StripEol(std::string_view line) {
   return line;
 }
 
+// 32 hex digits from the kernel's random source: the local part of a generated Message-ID.
+std::string RandomToken() {
+  unsigned char b[16];
+  if (getrandom(b, sizeof b, 0) != sizeof b) return absl::StrCat(absl::ToUnixNanos(absl::Now()));
+  std::string out;
+  for (unsigned char c : b) absl::StrAppend(&out, absl::Hex(c, absl::kZeroPad2));
+  return out;
+}
+
 // The `service` label of the kite_smtp_* metrics: both daemons share them.
 std::string ServiceLabel(Mode mode) { return mode == Mode::kSubmission ? "submission" : "mta"; }
 
@@ -78,7 +90,8 @@ Server::Server(daemon::Runtime& rt, Mode mode, store::Pool& pool, redis::Options
       mode_(mode),
       limits_(limits),
       hostname_(rt.config().String("global", "hostname")),
-      dkim_keys_(pool, limits.dkim_key_cache) {}
+      dkim_keys_(pool, limits.dkim_key_cache),
+      policies_(std::make_unique<Policies>(rt, ServiceLabel(mode), redis_options_)) {}
 
 std::string Server::DkimSignatures(const std::string& message, const std::string& from_domain, const std::string& sid) {
   auto keys = dkim_keys_.ForDomain(from_domain);
@@ -175,6 +188,9 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
   std::string mail_from;
   bool smtputf8 = false;
   std::vector<queue::Recipient> rcpts;
+  // RFC 3030: the chunks of the current BDAT transaction (bdat_started after the first).
+  bool bdat_started = false;
+  smtp::BdatReader bdat_reader(limits_.max_message_size);
   int errors = 0;
   const bool submission = mode_ == Mode::kSubmission;
   bool authed = false;
@@ -189,6 +205,13 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
   absl::Status rpc_status;
   dv1::SenderCheckResponse sender_check;
   log::Info("smtp.connect").Kv("session", sid).Kv("client", client).Kv("tls", conn->is_tls());
+  // kite-mta: DNS blocklists (policy.h), looked up once; a listed client gets 554 at RCPT.
+  std::string dnsbl_zone;
+  const bool trusted_client = net::AnyContains(policies_->trusted, client);
+  if (policies_->dnsbl.enabled() && !trusted_client) {
+    co_await rt_.Blocking([this, &dnsbl_zone, &client, &sid] { dnsbl_zone = policies_->dnsbl.Listed(client, sid); });
+  }
+  PolicyVerdict verdict = PolicyVerdict::kPass;  // of the last policy check (policy.h)
 
   // GCC 12 destroys some temporaries of a co_await expression twice: replies are built
   // into `pending` by a plain statement first, and only named objects are awaited on.
@@ -206,6 +229,8 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
     mail_from.clear();
     smtputf8 = false;
     rcpts.clear();
+    bdat_started = false;
+    bdat_reader.Reset();
   };
   // Counts a client error; true when the session must end (421 was sent).
   auto error = [&]() -> boost::asio::awaitable<bool> {
@@ -263,7 +288,7 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
           break;
         }
         std::string text = absl::StrCat(hostname_, "\nPIPELINING\nSIZE ", limits_.max_message_size,
-                                         "\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8");
+                                         "\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\nCHUNKING");
         if (conn->tls_available() && !conn->is_tls()) absl::StrAppend(&text, "\nSTARTTLS");
         if (submission && conn->is_tls() && !authed) {
           // RFC 4954 / design: AUTH is offered only over TLS.
@@ -354,6 +379,18 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
             break;
           }
         }
+        if (submission && policies_->rate.limits_messages()) {
+          co_await rt_.Blocking([this, &verdict, &auth_user] {
+            verdict = policies_->rate.Message(auth_user, std::time(nullptr));
+          });
+          if (verdict == PolicyVerdict::kRefuse) {
+            policies_->refusals.Add({{"service", ServiceLabel(mode_)}, {"policy", "rate_messages"}}).Increment();
+            log::Info("smtp.rate_limited").Kv("session", sid).Kv("user", auth_user).Kv("limit", "messages");
+            pending = Reply{450, "4.7.1", "Error: too many messages sent in the last hour; try again later"};
+            if (!co_await send(pending, "mail")) co_return;
+            break;
+          }
+        }
         have_mail = true;
         mail_from = smtp::NormalizeAddress(cmd->address);
         smtputf8 = cmd->Param("SMTPUTF8") != nullptr;
@@ -385,6 +422,24 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
           pending = Reply{550, "5.1.1", absl::StrCat("<", addr, ">: Recipient address rejected: User unknown")};
           co_await send(pending, "rcpt");
           break;
+        }
+        if (!dnsbl_zone.empty()) {
+          policies_->refusals.Add({{"service", ServiceLabel(mode_)}, {"policy", "dnsbl"}}).Increment();
+          pending = Reply{554, "5.7.1", absl::StrCat("Service unavailable; client [", client, "] blocked using ", dnsbl_zone)};
+          if (!co_await send(pending, "rcpt")) co_return;
+          break;
+        }
+        if (submission && authed && policies_->rate.limits_recipients()) {
+          co_await rt_.Blocking([this, &verdict, &auth_user] {
+            verdict = policies_->rate.Recipient(auth_user, std::time(nullptr));
+          });
+          if (verdict == PolicyVerdict::kRefuse) {
+            policies_->refusals.Add({{"service", ServiceLabel(mode_)}, {"policy", "rate_recipients"}}).Increment();
+            log::Info("smtp.rate_limited").Kv("session", sid).Kv("user", auth_user).Kv("limit", "recipients");
+            pending = Reply{452, "4.5.3", "Error: too many recipients in the last hour; try again later"};
+            if (!co_await send(pending, "rcpt")) co_return;
+            break;
+          }
         }
         dv1::ResolveRecipientRequest req;
         req.set_address(addr);
@@ -440,49 +495,110 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
             r = {450, "4.3.2", absl::StrCat("<", addr, ">: Recipient type not supported yet")};
             break;
         }
+        if (r.code == 250 && !submission && policies_->greylist.enabled() && !trusted_client) {
+          co_await rt_.Blocking([this, &verdict, &client, &mail_from, &addr] {
+            verdict = policies_->greylist.Check(client, mail_from, addr, std::time(nullptr));
+          });
+          if (verdict == PolicyVerdict::kRefuse) {
+            rcpts.pop_back();
+            policies_->refusals.Add({{"service", ServiceLabel(mode_)}, {"policy", "greylist"}}).Increment();
+            r = {451, "4.7.1", absl::StrCat("<", addr, ">: Recipient address rejected: Greylisted, try again later")};
+          }
+        }
         log::Info("smtp.rcpt").Kv("session", sid).Kv("rcpt", log::Truncate(addr, 320)).Kv("code", r.code);
         pending = r;
         if (!co_await send(pending, "rcpt")) co_return;
         break;
       }
+      case Verb::kBdat:
       case Verb::kData: {
-        if (!have_mail || rcpts.empty()) {
+        const bool chunked = cmd->verb == Verb::kBdat;
+        smtp::DataReader reader(limits_.max_message_size);
+        bool line_too_long = false;
+        if (chunked) {
+          // RFC 3030: the chunk's octets follow the command whatever the reply, so they
+          // are read (and dropped when refused) before answering: no desynchronisation.
+          Reply refusal;
+          if (!have_mail || rcpts.empty()) {
+            refusal = {503, "5.5.1", "Error: need MAIL and RCPT before BDAT"};
+          } else if (bdat_reader.WouldExceed(cmd->bdat_size)) {
+            refusal = {552, "5.3.4", "Error: message size exceeds fixed limit"};
+          }
+          auto read = co_await ReadBdatChunk(*conn, cmd->bdat_size, refusal.code == 0 ? &bdat_reader : nullptr,
+                                             limits_.data_timeout);
+          if (!read.ok()) {
+            if (read.code() == absl::StatusCode::kDeadlineExceeded) {
+              pending = Reply{421, "4.4.2", absl::StrCat(hostname_, " Error: timeout exceeded")};
+              co_await send(pending, "bdat");
+            }
+            log::Info("smtp.data_aborted").Kv("session", sid).Kv("client", client).Kv("error", read.message());
+            co_return;
+          }
+          if (refusal.code != 0) {
+            if (refusal.code == 552) reset();  // the transaction is over; later chunks get 503
+            pending = refusal;
+            if (!co_await send(pending, "bdat")) co_return;
+            if (refusal.code == 503) {
+              if (co_await error()) co_return;
+            }
+            break;
+          }
+          bdat_started = true;
+          if (!cmd->bdat_last) {
+            pending = Reply{250, "2.0.0", absl::StrCat(cmd->bdat_size, " octets received")};
+            if (!co_await send(pending, "bdat")) co_return;
+            break;
+          }
+        } else if (bdat_started) {
+          pending = Reply{503, "5.5.1", "Error: DATA not allowed after BDAT in the same transaction"};
+          co_await send(pending, "data");
+          if (co_await error()) co_return;
+          break;
+        } else if (!have_mail || rcpts.empty()) {
           pending = Reply{have_mail ? 554 : 503, "5.5.1", "Error: no valid recipients"};
           co_await send(pending, "data");
           if (co_await error()) co_return;
           break;
         }
-        pending = Reply{354, "", "End data with <CR><LF>.<CR><LF>"};
-        if (!co_await send(pending, "data")) co_return;
-        smtp::DataReader reader(limits_.max_message_size);
-        // Lines end at LF, and the terminating ".\r\n" is a whole line, so the reader never
-        // consumes past the end of data: pipelined commands stay in the connection.
-        bool line_too_long = false;
-        while (reader.state() == smtp::DataReader::State::kNeedMore) {
-          auto data = co_await conn->ReadLine(1 << 20, limits_.data_timeout);
-          if (!data.ok()) {
-            if (data.status().code() == absl::StatusCode::kOutOfRange) {
-              line_too_long = true;  // the line was skipped; keep looking for the end
-              continue;
+        if (!chunked) {
+          pending = Reply{354, "", "End data with <CR><LF>.<CR><LF>"};
+          if (!co_await send(pending, "data")) co_return;
+          // Lines end at LF, and the terminating ".\r\n" is a whole line, so the reader never
+          // consumes past the end of data: pipelined commands stay in the connection.
+          while (reader.state() == smtp::DataReader::State::kNeedMore) {
+            auto data = co_await conn->ReadLine(1 << 20, limits_.data_timeout);
+            if (!data.ok()) {
+              if (data.status().code() == absl::StatusCode::kOutOfRange) {
+                line_too_long = true;  // the line was skipped; keep looking for the end
+                continue;
+              }
+              if (data.status().code() == absl::StatusCode::kDeadlineExceeded) {
+                pending = Reply{421, "4.4.2", absl::StrCat(hostname_, " Error: timeout exceeded")};
+                co_await send(pending, "data");
+              }
+              log::Info("smtp.data_aborted").Kv("session", sid).Kv("client", client).Kv("error", data.status().message());
+              co_return;
             }
-            if (data.status().code() == absl::StatusCode::kDeadlineExceeded) {
-              pending = Reply{421, "4.4.2", absl::StrCat(hostname_, " Error: timeout exceeded")};
-              co_await send(pending, "data");
-            }
-            log::Info("smtp.data_aborted").Kv("session", sid).Kv("client", client).Kv("error", data.status().message());
-            co_return;
+            reader.Feed(*data);
           }
-          reader.Feed(*data);
+        }
+        // BDAT LAST: the chunks' outcome in DataReader's terms.
+        smtp::DataReader::State end = reader.state();
+        if (chunked) {
+          smtp::BdatReader::State b = bdat_reader.Finish();
+          end = b == smtp::BdatReader::State::kTooBig           ? smtp::DataReader::State::kTooBig
+                : b == smtp::BdatReader::State::kBareLineEnding ? smtp::DataReader::State::kBareLineEnding
+                                                                : smtp::DataReader::State::kDone;
         }
         Reply r;
-        if (reader.state() == smtp::DataReader::State::kTooBig) {
+        if (end == smtp::DataReader::State::kTooBig) {
           r = {552, "5.3.4", "Error: message size exceeds fixed limit"};
-        } else if (reader.state() == smtp::DataReader::State::kBareLineEnding) {
+        } else if (end == smtp::DataReader::State::kBareLineEnding) {
           r = {550, "5.6.11", "Error: bare CR or LF in message; use CRLF line endings (RFC 5321 2.3.8)"};
         } else if (line_too_long) {
           r = {552, "5.3.4", "Error: message line too long"};
         } else {
-          std::string message = reader.TakeMessage();
+          std::string message = chunked ? bdat_reader.TakeMessage() : reader.TakeMessage();
           // Submission: every From address must be one the user may use; send-on-behalf
           // gets a Sender header naming the user.
           std::string sender_header;
@@ -516,6 +632,10 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
           }
           // One Sender field (RFC 5322 3.6.2): ours replaces whatever the client wrote.
           if (!sender_header.empty()) message = smtp::RemoveHeaderFields(message, "Sender");
+          // RFC 6409 8.2/8.3: Message-ID and Date when missing, added before DKIM signs.
+          if (submission && r.code == 0) {
+            sender_header += smtp::MissingOriginatorFields(message, hostname_, std::time(nullptr), RandomToken());
+          }
           if (r.code == 0) {
             // RFC 3848 / 6531 "with" keywords: (UTF8)SMTP / ESMTP, then S for TLS, A for AUTH.
             std::string with = absl::StrCat(smtputf8 ? "UTF8SMTP" : (esmtp ? "ESMTP" : "SMTP"), conn->is_tls() ? "S" : "",
@@ -558,7 +678,7 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
         }
         reset();
         pending = r;
-        if (!co_await send(pending, "data")) co_return;
+        if (!co_await send(pending, chunked ? "bdat" : "data")) co_return;
         break;
       }
       case Verb::kRset:
@@ -699,7 +819,6 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
         }
         break;
       }
-      case Verb::kBdat:
       case Verb::kUnknown:
         pending = Reply{502, "5.5.1", "Error: command not implemented"};
         co_await send(pending, "unknown");

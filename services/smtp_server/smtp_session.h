@@ -13,6 +13,22 @@
 //   DKIM-signed (RFC 6376, 8463) with the newest active key per algorithm of the hosted
 //   domain of the first From address (dkim_keys.h), signatures on top of our Received;
 //   no key or a signing failure leaves the message unsigned (logged), never refused.
+//   Message-ID (<32 random hex digits@global.hostname>) and Date (UTC) are added when
+//   missing (RFC 6409 8.2, 8.3), above the message and below any DKIM-Signature, so the
+//   signature covers them. Per-user sending limits (submission.messages_per_hour: 450 4.7.1
+//   at MAIL; submission.recipients_per_hour: 452 4.5.3 at RCPT), see policy.h.
+// - kInbound extras, off by default (policy.h): greylisting (451 4.7.1 at RCPT) and DNS
+//   blocklists (554 5.7.1 at RCPT naming the zone); mta.trusted_networks are exempt.
+// - CHUNKING (RFC 3030): BDAT <size> [LAST] reads exactly <size> octets (no dot-unstuffing,
+//   no end-of-data search), always, also when the chunk is refused, so a client cannot
+//   desynchronise the session: 503 without MAIL and RCPT, 552 5.3.4 when the total would
+//   pass max_message_size (the chunk is read and dropped, the transaction ends), DATA after
+//   BDAT in one transaction 503, RSET drops the chunks, "BDAT 0 LAST" ends the message.
+//   BINARYMIME is not offered, so the content must be text with CRLF lines: a bare CR or
+//   LF anywhere (also across chunk borders) is refused at LAST with 550 5.6.11, as with
+//   DATA, and nothing is rewritten (delivery, IMAP and a relay over DATA get CRLF only);
+//   a message not ending in CRLF gets one (smtp/bdat_reader.h). 250 after BDAT LAST, like
+//   after DATA, only once the spool row is committed.
 //
 // SECURITY: every byte comes from the internet. Command lines are bounded
 // (smtp::kMaxCommandLength) and over-long lines are skipped without losing sync; DATA is
@@ -25,7 +41,7 @@
 // after <section>.max_errors; client text is escaped before it is logged. Plaintext pipelined after STARTTLS is discarded.
 // STANDARDS: RFC 5321, 3207 (STARTTLS), 1870 (SIZE), 6152 (8BITMIME), 6531 (SMTPUTF8),
 // 2920 (PIPELINING), 2034/3463 (ENHANCEDSTATUSCODES), 4954 (AUTH), 6409 (submission),
-// 3848 (ESMTPSA in Received).
+// 3848 (ESMTPSA in Received), 3030 (CHUNKING), 5782 (DNS blocklists).
 // A 250 after DATA means the message is committed in the PostgreSQL spool.
 #pragma once
 
@@ -41,6 +57,7 @@
 #include "lib/redis/client.h"
 #include "lib/store/pool.h"
 #include "smtp_server/dkim_keys.h"
+#include "smtp_server/policy.h"
 
 namespace kite::smtp_server {
 
@@ -105,6 +122,7 @@ class Server {
   Limits limits_;
   std::string hostname_;
   DkimKeys dkim_keys_;
+  std::unique_ptr<Policies> policies_;  // rate limit, greylisting, DNS blocklists (policy.h)
 };
 
 }  // namespace kite::smtp_server

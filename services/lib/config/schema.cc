@@ -24,6 +24,11 @@ absl::Status Positive(std::string_view v) {
   return absl::OkStatus();
 }
 
+absl::Status NonNegative(std::string_view v) {
+  if (v.empty() || v[0] == '-') return absl::InvalidArgumentError("must be 0 or more");
+  return absl::OkStatus();
+}
+
 // The ports of one daemon: its gRPC (admin + health) and metrics listeners.
 void AddDaemon(Schema& s, const std::string& section, int grpc_port, int metrics_port) {
   s.Add({section, "grpc_listen", Type::kHostPort, absl::StrCat("127.0.0.1:", grpc_port),
@@ -77,6 +82,15 @@ Schema Build() {
   s.Add({"mta", "max_errors", Type::kInt, "10", "Protocol errors per session before 421 and close", Positive});
   s.Add({"mta", "command_timeout", Type::kDuration, "5m", "Wait for the next command"});
   s.Add({"mta", "data_timeout", Type::kDuration, "10m", "Wait for more message data"});
+  s.Add({"mta", "greylist", Type::kBool, "false",
+         "Greylisting (Redis): the first message of a (client /24 or /64, sender, recipient) triplet gets 451 4.7.1 at RCPT; Redis down: accepted"});
+  s.Add({"mta", "greylist_delay", Type::kDuration, "5m", "A greylisted triplet passes when retried after this long"});
+  s.Add({"mta", "greylist_retry_window", Type::kDuration, "1d", "... and before this much more time has passed (else it starts over)"});
+  s.Add({"mta", "greylist_remember", Type::kDuration, "35d", "A triplet that passed passes at once for this long after its last use"});
+  s.Add({"mta", "dnsbl_zones", Type::kList, "",
+         "DNS blocklist zones (RFC 5782, comma separated) queried through global.dns_servers; a listed client gets 554 5.7.1 at RCPT; DNS errors: accepted. Empty: off"});
+  s.Add({"mta", "trusted_networks", Type::kList, "",
+         "Client networks (CIDR, comma separated) exempt from greylisting and DNS blocklists (no relay permission)"});
 
   AddDaemon(s, "submission", 7002, 9102);
   s.Add({"submission", "starttls_listen", Type::kHostPort, "127.0.0.1:2587", "Submission with STARTTLS (production: 0.0.0.0:587)"});
@@ -87,6 +101,10 @@ Schema Build() {
   s.Add({"submission", "max_errors", Type::kInt, "10", "Protocol errors (failed AUTH included) per session before 421 and close", Positive});
   s.Add({"submission", "command_timeout", Type::kDuration, "5m", "Wait for the next command"});
   s.Add({"submission", "data_timeout", Type::kDuration, "10m", "Wait for more message data"});
+  s.Add({"submission", "messages_per_hour", Type::kInt, "0",
+         "Messages one authenticated user may send per sliding hour (450 4.7.1 at MAIL beyond; Redis down: allowed). 0: unlimited", NonNegative});
+  s.Add({"submission", "recipients_per_hour", Type::kInt, "0",
+         "Recipients (RCPT commands) one authenticated user may send to per sliding hour (452 4.5.3 beyond). 0: unlimited", NonNegative});
   s.Add({"submission", "dkim_key_cache", Type::kDuration, "3m", "How long DKIM signing keys read from PostgreSQL are kept in memory (a new or disabled key takes effect within this)"});
 
   AddDaemon(s, "delivery", 7003, 9103);
