@@ -11,9 +11,12 @@ Ed25519 DKIM key made here. Messages go into kite-mta with smtplib from 127.0.0.
   - a body changed after signing gives dkim=fail
   - spf= matches pyspf (python3-spf, asking the same dnsmasq) for each SPF domain
   - DMARC p=reject failure: 550 5.7.1 at the end of DATA, nothing delivered
-  - DMARC p=quarantine failure: delivered into Junk, not INBOX
+  - DMARC p=quarantine failure: delivered into Junk, not INBOX; a Junk mailbox that is
+    missing is created with the \\Junk special-use
   - an incoming Authentication-Results with our authserv-id is removed, others are kept
-Never uses the system resolver: every address is 127.0.0.1 and every domain ends in .test.
+  - DNS temporary failures (names outside .test are refused) give temperror; accepted
+Never uses the system resolver: every address is 127.0.0.1 and every domain ends in .test
+(outside.example is never resolved: the launcher's dnsmasq refuses it).
 """
 import base64
 import imaplib
@@ -120,7 +123,7 @@ class MailAuth(SuiteTestCase):
         ).encode("ascii")
         return msgid, body
 
-    def send(self, mail_from, body):
+    def send(self, mail_from, body, rcpt=USER):
         """(code, reply text) of DATA; MAIL and RCPT must succeed."""
         s = smtplib.SMTP("127.0.0.1", self.port("smtp"), local_hostname="client.test", timeout=60)
         try:
@@ -128,7 +131,7 @@ class MailAuth(SuiteTestCase):
             self.assertEqual(code, 250, resp)
             code, resp = s.mail(mail_from)
             self.assertEqual(code, 250, resp)
-            code, resp = s.rcpt(USER)
+            code, resp = s.rcpt(rcpt)
             self.assertEqual(code, 250, resp)
             code, resp = s.data(body)
             return code, resp.decode(errors="replace")
@@ -138,10 +141,10 @@ class MailAuth(SuiteTestCase):
             except smtplib.SMTPException:
                 pass
 
-    def mailbox_messages(self, mailbox):
+    def mailbox_messages(self, mailbox, user=USER):
         m = imaplib.IMAP4_SSL("127.0.0.1", self.port("imap_tls"), ssl_context=insecure_context(), timeout=30)
         try:
-            typ, _ = m.login(USER, PASSWORD)
+            typ, _ = m.login(user, PASSWORD)
             self.assertEqual(typ, "OK")
             typ, data = m.select(mailbox, readonly=True)
             self.assertEqual(typ, "OK", data)
@@ -153,10 +156,10 @@ class MailAuth(SuiteTestCase):
         finally:
             m.logout()
 
-    def fetch(self, msgid, mailbox="INBOX", timeout=30):
+    def fetch(self, msgid, mailbox="INBOX", timeout=30, user=USER):
         deadline = time.monotonic() + timeout
         while True:
-            for raw in self.mailbox_messages(mailbox):
+            for raw in self.mailbox_messages(mailbox, user):
                 if msgid.encode() in raw:
                     return raw
             if time.monotonic() > deadline:
@@ -241,10 +244,11 @@ class MailAuth(SuiteTestCase):
         self.assertRegex(ar, r"dmarc=pass header\.from=signed\.test policy\.dmarc=reject")
         # The delivered message still verifies with dkimpy (our header is above the signatures).
         records = {}
-        for line in open(self.records_file):
-            m = re.match(r'txt-record=([^,]+),(.*)$', line.strip())
-            if m:
-                records[m.group(1)] = "".join(re.findall(r'"([^"]*)"', m.group(2)))
+        with open(self.records_file) as f:
+            for line in f:
+                m = re.match(r'txt-record=([^,]+),(.*)$', line.strip())
+                if m:
+                    records[m.group(1)] = "".join(re.findall(r'"([^"]*)"', m.group(2)))
 
         def dnsfunc(qname, timeout=5):
             return records.get(qname.decode().rstrip("."), "").encode() or None
@@ -323,6 +327,45 @@ class MailAuth(SuiteTestCase):
         self.assertIn("spf=pass smtp.mailfrom=user@spfpass.test", ours)
         self.assertIn("relay.other.test; spf=pass smtp.mailfrom=x@other.test", values)
         self.assertEqual(len(values), 2, values)
+
+    @record_failure
+    def test_h_junk_created_when_missing(self):
+        user = "nojunk@example.test"
+        self.ok("user", "add", user, "--password-stdin", stdin=PASSWORD + "\n")
+        pg = [p for p in sorted(os.listdir("/usr/lib/postgresql")) if os.path.exists(f"/usr/lib/postgresql/{p}/bin/psql")]
+        self.assertTrue(pg)
+        with open(os.path.join(self.data, "pg", "password")) as f:
+            env = dict(os.environ, PGPASSWORD=f.read().strip())
+        subprocess.run([f"/usr/lib/postgresql/{pg[-1]}/bin/psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(self.port("pg")),
+                        "-U", "postgres", "-d", "kite", "-v", "ON_ERROR_STOP=1", "-c",
+                        f"DELETE FROM mailboxes WHERE name = 'Junk' AND account_id = "
+                        f"(SELECT id FROM accounts WHERE address = '{user}')"], check=True, env=env)
+        msgid, body = self.message("quarantine-nojunk", "dave@quarantine.test")
+        code, resp = self.send("dave@quarantine.test", body, rcpt=user)
+        self.assertEqual(code, 250, resp)
+        raw = self.fetch(msgid, mailbox="Junk", user=user)
+        self.assertIn("dmarc=fail", self.ours(raw))
+        m = imaplib.IMAP4_SSL("127.0.0.1", self.port("imap_tls"), ssl_context=insecure_context(), timeout=30)
+        try:
+            m.login(user, PASSWORD)
+            typ, data = m.list('""', '"*"')
+            self.assertEqual(typ, "OK", data)
+            junk = [d.decode() for d in data if d and b'"Junk"' in d or (d and d.endswith(b" Junk"))]
+            self.assertEqual(len(junk), 1, data)
+            self.assertIn("\\Junk", junk[0])
+        finally:
+            m.logout()
+
+    @record_failure
+    def test_i_dns_failure_is_temperror_and_accepted(self):
+        # dnsmasq refuses every name outside .test: SPF and DMARC lookups fail temporarily.
+        msgid, body = self.message("temperror", "erin@outside.example")
+        code, resp = self.send("erin@outside.example", body)
+        self.assertEqual(code, 250, resp)
+        ar = self.ours(self.fetch(msgid))
+        self.assertIn("spf=temperror", ar)
+        self.assertIn("dmarc=temperror", ar)
+        self.assertIn("header.from=outside.example", ar)
 
     @record_failure
     def test_g_metrics(self):
