@@ -1,5 +1,6 @@
 #include "lib/dmarc/psl.h"
 
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -20,18 +21,124 @@ std::vector<size_t> LabelStarts(std::string_view d) {
   return starts;
 }
 
+// UTF-8 to code points; false on malformed input (overlong forms, surrogates, > U+10FFFF).
+bool DecodeUtf8(std::string_view s, std::vector<uint32_t>* out) {
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    uint32_t cp;
+    size_t n;
+    if (c < 0x80) {
+      cp = c;
+      n = 1;
+    } else if ((c & 0xE0) == 0xC0) {
+      cp = c & 0x1F;
+      n = 2;
+    } else if ((c & 0xF0) == 0xE0) {
+      cp = c & 0x0F;
+      n = 3;
+    } else if ((c & 0xF8) == 0xF0) {
+      cp = c & 0x07;
+      n = 4;
+    } else {
+      return false;
+    }
+    if (i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    out->push_back(cp);
+    i += n;
+  }
+  return true;
+}
+
+// RFC 3492 bias adaptation.
+uint32_t Adapt(uint64_t delta, uint64_t points, bool first) {
+  constexpr uint64_t kBase = 36, kTMin = 1, kTMax = 26, kSkew = 38, kDamp = 700;
+  delta = first ? delta / kDamp : delta / 2;
+  delta += delta / points;
+  uint64_t k = 0;
+  while (delta > ((kBase - kTMin) * kTMax) / 2) {
+    delta /= kBase - kTMin;
+    k += kBase;
+  }
+  return static_cast<uint32_t>(k + (kBase - kTMin + 1) * delta / (delta + kSkew));
+}
+
 }  // namespace
+
+std::string PunycodeLabel(std::string_view label) {
+  bool ascii = true;
+  for (char c : label) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+  if (ascii) return std::string(label);
+  std::vector<uint32_t> cps;
+  if (!DecodeUtf8(label, &cps) || cps.size() > 63) return "";
+  constexpr uint64_t kBase = 36, kTMin = 1, kTMax = 26;
+  auto digit = [](uint64_t d) { return static_cast<char>(d < 26 ? 'a' + d : '0' + (d - 26)); };
+  std::string out;
+  for (uint32_t cp : cps) {
+    if (cp < 0x80) out += static_cast<char>(cp);
+  }
+  const uint64_t basic = out.size();
+  uint64_t h = basic;
+  if (basic > 0) out += '-';
+  uint64_t n = 0x80, delta = 0;
+  uint32_t bias = 72;
+  while (h < cps.size()) {
+    uint64_t m = UINT64_MAX;
+    for (uint32_t cp : cps) {
+      if (cp >= n && cp < m) m = cp;
+    }
+    delta += (m - n) * (h + 1);
+    n = m;
+    for (uint32_t cp : cps) {
+      if (cp < n) ++delta;
+      if (cp == n) {
+        uint64_t q = delta;
+        for (uint64_t k = kBase;; k += kBase) {
+          uint64_t t = k <= bias ? kTMin : (k >= bias + kTMax ? kTMax : k - bias);
+          if (q < t) break;
+          out += digit(t + (q - t) % (kBase - t));
+          q = (q - t) / (kBase - t);
+        }
+        out += digit(q);
+        bias = Adapt(delta, h + 1, h == basic);
+        delta = 0;
+        ++h;
+      }
+    }
+    ++delta;
+    ++n;
+  }
+  return "xn--" + out;
+}
 
 std::string NormalizeDomain(std::string_view domain) {
   if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
   if (domain.empty() || domain.size() > kMaxDomainBytes) return "";
-  std::string out = absl::AsciiStrToLower(AV(domain));
-  char prev = '.';
+  std::string lower = absl::AsciiStrToLower(AV(domain));
+  // Non-ASCII labels (U-labels) become A-labels, so both forms compare equal.
+  std::string out;
+  size_t start = 0;
+  while (true) {
+    size_t dot = lower.find('.', start);
+    std::string_view label = std::string_view(lower).substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (label.empty()) return "";  // empty label (or a leading dot)
+    std::string a = PunycodeLabel(label);
+    if (a.empty()) return "";
+    if (!out.empty()) out += '.';
+    out += a;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  if (out.size() > kMaxDomainBytes) return "";
   for (char c : out) {
     unsigned char u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u == 0x7f) return "";
-    if (c == '.' && prev == '.') return "";  // empty label (or a leading dot)
-    prev = c;
   }
   return out;
 }

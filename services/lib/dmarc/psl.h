@@ -8,8 +8,9 @@
 // the way DMARC wants. Rules follow the list's algorithm: normal rules, wildcards ("*.ck")
 // and exceptions ("!www.ck"); the prevailing rule is an exception if one matches, else the
 // matching rule with the most labels, else the implicit "*" (the TLD alone). Domains are
-// compared in lowercase ASCII; Unicode rules only match domains given in the same (U-label)
-// form: an A-label ("xn--...") domain under an IDN suffix falls back to the implicit "*".
+// compared in lowercase; labels in Unicode (U-labels, in the list and in domains) are turned
+// into A-labels ("xn--", RFC 3492 Punycode) first, so either form matches. No IDNA mapping
+// beyond that (no NFC, no Unicode case folding).
 //
 // Untrusted input: the domain (from a message's From header); the list file is trusted but
 // bounded anyway (kMaxListBytes, kMaxRules).
@@ -51,8 +52,13 @@ class PublicSuffixList {
   std::unordered_set<std::string> exceptions_;  // "www.ck" for "!www.ck"
 };
 
-// Lowercases and removes one trailing dot; "" when the result is not a plausible domain
-// (empty labels, over kMaxDomainBytes, white space or control characters).
+// Lowercases (ASCII), removes one trailing dot and turns U-labels into A-labels; "" when
+// the result is not a plausible domain (empty labels, over kMaxDomainBytes, white space,
+// control characters, malformed UTF-8).
 std::string NormalizeDomain(std::string_view domain);
+
+// A label in A-label form: "xn--" + Punycode (RFC 3492) when it holds non-ASCII UTF-8, else
+// unchanged; "" for malformed UTF-8 or more than 63 code points.
+std::string PunycodeLabel(std::string_view label);
 
 }  // namespace kite::dmarc

@@ -73,6 +73,23 @@ TEST_CASE("Domains are normalised; suffixes are their own organisational domain"
   CHECK(psl->OrganizationalDomain(std::string(300, 'a') + ".com") == "");
 }
 
+TEST_CASE("Unicode labels are matched in A-label form", "[dmarc][psl]") {
+  CHECK(PunycodeLabel("\u516c\u53f8") == "xn--55qx5d");  // 公司
+  CHECK(PunycodeLabel("\u0440\u0444") == "xn--p1ai");    // рф
+  CHECK(PunycodeLabel("m\u00fcnchen") == "xn--mnchen-3ya");
+  CHECK(PunycodeLabel("\u00fc") == "xn--tda");
+  CHECK(PunycodeLabel("\u4eac\u90fd") == "xn--1lqs03n");  // 京都
+  CHECK(PunycodeLabel("plain") == "plain");
+  CHECK(PunycodeLabel("\xc3") == "");      // truncated UTF-8
+  CHECK(PunycodeLabel("\xc0\xaf") == "");  // overlong
+  auto psl = PublicSuffixList::Parse("cn\n\u516c\u53f8.cn\n\u0440\u0444\n");
+  REQUIRE(psl.ok());
+  CHECK(psl->OrganizationalDomain("mail.example.xn--55qx5d.cn") == "example.xn--55qx5d.cn");
+  CHECK(psl->OrganizationalDomain("mail.example.\u516c\u53f8.cn") == "example.xn--55qx5d.cn");
+  CHECK(psl->OrganizationalDomain("a.b.xn--p1ai") == "b.xn--p1ai");
+  CHECK(NormalizeDomain("M\u00fcnchen.TEST.") == "xn--mnchen-3ya.test");
+}
+
 TEST_CASE("An empty list is refused", "[dmarc][psl]") {
   CHECK_FALSE(PublicSuffixList::Parse("// only a comment\n\n").ok());
   CHECK_FALSE(PublicSuffixList::Load("/nonexistent/public_suffix_list.dat").ok());
@@ -91,6 +108,8 @@ TEST_CASE("The system list from the publicsuffix package loads", "[dmarc][psl]")
   CHECK(psl->OrganizationalDomain("a.b.example.com") == "example.com");
   CHECK(psl->OrganizationalDomain("www.ck") == "www.ck");
   CHECK(psl->OrganizationalDomain("mail.example.test") == "example.test");
+  CHECK(psl->OrganizationalDomain("a.b.example.xn--55qx5d.cn") == "example.xn--55qx5d.cn");
+  CHECK(psl->OrganizationalDomain("x.y.xn--1lqs03n.jp") == "y.xn--1lqs03n.jp");
 }
 
 }  // namespace
