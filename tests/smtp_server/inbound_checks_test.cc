@@ -90,7 +90,7 @@ TEST_CASE("DMARC p=quarantine failure is quarantined, a pass is neither", "[smtp
             Message("a@ok.test"));
 }
 
-TEST_CASE("Enforcement quarantine files reject failures into Junk; none only reports", "[smtp][mailauth]") {
+TEST_CASE("Enforcement quarantine files reject failures into Junk, none only reports", "[smtp][mailauth]") {
   std::string msg = Message("a@rej.test");
   auto v = Run(*Make(DmarcEnforcement::kQuarantine), "a@rej.test", msg);
   CHECK_FALSE(v.reject);

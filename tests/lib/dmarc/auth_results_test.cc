@@ -35,7 +35,7 @@ TEST_CASE("The header lists every method, one per line", "[dmarc][authres]") {
         "\tdmarc=pass header.from=sender.test policy.dmarc=reject\r\n");
 }
 
-TEST_CASE("The null sender is reported by HELO; no signature is dkim=none", "[dmarc][authres]") {
+TEST_CASE("The null sender is reported by HELO, no signature is dkim=none", "[dmarc][authres]") {
   AuthResults ar;
   ar.authserv_id = "mx.example.test";
   ar.spf = SpfResultInfo{"none", "", "client.test", ""};

@@ -60,7 +60,7 @@ TEST_CASE("Unlisted TLDs fall back to the implicit * rule", "[dmarc][psl]") {
   CHECK(psl->OrganizationalDomain("a.b.example") == "b.example");
 }
 
-TEST_CASE("Domains are normalised; suffixes are their own organisational domain", "[dmarc][psl]") {
+TEST_CASE("Domains are normalised and suffixes are their own organisational domain", "[dmarc][psl]") {
   auto psl = PublicSuffixList::Parse(kList);
   REQUIRE(psl.ok());
   CHECK(psl->OrganizationalDomain("Mail.EXAMPLE.Com.") == "example.com");
