@@ -8,7 +8,8 @@
 // spool rows whose stream entry was lost (Redis restart) are re-enqueued by the reconciler.
 //
 // SECURITY: handles no client connections; message bodies are copied as opaque bytes.
-// STATUS: delivers to INBOX only. Lists, Sieve, quotas, vacation and iMIP come with the
+// STATUS: delivers to INBOX (messages kite-mta quarantined after a DMARC failure to Junk).
+// Lists, Sieve, quotas, vacation and iMIP come with the
 // delivery issue.
 #include <unistd.h>
 
@@ -69,7 +70,7 @@ struct Delivery {
     }
     delivered->Increment();
     kite::log::Info("delivery.stored").Kv("spool_id", spool_id).Kv("recipient", recipient).Kv("uid", r->uid)
-        .Kv("mailbox_id", r->mailbox_id);
+        .Kv("mailbox_id", r->mailbox_id).Kv("mailbox", r->mailbox).Kv("quarantined", r->quarantined);
     // IMAP sessions on any replica learn about it; losing this only delays their view.
     redis.Publish(absl::StrCat("kite:mbox:", account_id), absl::StrCat(r->mailbox_id, " ", r->uid)).IgnoreError();
     return true;

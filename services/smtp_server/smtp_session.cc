@@ -636,6 +636,14 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
           if (submission && r.code == 0) {
             sender_header += smtp::MissingOriginatorFields(message, hostname_, std::time(nullptr), RandomToken());
           }
+          // kite-mta: SPF, DKIM and DMARC (inbound_checks.h); adds Authentication-Results to
+          // `message`, may refuse it (DMARC p=reject) or file it into Junk (quarantine).
+          InboundVerdict verdict;
+          if (r.code == 0 && !submission && inbound_checks_) {
+            InboundRequest auth_req{client, helo, mail_from, sid};
+            co_await rt_.Blocking([this, &verdict, &auth_req, &message] { verdict = inbound_checks_->Check(auth_req, message); });
+            if (verdict.reject) r = {550, "5.7.1", verdict.reject_text};
+          }
           if (r.code == 0) {
             // RFC 3848 / 6531 "with" keywords: (UTF8)SMTP / ESMTP, then S for TLS, A for AUTH.
             std::string with = absl::StrCat(smtputf8 ? "UTF8SMTP" : (esmtp ? "ESMTP" : "SMTP"), conn->is_tls() ? "S" : "",
@@ -657,6 +665,7 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
               if (!signatures.empty()) body = signatures + body;
             }
             queue::Envelope env{mail_from, helo, client, auth_user, submission ? "submission" : "mta", rcpts};
+            env.quarantine = verdict.quarantine;
             auto start = std::chrono::steady_clock::now();
             auto spool_id = co_await rt_.Blocking([this, &env, &body] { return queue::Spool(pool_, env, body); });
             if (!spool_id.ok()) {

@@ -58,6 +58,7 @@
 #include "lib/store/pool.h"
 #include "smtp_server/dkim_keys.h"
 #include "smtp_server/policy.h"
+#include "smtp_server/inbound_checks.h"
 
 namespace kite::smtp_server {
 
@@ -89,6 +90,8 @@ class Server {
   const std::string& hostname() const { return hostname_; }
   // Adds stream entries after a commit; a failure is only logged (the reconciler retries).
   void Enqueue(int64_t spool_id, const std::vector<queue::Recipient>& recipients);
+  // kite-mta: SPF/DKIM/DMARC on every message (inbound_checks.h). Never set for submission.
+  void SetInboundChecks(std::unique_ptr<InboundChecks> checks) { inbound_checks_ = std::move(checks); }
 
   prometheus::Family<prometheus::Counter>& replies;
   prometheus::Counter& accepted;
@@ -123,6 +126,7 @@ class Server {
   std::string hostname_;
   DkimKeys dkim_keys_;
   std::unique_ptr<Policies> policies_;  // rate limit, greylisting, DNS blocklists (policy.h)
+  std::unique_ptr<InboundChecks> inbound_checks_;
 };
 
 }  // namespace kite::smtp_server

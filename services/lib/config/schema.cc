@@ -91,6 +91,20 @@ Schema Build() {
          "DNS blocklist zones (RFC 5782, comma separated) queried through global.dns_servers; a listed client gets 554 5.7.1 at RCPT; DNS errors: accepted. Empty: off"});
   s.Add({"mta", "trusted_networks", Type::kList, "",
          "Client networks (CIDR, comma separated) exempt from greylisting and DNS blocklists (no relay permission)"});
+  // Mail authentication of inbound mail (smtp_server/inbound_checks.h).
+  s.Add({"mta", "spf", Type::kBool, "true", "Check SPF (RFC 7208) and report it in Authentication-Results"});
+  s.Add({"mta", "dkim_verify", Type::kBool, "true", "Verify DKIM signatures (RFC 6376, 8463) and report them in Authentication-Results"});
+  s.Add({"mta", "dmarc", Type::kBool, "true",
+         "Evaluate DMARC (RFC 7489) on the header From domain; SPF and DKIM are then evaluated even if their keys are off"});
+  s.Add({"mta", "dmarc_enforcement", Type::kString, "full",
+         "full: DMARC p=reject failures get 550 5.7.1 at DATA and quarantine ones go to Junk; quarantine: both go to Junk; none: only reported",
+         [](std::string_view v) { return OneOf(v, {"full", "quarantine", "none"}); }});
+  s.Add({"mta", "public_suffix_list", Type::kString, "/usr/share/publicsuffix/public_suffix_list.dat",
+         "Public Suffix List for DMARC organisational domains (Debian package publicsuffix); read once at start"});
+  s.Add({"mta", "dns_timeout", Type::kDuration, "2s", "Per-try timeout of SPF, DKIM and DMARC DNS queries (global.dns_servers)"});
+  s.Add({"mta", "spf_max_dns_lookups", Type::kInt, "10", "SPF mechanisms that query DNS per check (RFC 7208 4.6.4: 10)", Positive});
+  s.Add({"mta", "spf_max_void_lookups", Type::kInt, "2", "SPF lookups answered NXDOMAIN or empty per check (RFC 7208 4.6.4: 2)", Positive});
+  s.Add({"mta", "dkim_max_signatures", Type::kInt, "8", "DKIM signatures verified per message; later ones are reported neutral", Positive});
 
   AddDaemon(s, "submission", 7002, 9102);
   s.Add({"submission", "starttls_listen", Type::kHostPort, "127.0.0.1:2587", "Submission with STARTTLS (production: 0.0.0.0:587)"});

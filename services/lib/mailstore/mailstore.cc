@@ -49,6 +49,19 @@ constexpr const char* kMailboxSelect =
 
 }  // namespace
 
+std::string JunkMailboxTx(pqxx::work& tx, int64_t account_id) {
+  auto junk = tx.exec_params(
+      "SELECT name FROM mailboxes WHERE account_id = $1 AND special_use = '\\Junk' ORDER BY id LIMIT 1", account_id);
+  if (!junk.empty()) return junk[0][0].as<std::string>();
+  // No \Junk mailbox: use one named Junk, or create it (RFC 6154 special-use \Junk).
+  tx.exec_params(
+      "INSERT INTO mailboxes(account_id, name, uidvalidity, special_use) "
+      "VALUES ($1, 'Junk', extract(epoch from clock_timestamp())::bigint, '\\Junk') "
+      "ON CONFLICT (account_id, name) DO NOTHING",
+      account_id);
+  return "Junk";
+}
+
 absl::StatusOr<DeliverResult> DeliverFromSpool(store::Pool& pool, int64_t spool_id, const std::string& recipient,
                                                int64_t account_id, const std::string& mailbox) {
   return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<DeliverResult> {
@@ -61,11 +74,18 @@ absl::StatusOr<DeliverResult> DeliverFromSpool(store::Pool& pool, int64_t spool_
       result.duplicate = true;
       return result;
     }
-    auto spool = tx.exec_params("SELECT size, sha256(body) FROM spool WHERE id = $1", spool_id);
+    auto spool = tx.exec_params("SELECT size, sha256(body), quarantine FROM spool WHERE id = $1", spool_id);
     if (spool.empty()) {
       return absl::NotFoundError(absl::StrCat("spool entry ", spool_id, " is gone but was never delivered to ", recipient));
     }
     int64_t size = spool[0][0].as<int64_t>();
+    // DMARC quarantine (kite-mta): INBOX deliveries go to the account's Junk mailbox.
+    std::string target = mailbox;
+    if (spool[0][2].as<bool>() && mailbox == "INBOX") {
+      target = JunkMailboxTx(tx, account_id);
+      result.quarantined = true;
+    }
+    result.mailbox = target;
     // Store the body once: reuse an identical one (another recipient of the same message).
     auto existing = tx.exec_params(
         "SELECT m.id FROM messages m, spool s WHERE s.id = $1 AND m.sha256 = sha256(s.body) LIMIT 1", spool_id);
@@ -83,9 +103,9 @@ absl::StatusOr<DeliverResult> DeliverFromSpool(store::Pool& pool, int64_t spool_
     auto mb = tx.exec_params(
         "UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1 "
         "WHERE account_id = $1 AND name = $2 RETURNING id, uidnext - 1, highest_modseq",
-        account_id, mailbox);
+        account_id, target);
     if (mb.empty()) {
-      return absl::NotFoundError(absl::StrCat("account ", account_id, " has no mailbox ", mailbox));
+      return absl::NotFoundError(absl::StrCat("account ", account_id, " has no mailbox ", target));
     }
     result.mailbox_id = mb[0][0].as<int64_t>();
     result.uid = mb[0][1].as<int64_t>();

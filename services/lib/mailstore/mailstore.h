@@ -20,14 +20,22 @@ struct DeliverResult {
   int64_t mailbox_id = 0;
   int64_t uid = 0;
   int64_t modseq = 0;
+  std::string mailbox;       // where it was filed
+  bool quarantined = false;  // the spool row was marked by DMARC quarantine: filed into Junk
 };
 
 // In one transaction: claims (spool_id, recipient) in `deliveries`, stores the body once,
 // appends it to the account's `mailbox` with the next UID and MODSEQ, updates quota usage,
 // and marks the spool recipient delivered (deleting the spool row once every recipient is
-// done). A conflict on the claim means a redelivered queue entry: a no-op.
+// done). A conflict on the claim means a redelivered queue entry: a no-op. A spool row marked
+// quarantine (DMARC, migration 0009) delivered to INBOX goes to the account's Junk mailbox
+// instead (JunkMailboxTx).
 absl::StatusOr<DeliverResult> DeliverFromSpool(store::Pool& pool, int64_t spool_id, const std::string& recipient,
                                                int64_t account_id, const std::string& mailbox = "INBOX");
+
+// The name of the account's \Junk special-use mailbox (RFC 6154); when there is none, a
+// mailbox named "Junk" (created with \Junk if missing).
+std::string JunkMailboxTx(pqxx::work& tx, int64_t account_id);
 
 struct MailboxInfo {
   int64_t id = 0;

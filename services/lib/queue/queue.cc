@@ -13,6 +13,7 @@ absl::StatusOr<int64_t> Spool(store::Pool& pool, const Envelope& envelope, std::
                        envelope.mail_from, envelope.helo, envelope.client_addr, envelope.auth_user,
                        static_cast<int64_t>(body.size()), blob, envelope.source)[0][0]
                      .as<int64_t>();
+    if (envelope.quarantine) tx.exec_params("UPDATE spool SET quarantine = true WHERE id = $1", id);
     for (const Recipient& r : envelope.recipients) {
       tx.exec_params(
           "INSERT INTO spool_recipients(spool_id, recipient, kind, account_id) VALUES ($1, $2, $3, NULLIF($4, 0)) "

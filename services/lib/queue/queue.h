@@ -42,6 +42,8 @@ struct Envelope {
   std::string auth_user;  // "" when not authenticated
   std::string source;     // "mta", "submission", "internal"
   std::vector<Recipient> recipients;
+  // kite-mta: a DMARC quarantine disposition; kite-delivery files the message into Junk.
+  bool quarantine = false;
 };
 
 // Commits the message to the spool; returns its id.
