@@ -104,10 +104,12 @@ struct Filter {
 
 // The WHERE clause over spool s JOIN spool_recipients r, with Filter's fields as $1..$8.
 constexpr char kWhere[] =
-    " WHERE CASE $1::text WHEN 'all' THEN true WHEN 'pending' THEN r.state <> 'delivered' ELSE r.state = $1 END"
+    " WHERE CASE $1::text WHEN 'all' THEN true WHEN 'pending' THEN r.state <> 'delivered' ELSE "
+    "r.state = $1 END"
     " AND ($2::text = '' OR r.kind = $2)"
     " AND ($3::text = '' OR lower(substring(r.recipient from '@([^@]*)$')) = $3)"
-    " AND (NOT $5::boolean OR (CASE WHEN left($4::text, 1) = '@' THEN lower(right(s.mail_from, length($4))) = $4"
+    " AND (NOT $5::boolean OR (CASE WHEN left($4::text, 1) = '@' THEN lower(right(s.mail_from, "
+    "length($4))) = $4"
     "                               ELSE lower(s.mail_from) = $4 END))"
     " AND ($6::float8 < 0 OR s.received_at < now() - make_interval(secs => $6::float8))"
     " AND ($7::bigint = 0 OR s.id = $7)"
@@ -115,8 +117,8 @@ constexpr char kWhere[] =
 
 template <typename... Extra>
 pqxx::result Query(pqxx::work& tx, const std::string& sql, const Filter& f, Extra&&... extra) {
-  return tx.exec_params(sql, f.state, f.kind, f.domain, f.sender, f.sender_given, f.older_secs, f.id, f.recipient,
-                        std::forward<Extra>(extra)...);
+  return tx.exec_params(sql, f.state, f.kind, f.domain, f.sender, f.sender_given, f.older_secs,
+                        f.id, f.recipient, std::forward<Extra>(extra)...);
 }
 
 // Takes the filter options out of args; a usage error is printed and false returned.
@@ -124,8 +126,8 @@ bool TakeFilter(std::vector<std::string>& a, Filter& f) {
   bool given = false;
   std::string state = TakeOption(a, "--state", &given);
   if (given) {
-    if (state != "queued" && state != "deferred" && state != "failed" && state != "delivered" && state != "pending" &&
-        state != "all") {
+    if (state != "queued" && state != "deferred" && state != "failed" && state != "delivered" &&
+        state != "pending" && state != "all") {
       Fail("--state must be queued, deferred, failed, delivered, pending or all", 2);
       return false;
     }
@@ -145,7 +147,8 @@ bool TakeFilter(std::vector<std::string>& a, Filter& f) {
   }
   f.sender = absl::AsciiStrToLower(TakeOption(a, "--sender", &f.sender_given));
   if (f.sender == "<>") f.sender.clear();
-  if (f.sender.size() >= 2 && f.sender.front() == '<' && f.sender.back() == '>') f.sender = f.sender.substr(1, f.sender.size() - 2);
+  if (f.sender.size() >= 2 && f.sender.front() == '<' && f.sender.back() == '>')
+    f.sender = f.sender.substr(1, f.sender.size() - 2);
   given = false;
   std::string older = TakeOption(a, "--older-than", &given);
   if (given) {
@@ -192,7 +195,8 @@ bool TakeTarget(const std::string& arg, Filter& f, bool* all) {
 
 std::unique_ptr<redis::Client> OpenRedis(const config::Config& c, absl::Status* error) {
   auto addr = c.Address("global", "redis");
-  auto r = redis::Client::Connect({.host = addr.host, .port = addr.port, .password = c.String("global", "redis_password")});
+  auto r = redis::Client::Connect(
+      {.host = addr.host, .port = addr.port, .password = c.String("global", "redis_password")});
   if (!r.ok()) {
     *error = r.status();
     return nullptr;
@@ -222,7 +226,9 @@ absl::Status EnqueueAll(const config::Config& c, store::Pool& pool, const std::v
 std::vector<Due> DueRows(const pqxx::result& rows) {
   std::vector<Due> out;
   for (const auto& r : rows) {
-    out.push_back({r[0].as<int64_t>(), {r[1].as<std::string>(), r[2].as<std::string>() == "local", r[3].as<int64_t>()}});
+    out.push_back(
+        {r[0].as<int64_t>(),
+         {r[1].as<std::string>(), r[2].as<std::string>() == "local", r[3].as<int64_t>()}});
   }
   return out;
 }
@@ -245,12 +251,17 @@ struct MessageRow {
 // matching recipients.
 const std::string& SelectSql() {
   static const std::string sql = absl::StrCat(
-      "WITH m AS (SELECT DISTINCT s.id FROM spool s JOIN spool_recipients r ON r.spool_id = s.id", kWhere,
+      "WITH m AS (SELECT DISTINCT s.id FROM spool s JOIN spool_recipients r ON r.spool_id = s.id",
+      kWhere,
       " ORDER BY s.id LIMIT $9) "
-      "SELECT s.id, ", Ts("s.received_at"), ", s.size, s.mail_from, COALESCE(s.helo, ''), COALESCE(s.client_addr, ''), "
-      "COALESCE(s.auth_user, ''), s.source, floor(extract(epoch FROM now() - s.received_at))::bigint, "
-      "r.recipient, r.kind, r.state, r.attempts, ", Ts("r.next_attempt_at"), ", ", Ts("r.enqueued_at"), ", ",
-      Ts("r.updated_at"), ", r.last_error "
+      "SELECT s.id, ",
+      Ts("s.received_at"),
+      ", s.size, s.mail_from, COALESCE(s.helo, ''), COALESCE(s.client_addr, ''), "
+      "COALESCE(s.auth_user, ''), s.source, floor(extract(epoch FROM now() - "
+      "s.received_at))::bigint, "
+      "r.recipient, r.kind, r.state, r.attempts, ",
+      Ts("r.next_attempt_at"), ", ", Ts("r.enqueued_at"), ", ", Ts("r.updated_at"),
+      ", r.last_error "
       "FROM spool s JOIN spool_recipients r ON r.spool_id = s.id",
       kWhere, " AND s.id IN (SELECT id FROM m) ORDER BY s.id, r.recipient");
   return sql;
@@ -323,8 +334,10 @@ JsonObject MessageJson(const MessageRow& m) {
 }
 
 void PrintRecipient(const RecipientRow& r) {
-  std::printf("    %-9s %-6s attempts %-3" PRId64 " %s", r.state.c_str(), r.kind.c_str(), r.attempts, r.recipient.c_str());
-  if (r.state == "queued" || r.state == "deferred") std::printf("  next %s", r.next_attempt_at.c_str());
+  std::printf("    %-9s %-6s attempts %-3" PRId64 " %s", r.state.c_str(), r.kind.c_str(),
+              r.attempts, r.recipient.c_str());
+  if (r.state == "queued" || r.state == "deferred")
+    std::printf("  next %s", r.next_attempt_at.c_str());
   std::printf("\n");
   if (r.has_error) std::printf("        (%s)\n", r.last_error.c_str());
 }
@@ -336,9 +349,11 @@ int List(Cli& cli, store::Pool& pool) {
   bool given = false;
   std::string limit_text = TakeOption(a, "--limit", &given);
   int64_t limit = 1000;
-  if (given && (!absl::SimpleAtoi(limit_text, &limit) || limit < 1)) return Fail("--limit needs a positive number", 2);
+  if (given && (!absl::SimpleAtoi(limit_text, &limit) || limit < 1))
+    return Fail("--limit needs a positive number", 2);
   if (Leftover(a, 1)) return 2;
-  auto rows = pool.Transact([&](pqxx::work& tx) { return ToMessages(Query(tx, SelectSql(), f, limit)); });
+  auto rows =
+      pool.Transact([&](pqxx::work& tx) { return ToMessages(Query(tx, SelectSql(), f, limit)); });
   if (!rows.ok()) return Fail(rows.status());
   size_t recipients = 0;
   for (const auto& m : *rows) recipients += m.recipients.size();
@@ -349,18 +364,21 @@ int List(Cli& cli, store::Pool& pool) {
     return 0;
   }
   if (rows->empty()) {
-    bool filtered = f.state != "pending" || !f.kind.empty() || !f.domain.empty() || f.sender_given || f.older_secs >= 0;
+    bool filtered = f.state != "pending" || !f.kind.empty() || !f.domain.empty() ||
+                    f.sender_given || f.older_secs >= 0;
     std::printf("queue is empty%s\n", filtered ? " (for these filters)" : "");
     return 0;
   }
-  std::printf("%-10s %-10s %-21s %-10s %s\n", "SPOOL-ID", "SIZE", "RECEIVED (UTC)", "SOURCE", "SENDER");
+  std::printf("%-10s %-10s %-21s %-10s %s\n", "SPOOL-ID", "SIZE", "RECEIVED (UTC)", "SOURCE",
+              "SENDER");
   for (const auto& m : *rows) {
-    std::printf("%-10" PRId64 " %-10s %-21s %-10s %s\n", m.id, Size(m.size).c_str(), m.received_at.c_str(),
-                m.source.c_str(), m.mail_from.empty() ? "<>" : m.mail_from.c_str());
+    std::printf("%-10" PRId64 " %-10s %-21s %-10s %s\n", m.id, Size(m.size).c_str(),
+                m.received_at.c_str(), m.source.c_str(),
+                m.mail_from.empty() ? "<>" : m.mail_from.c_str());
     for (const auto& r : m.recipients) PrintRecipient(r);
   }
-  std::printf("-- %zu message%s, %zu recipient%s\n", rows->size(), rows->size() == 1 ? "" : "s", recipients,
-              recipients == 1 ? "" : "s");
+  std::printf("-- %zu message%s, %zu recipient%s\n", rows->size(), rows->size() == 1 ? "" : "s",
+              recipients, recipients == 1 ? "" : "s");
   return 0;
 }
 
@@ -403,17 +421,19 @@ int Show(Cli& cli, store::Pool& pool) {
     return 0;
   }
   std::printf("*** ENVELOPE RECORDS %" PRId64 " ***\n", m.id);
-  std::printf("spool_id:    %" PRId64 "\nreceived_at: %s (%" PRId64 " s ago)\nsize:        %" PRId64 " bytes\n", m.id,
-              m.received_at.c_str(), m.age, m.size);
-  std::printf("sender:      %s\nsource:      %s\n", m.mail_from.empty() ? "<>" : m.mail_from.c_str(), m.source.c_str());
+  std::printf("spool_id:    %" PRId64 "\nreceived_at: %s (%" PRId64 " s ago)\nsize:        %" PRId64
+              " bytes\n",
+              m.id, m.received_at.c_str(), m.age, m.size);
+  std::printf("sender:      %s\nsource:      %s\n",
+              m.mail_from.empty() ? "<>" : m.mail_from.c_str(), m.source.c_str());
   if (!m.helo.empty()) std::printf("helo:        %s\n", m.helo.c_str());
   if (!m.client_addr.empty()) std::printf("client:      %s\n", m.client_addr.c_str());
   if (!m.auth_user.empty()) std::printf("auth_user:   %s\n", m.auth_user.c_str());
   for (const auto& r : m.recipients) {
     std::printf("recipient:   %s (%s)\n", r.recipient.c_str(), r.kind.c_str());
-    std::printf("    state %s, attempts %" PRId64 ", next attempt %s, enqueued %s, updated %s\n", r.state.c_str(),
-                r.attempts, r.next_attempt_at.c_str(), r.enqueued_at.empty() ? "never" : r.enqueued_at.c_str(),
-                r.updated_at.c_str());
+    std::printf("    state %s, attempts %" PRId64 ", next attempt %s, enqueued %s, updated %s\n",
+                r.state.c_str(), r.attempts, r.next_attempt_at.c_str(),
+                r.enqueued_at.empty() ? "never" : r.enqueued_at.c_str(), r.updated_at.c_str());
     if (r.has_error) std::printf("    last error: %s\n", r.last_error.c_str());
   }
   std::printf("*** %s ***\n", body ? "MESSAGE CONTENTS" : "MESSAGE HEADERS");
@@ -435,31 +455,37 @@ int Retry(Cli& cli, store::Pool& pool) {
   if (!TakeTarget(a[1], f, &all)) return 2;
   if (f.state == "delivered") return Fail("delivered recipients cannot be retried", 2);
   auto due = pool.Transact([&](pqxx::work& tx) {
-    auto rows = Query(tx,
-                      absl::StrCat("UPDATE spool_recipients u SET next_attempt_at = now(), updated_at = now(), "
-                                   "state = CASE WHEN u.state = 'failed' THEN 'queued' ELSE u.state END "
-                                   "FROM spool s JOIN spool_recipients r ON r.spool_id = s.id",
-                                   kWhere,
-                                   " AND r.state IN ('queued', 'deferred', 'failed') "
-                                   "AND u.spool_id = r.spool_id AND u.recipient = r.recipient "
-                                   "RETURNING u.spool_id, u.recipient, u.kind, COALESCE(u.account_id, 0)"),
-                      f);
+    auto rows = Query(
+        tx,
+        absl::StrCat("UPDATE spool_recipients u SET next_attempt_at = now(), updated_at = now(), "
+                     "state = CASE WHEN u.state = 'failed' THEN 'queued' ELSE u.state END "
+                     "FROM spool s JOIN spool_recipients r ON r.spool_id = s.id",
+                     kWhere,
+                     " AND r.state IN ('queued', 'deferred', 'failed') "
+                     "AND u.spool_id = r.spool_id AND u.recipient = r.recipient "
+                     "RETURNING u.spool_id, u.recipient, u.kind, COALESCE(u.account_id, 0)"),
+        f);
     return DueRows(rows);
   });
   if (!due.ok()) return Fail(due.status());
   if (due->empty() && !all) return Fail(absl::StrCat("nothing to retry for spool id ", f.id));
   absl::Status s = EnqueueAll(cli.config, pool, *due);
   if (!s.ok()) {
-    return Fail(absl::StrCat(due->size(), " recipient(s) are due now, but enqueueing failed (", s.message(),
-                             "); the reconciler will enqueue them"));
+    return Fail(absl::StrCat(due->size(), " recipient(s) are due now, but enqueueing failed (",
+                             s.message(), "); the reconciler will enqueue them"));
   }
   std::set<int64_t> messages;
   for (const auto& d : *due) messages.insert(d.spool_id);
   if (cli.json) {
-    std::printf("%s\n", JsonObject().Add("ok", true).Add("messages", static_cast<int64_t>(messages.size()))
-                            .Add("recipients", static_cast<int64_t>(due->size())).str().c_str());
+    std::printf("%s\n", JsonObject()
+                            .Add("ok", true)
+                            .Add("messages", static_cast<int64_t>(messages.size()))
+                            .Add("recipients", static_cast<int64_t>(due->size()))
+                            .str()
+                            .c_str());
   } else {
-    std::printf("%zu recipient(s) of %zu message(s) due now and enqueued\n", due->size(), messages.size());
+    std::printf("%zu recipient(s) of %zu message(s) due now and enqueued\n", due->size(),
+                messages.size());
   }
   return 0;
 }
@@ -482,11 +508,12 @@ int Delete(Cli& cli, store::Pool& pool) {
     Deleted d;
     // Row locks on the recipients first: a delivery in progress either finishes before
     // (the recipient is then delivered and kept) or finds its row gone.
-    auto rows = Query(tx,
-                      absl::StrCat("SELECT r.spool_id, r.recipient FROM spool s JOIN spool_recipients r "
-                                   "ON r.spool_id = s.id",
-                                   kWhere, " AND r.state IN ('queued', 'deferred', 'failed') FOR UPDATE OF r"),
-                      f);
+    auto rows = Query(
+        tx,
+        absl::StrCat("SELECT r.spool_id, r.recipient FROM spool s JOIN spool_recipients r "
+                     "ON r.spool_id = s.id",
+                     kWhere, " AND r.state IN ('queued', 'deferred', 'failed') FOR UPDATE OF r"),
+        f);
     std::set<int64_t> spools;
     for (const auto& r : rows) spools.insert(r[0].as<int64_t>());
     if (dry_run) {
@@ -495,17 +522,19 @@ int Delete(Cli& cli, store::Pool& pool) {
       return d;
     }
     for (const auto& r : rows) {
-      d.recipients += tx.exec_params("DELETE FROM spool_recipients WHERE spool_id = $1 AND recipient = $2 "
-                                     "AND state IN ('queued', 'deferred', 'failed')",
-                                     r[0].as<int64_t>(), r[1].as<std::string>())
+      d.recipients += tx.exec_params(
+                            "DELETE FROM spool_recipients WHERE spool_id = $1 AND recipient = $2 "
+                            "AND state IN ('queued', 'deferred', 'failed')",
+                            r[0].as<int64_t>(), r[1].as<std::string>())
                           .affected_rows();
     }
     // A message with nothing left to deliver leaves the spool (as after its last delivery).
     for (int64_t id : spools) {
-      d.messages += tx.exec_params("DELETE FROM spool s WHERE s.id = $1 AND NOT EXISTS (SELECT 1 FROM "
-                                   "spool_recipients r WHERE r.spool_id = s.id AND r.state IN "
-                                   "('queued', 'deferred', 'failed'))",
-                                   id)
+      d.messages += tx.exec_params(
+                          "DELETE FROM spool s WHERE s.id = $1 AND NOT EXISTS (SELECT 1 FROM "
+                          "spool_recipients r WHERE r.spool_id = s.id AND r.state IN "
+                          "('queued', 'deferred', 'failed'))",
+                          id)
                         .affected_rows();
     }
     return d;
@@ -514,24 +543,31 @@ int Delete(Cli& cli, store::Pool& pool) {
   if (dry_run) {
     if (done->recipients == 0) {
       if (cli.json) {
-        std::printf("%s\n", JsonObject().Add("ok", true).Add("messages", 0).Add("recipients", 0).str().c_str());
+        std::printf(
+            "%s\n",
+            JsonObject().Add("ok", true).Add("messages", 0).Add("recipients", 0).str().c_str());
       } else {
         std::printf("nothing to delete\n");
       }
       return 0;
     }
-    return Fail(absl::StrCat("this would delete ", done->recipients, " recipient(s) of ", done->messages,
-                             " message(s); add --yes to delete them"));
+    return Fail(absl::StrCat("this would delete ", done->recipients, " recipient(s) of ",
+                             done->messages, " message(s); add --yes to delete them"));
   }
   if (done->recipients == 0 && !all) {
-    return Fail(absl::StrCat("nothing to delete for spool id ", f.id, " (not spooled, or already delivered)"));
+    return Fail(absl::StrCat("nothing to delete for spool id ", f.id,
+                             " (not spooled, or already delivered)"));
   }
   if (cli.json) {
-    std::printf("%s\n", JsonObject().Add("ok", true).Add("messages", done->messages).Add("recipients", done->recipients)
-                            .str().c_str());
+    std::printf("%s\n", JsonObject()
+                            .Add("ok", true)
+                            .Add("messages", done->messages)
+                            .Add("recipients", done->recipients)
+                            .str()
+                            .c_str());
   } else {
-    std::printf("deleted %" PRId64 " recipient(s); %" PRId64 " message(s) removed from the spool\n", done->recipients,
-                done->messages);
+    std::printf("deleted %" PRId64 " recipient(s); %" PRId64 " message(s) removed from the spool\n",
+                done->recipients, done->messages);
   }
   return 0;
 }
@@ -539,9 +575,10 @@ int Delete(Cli& cli, store::Pool& pool) {
 int Flush(Cli& cli, store::Pool& pool) {
   if (Leftover(cli.args, 1)) return 2;
   auto due = pool.Transact([&](pqxx::work& tx) {
-    return DueRows(tx.exec("UPDATE spool_recipients SET next_attempt_at = now(), updated_at = now() "
-                           "WHERE state = 'deferred' "
-                           "RETURNING spool_id, recipient, kind, COALESCE(account_id, 0)"));
+    return DueRows(
+        tx.exec("UPDATE spool_recipients SET next_attempt_at = now(), updated_at = now() "
+                "WHERE state = 'deferred' "
+                "RETURNING spool_id, recipient, kind, COALESCE(account_id, 0)"));
   });
   if (!due.ok()) return Fail(due.status());
   absl::Status s = EnqueueAll(cli.config, pool, *due);
@@ -561,8 +598,12 @@ int Flush(Cli& cli, store::Pool& pool) {
     }
   }
   if (cli.json) {
-    std::printf("%s\n", JsonObject().Add("ok", true).Add("deferred", static_cast<int64_t>(due->size()))
-                            .Add("reconciled", reconciled).str().c_str());
+    std::printf("%s\n", JsonObject()
+                            .Add("ok", true)
+                            .Add("deferred", static_cast<int64_t>(due->size()))
+                            .Add("reconciled", reconciled)
+                            .str()
+                            .c_str());
   } else {
     std::printf("%zu deferred recipient(s) due now and enqueued; %" PRId64
                 " due recipient(s) missing from Redis enqueued\n",
@@ -577,7 +618,8 @@ int Stats(Cli& cli, store::Pool& pool) {
   if (Leftover(cli.args, 1)) return 2;
   auto counts = pool.Transact([](pqxx::work& tx) {
     std::vector<std::pair<std::string, int64_t>> out;
-    for (const auto& row : tx.exec("SELECT kind || '/' || state, count(*) FROM spool_recipients GROUP BY 1 ORDER BY 1")) {
+    for (const auto& row : tx.exec(
+             "SELECT kind || '/' || state, count(*) FROM spool_recipients GROUP BY 1 ORDER BY 1")) {
       out.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>());
     }
     return out;
@@ -599,14 +641,21 @@ int Stats(Cli& cli, store::Pool& pool) {
                                std::pair{queue::kOutboundStream, queue::kOutboundGroup}}) {
     auto len = redis->XLen(stream);
     auto pending = redis->Command({"XPENDING", stream, group});
-    long long p = pending.ok() && pending->type == redis::Reply::kArray && !pending->elements.empty()
-                      ? pending->elements[0].integer
-                      : 0;
-    streams.AddRaw(stream, JsonObject().Add("length", static_cast<int64_t>(len.ok() ? *len : -1))
-                               .Add("pending", static_cast<int64_t>(p)).str());
-    if (!cli.json) std::printf("stream %-16s length %lld, pending %lld\n", stream, len.ok() ? *len : -1LL, p);
+    long long p =
+        pending.ok() && pending->type == redis::Reply::kArray && !pending->elements.empty()
+            ? pending->elements[0].integer
+            : 0;
+    streams.AddRaw(stream, JsonObject()
+                               .Add("length", static_cast<int64_t>(len.ok() ? *len : -1))
+                               .Add("pending", static_cast<int64_t>(p))
+                               .str());
+    if (!cli.json)
+      std::printf("stream %-16s length %lld, pending %lld\n", stream, len.ok() ? *len : -1LL, p);
   }
-  if (cli.json) std::printf("%s\n", JsonObject().AddRaw("spool", spool.str()).AddRaw("streams", streams.str()).str().c_str());
+  if (cli.json)
+    std::printf(
+        "%s\n",
+        JsonObject().AddRaw("spool", spool.str()).AddRaw("streams", streams.str()).str().c_str());
   return 0;
 }
 
@@ -614,8 +663,9 @@ int Queue(Cli& cli) {
   auto& a = cli.args;
   if (cli.help || a.empty()) return Usage(kUsage, cli.help);
   using Handler = int (*)(Cli&, store::Pool&);
-  const std::pair<const char*, Handler> kSub[] = {{"list", List},   {"show", Show},   {"retry", Retry},
-                                                  {"delete", Delete}, {"flush", Flush}, {"stats", Stats}};
+  const std::pair<const char*, Handler> kSub[] = {{"list", List},   {"show", Show},
+                                                  {"retry", Retry}, {"delete", Delete},
+                                                  {"flush", Flush}, {"stats", Stats}};
   for (const auto& [name, handler] : kSub) {
     if (a[0] != name) continue;
     // Options may come before or after the target: each handler takes its options first.
@@ -628,6 +678,7 @@ int Queue(Cli& cli) {
 
 }  // namespace
 
-static const Registration kQueueCommand{"queue", Queue, "list | show | retry | delete | flush | stats: the mail queue"};
+static const Registration kQueueCommand{
+    "queue", Queue, "list | show | retry | delete | flush | stats: the mail queue"};
 
 }  // namespace kite::kitectl
