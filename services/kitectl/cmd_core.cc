@@ -1,9 +1,8 @@
-// kitectl migrate | health | queue | check-config.
+// kitectl migrate | health | check-config. (queue: cmd_queue.cc)
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "kitectl/commands.h"
 #include "lib/base/strings.h"
-#include "lib/redis/client.h"
 #include "lib/rpc/rpc.h"
 #include "lib/store/migrations.h"
 #include "lib/store/url.h"
@@ -64,46 +63,6 @@ int Health(Cli& cli) {
   return bad == 0 ? 0 : 1;
 }
 
-int Queue(Cli& cli) {
-  if (cli.help || cli.args.size() != 1 || cli.args[0] != "stats") {
-    return Usage("Usage: kitectl queue stats\n  Spool recipients by kind and state, and the Redis streams' length and pending count.\n",
-                 cli.help);
-  }
-  auto pool = OpenPool(cli.config);
-  if (!pool) return 1;
-  auto counts = pool->Transact([](pqxx::work& tx) {
-    std::vector<std::pair<std::string, int64_t>> out;
-    for (const auto& row : tx.exec("SELECT kind || '/' || state, count(*) FROM spool_recipients GROUP BY 1 ORDER BY 1")) {
-      out.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>());
-    }
-    return out;
-  });
-  if (!counts.ok()) return Fail(counts.status());
-  auto addr = cli.config.Address("global", "redis");
-  auto redis = redis::Client::Connect({.host = addr.host, .port = addr.port, .password = cli.config.String("global", "redis_password")});
-  if (!redis.ok()) return Fail(redis.status());
-  JsonObject spool, streams;
-  if (!cli.json) {
-    std::printf("spool recipients by kind/state:\n");
-    if (counts->empty()) std::printf("  (none)\n");
-  }
-  for (const auto& [k, n] : *counts) {
-    spool.Add(k, n);
-    if (!cli.json) std::printf("  %-24s %lld\n", k.c_str(), static_cast<long long>(n));
-  }
-  for (const char* stream : {"kite:deliver", "kite:outbound"}) {
-    auto len = (*redis)->XLen(stream);
-    auto pending = (*redis)->Command({"XPENDING", stream, stream == std::string("kite:deliver") ? "delivery" : "outbound"});
-    long long p = pending.ok() && pending->type == redis::Reply::kArray && !pending->elements.empty()
-                      ? pending->elements[0].integer
-                      : 0;
-    streams.AddRaw(stream, JsonObject().Add("length", static_cast<int64_t>(len.ok() ? *len : -1)).Add("pending", static_cast<int64_t>(p)).str());
-    if (!cli.json) std::printf("stream %-16s length %lld, pending %lld\n", stream, len.ok() ? *len : -1LL, p);
-  }
-  if (cli.json) std::printf("%s\n", JsonObject().AddRaw("spool", spool.str()).AddRaw("streams", streams.str()).str().c_str());
-  return 0;
-}
-
 int CheckConfig(Cli& cli) {
   if (cli.help) return Usage("Usage: kitectl check-config\n  Validates the configuration and prints it (secrets redacted).\n", true);
   std::printf("configuration OK\n%s", cli.config.Dump().c_str());
@@ -114,7 +73,6 @@ int CheckConfig(Cli& cli) {
 
 static const Registration kMigrateCommand{"migrate", Migrate, "apply pending schema migrations"};
 static const Registration kHealthCommand{"health", Health, "gRPC health of every daemon"};
-static const Registration kQueueCommand{"queue", Queue, "stats: spool and stream counts"};
 static const Registration kCheckConfigCommand{"check-config", CheckConfig, "validate the configuration and print it"};
 
 }  // namespace kite::kitectl
