@@ -44,8 +44,13 @@ absl::Status Enqueue(redis::Client& redis, store::Pool& pool, int64_t spool_id,
   if (!done.empty()) {
     auto s = pool.Transact([&](pqxx::work& tx) {
       for (const auto& rcpt : done) {
-        tx.exec_params("UPDATE spool_recipients SET enqueued_at = now() WHERE spool_id = $1 AND recipient = $2",
-                       spool_id, rcpt);
+        // Only while the entry is still the recipient's pending work: a consumer that was
+        // quicker than this update (took the entry, deferred the recipient and cleared
+        // enqueued_at for the reconciler) must not have its retry hidden.
+        tx.exec_params(
+            "UPDATE spool_recipients SET enqueued_at = now() WHERE spool_id = $1 AND recipient = $2 "
+            "AND (state = 'queued' OR (state = 'deferred' AND next_attempt_at <= now()))",
+            spool_id, rcpt);
       }
     });
     if (!s.ok() && first_error.ok()) first_error = s;

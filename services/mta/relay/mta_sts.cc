@@ -1,5 +1,8 @@
 #include "mta/relay/mta_sts.h"
 
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -108,6 +111,35 @@ absl::StatusOr<StsPolicy> ParseStsPolicy(std::string_view body) {
   if (!version || !mode || !max_age) return absl::InvalidArgumentError("MTA-STS policy lacks version, mode or max_age");
   if (p.mode != StsPolicy::Mode::kNone && p.mx.empty()) return absl::InvalidArgumentError("MTA-STS policy lists no mx");
   return p;
+}
+
+absl::StatusOr<std::string> StsBodyFromHttpResponse(std::string_view raw) {
+  namespace http = boost::beast::http;
+  http::response_parser<http::string_body> parser;
+  parser.header_limit(8192);
+  parser.body_limit(kMaxPolicySize);
+  parser.eager(true);
+  boost::beast::error_code ec;
+  std::string_view rest = raw;
+  while (!rest.empty() && !parser.is_done()) {
+    size_t used = parser.put(boost::asio::buffer(rest.data(), rest.size()), ec);
+    if (ec == http::error::need_more) break;
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("bad HTTP response: ", ec.message()));
+    if (used == 0) break;
+    rest.remove_prefix(used);
+  }
+  if (!parser.is_done()) {
+    // put_eof asserts that something was parsed (Beast): an empty answer is just truncated.
+    if (!parser.got_some()) return absl::InvalidArgumentError("empty HTTP response");
+    ec = {};
+    parser.put_eof(ec);
+    if (ec || !parser.is_done()) return absl::InvalidArgumentError("truncated HTTP response");
+  }
+  const auto& res = parser.get();
+  if (res.result_int() != 200) return absl::NotFoundError(absl::StrCat("HTTP status ", res.result_int()));
+  std::string type = absl::AsciiStrToLower(std::string(res[http::field::content_type]));
+  if (type.rfind("text/plain", 0) != 0) return absl::InvalidArgumentError("policy is not text/plain");
+  return res.body();
 }
 
 bool StsMxMatches(const StsPolicy& policy, std::string_view host) {

@@ -39,6 +39,11 @@ const char* StsModeName(StsPolicy::Mode mode);
 // mode, max_age required; mx required unless mode is none; unknown keys ignored.
 absl::StatusOr<StsPolicy> ParseStsPolicy(std::string_view body);
 
+// The policy body from a raw HTTP/1.1 response (RFC 8461 3.3): status 200 only (no
+// redirects), Content-Type text/plain, header at most 8 KiB, body at most kMaxPolicySize;
+// chunked and close-delimited bodies are fine. Parsed by Boost.Beast.
+absl::StatusOr<std::string> StsBodyFromHttpResponse(std::string_view raw);
+
 // RFC 8461 4.1: "mail.example.net" matches "mail.example.net" and "*.example.net" (one
 // left-most label only); case-insensitive, trailing dots ignored.
 bool StsMxMatches(const StsPolicy& policy, std::string_view host);

@@ -31,6 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (policy.ok()) {
     for (const std::string& l : lines) (void)kite::relay::StsMxMatches(*policy, l);
   }
+  auto body = kite::relay::StsBodyFromHttpResponse(in);
+  if (body.ok() && body->size() > kite::relay::kMaxPolicySize) abort();
   auto id = kite::relay::ParseStsTxt(in);
   if (id.ok() && (id->empty() || id->size() > 32)) abort();
 

@@ -49,3 +49,25 @@ TEST_CASE("Broken policies are refused", "[relay][mta-sts]") {
   CHECK_FALSE(ParseStsPolicy("version: STSv1\ngarbage line\n").ok());
   CHECK_FALSE(ParseStsPolicy(std::string(kMaxPolicySize + 1, 'a')).ok());
 }
+
+TEST_CASE("The policy comes only from a 200 text/plain HTTP response", "[relay][mta-sts]") {
+  std::string body = "version: STSv1\r\nmode: enforce\r\nmx: mx.sts.test\r\nmax_age: 86400\r\n";
+  auto ok = StsBodyFromHttpResponse("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+                                    std::to_string(body.size()) + "\r\n\r\n" + body);
+  REQUIRE(ok.ok());
+  CHECK(*ok == body);
+  // Close-delimited and chunked bodies.
+  CHECK(StsBodyFromHttpResponse("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n" + body).value() == body);
+  CHECK(StsBodyFromHttpResponse("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "5\r\nhello\r\n0\r\n\r\n").value() == "hello");
+  CHECK(absl::IsNotFound(StsBodyFromHttpResponse("HTTP/1.1 301 Moved\r\nLocation: https://x.test/\r\nContent-Length: 0\r\n\r\n").status()));
+  CHECK_FALSE(StsBodyFromHttpResponse("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nhi").ok());
+  CHECK_FALSE(StsBodyFromHttpResponse("garbage").ok());
+  CHECK_FALSE(StsBodyFromHttpResponse("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\nx").ok());
+  CHECK_FALSE(StsBodyFromHttpResponse("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nshort").ok());
+}
+
+TEST_CASE("An empty or header-only HTTP answer is refused, not asserted on", "[relay][mta-sts]") {
+  CHECK_FALSE(StsBodyFromHttpResponse("").ok());
+  CHECK_FALSE(StsBodyFromHttpResponse("HTTP/1.1 200 OK\r\nContent-Type: text/pl").ok());
+}
