@@ -19,6 +19,8 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <atomic>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -48,7 +50,7 @@ int FreeTcpPort() {
 // A scripted SMTP server on one loopback address, on the test's io_context.
 class Peer {
  public:
-  enum class Mode { kAccept, kTempFirst, kReject, kAlwaysTemp };
+  enum class Mode { kAccept, kTempFirst, kReject, kAlwaysTemp, kSmarthost };
   Peer(asio::io_context& io, std::string address, int port, Mode mode, std::shared_ptr<kite::tls::ServerContext> tls)
       : acceptor_(io, asio::ip::tcp::endpoint(asio::ip::make_address(address), static_cast<uint16_t>(port))),
         mode_(mode),
@@ -63,6 +65,7 @@ class Peer {
   struct Message {
     std::string mail, rcpts, body;
     bool tls = false;
+    bool authed = false;
   };
   int connections() {
     std::lock_guard<std::mutex> l(mu_);
@@ -98,6 +101,7 @@ class Peer {
     std::string out = "220 peer.test ESMTP\r\n";
     co_await conn->Write(out, t);
     Message m;
+    bool authed = false;
     for (;;) {
       auto line = co_await conn->ReadLine(4096, t);
       if (!line.ok()) co_return;
@@ -111,6 +115,7 @@ class Peer {
       if (verb == "EHLO") {
         out = "250-peer.test\r\n250-PIPELINING\r\n250-SIZE 10000000\r\n250-8BITMIME\r\n250-DSN\r\n";
         if (tls_ && !conn->is_tls()) out += "250-STARTTLS\r\n";
+        if (mode_ == Mode::kSmarthost && conn->is_tls()) out += "250-AUTH PLAIN LOGIN\r\n";
         out += "250 ENHANCEDSTATUSCODES\r\n";
       } else if (verb == "STAR") {
         out = "220 2.0.0 go ahead\r\n";
@@ -118,9 +123,13 @@ class Peer {
         auto s = co_await conn->StartTls(t);
         if (!s.ok()) co_return;
         continue;
+      } else if (verb == "AUTH") {
+        // "AUTH PLAIN " + base64("\0relayuser\0s3cret")
+        authed = cmd == "AUTH PLAIN AHJlbGF5dXNlcgBzM2NyZXQ=";
+        out = authed ? "235 2.7.0 ok\r\n" : "535 5.7.8 bad credentials\r\n";
       } else if (verb == "MAIL") {
-        m = Message{cmd, "", "", conn->is_tls()};
-        out = "250 2.1.0 ok\r\n";
+        m = Message{cmd, "", "", conn->is_tls(), authed};
+        out = mode_ == Mode::kSmarthost && !authed ? "530 5.7.0 authentication required\r\n" : "250 2.1.0 ok\r\n";
       } else if (verb == "RCPT") {
         m.rcpts += cmd + "\n";
         if (mode_ == Mode::kReject) out = "550 5.1.1 <nobody>: no such user here\r\n";
@@ -158,6 +167,59 @@ class Peer {
   int connections_ = 0;
   std::vector<Message> messages_;
   std::string commands_;  // every command line, LF-terminated
+};
+
+// An HTTPS server (implicit TLS) answering every request with the MTA-STS policy of the
+// domain in its Host header ("mta-sts.<domain>").
+class PolicyServer {
+ public:
+  PolicyServer(asio::io_context& io, std::string address, int port, std::shared_ptr<kite::tls::ServerContext> tls,
+               std::map<std::string, std::string> policies)
+      : acceptor_(io, asio::ip::tcp::endpoint(asio::ip::make_address(address), static_cast<uint16_t>(port))),
+        tls_(std::move(tls)),
+        policies_(std::move(policies)) {
+    asio::co_spawn(io, Accept(), asio::detached);
+  }
+  void Close() {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+  }
+  int fetches() const { return fetches_.load(); }
+
+ private:
+  asio::awaitable<void> Accept() {
+    for (;;) {
+      boost::system::error_code ec;
+      auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      auto conn = std::make_shared<kite::net::Connection>(std::move(socket), tls_);
+      asio::co_spawn(acceptor_.get_executor(), Serve(conn), asio::detached);
+    }
+  }
+  asio::awaitable<void> Serve(std::shared_ptr<kite::net::Connection> conn) {
+    const auto t = std::chrono::seconds(10);
+    auto s = co_await conn->StartTls(t);
+    if (!s.ok()) co_return;
+    std::string host;
+    for (;;) {
+      auto line = co_await conn->ReadLine(8192, t);
+      if (!line.ok()) co_return;
+      if (*line == "\r\n") break;
+      if (line->rfind("Host: ", 0) == 0) host = line->substr(6, line->size() - 8);
+    }
+    ++fetches_;
+    std::string body = policies_.count(host) ? policies_[host] : "";
+    std::string out = body.empty() ? "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                                   : "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+                                         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    co_await conn->Write(out, t);
+    conn->Close();
+  }
+
+  asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<kite::tls::ServerContext> tls_;
+  std::map<std::string, std::string> policies_;
+  std::atomic<int> fetches_{0};
 };
 
 // Postfix's smtp-sink dumping each message into its own file.
@@ -292,6 +354,20 @@ TEST_CASE("The outbound relay delivers by MX with failover, retries, and reports
       "host-record=mx.bounce.test,127.0.0.5",
       "mx-host=slow.test,mx.slow.test,10",
       "host-record=mx.slow.test,127.0.0.6",
+      // MTA-STS: policies served from 127.0.0.7; sts.test lists its MX (valid certificate),
+      // unlisted.test does not, badcert.test lists an MX whose certificate is for another name.
+      R"(txt-record=_mta-sts.sts.test,"v=STSv1; id=1;")",
+      R"(txt-record=_mta-sts.unlisted.test,"v=STSv1; id=1;")",
+      R"(txt-record=_mta-sts.badcert.test,"v=STSv1; id=1;")",
+      "host-record=mta-sts.sts.test,127.0.0.7",
+      "host-record=mta-sts.unlisted.test,127.0.0.7",
+      "host-record=mta-sts.badcert.test,127.0.0.7",
+      "mx-host=sts.test,mx.sts.test,10",
+      "host-record=mx.sts.test,127.0.0.8",
+      "mx-host=unlisted.test,mx.unlisted.test,10",
+      "host-record=mx.unlisted.test,127.0.0.8",
+      "mx-host=badcert.test,mx.badcert.test,10",
+      "host-record=mx.badcert.test,127.0.0.9",
   });
   SmtpSink sink("127.0.0.3", port);
 
@@ -315,16 +391,32 @@ TEST_CASE("The outbound relay delivers by MX with failover, retries, and reports
   REQUIRE(kite::tls::WriteSelfSigned(cert_dir + "/cert.pem", cert_dir + "/key.pem", {"peer.test"}).ok());
   auto tls = kite::tls::ServerContext::Create({.cert_file = cert_dir + "/cert.pem", .key_file = cert_dir + "/key.pem"});
   REQUIRE(tls.ok());
+  // The MTA-STS hosts' certificate, which the relay trusts (relay_tls_ca).
+  REQUIRE(kite::tls::WriteSelfSigned(cert_dir + "/sts.pem", cert_dir + "/sts.key",
+                                     {"mta-sts.sts.test", "mta-sts.unlisted.test", "mta-sts.badcert.test", "mx.sts.test",
+                                      "mx.unlisted.test", "mx.badcert.test"})
+              .ok());
+  auto sts_tls = kite::tls::ServerContext::Create({.cert_file = cert_dir + "/sts.pem", .key_file = cert_dir + "/sts.key"});
+  REQUIRE(sts_tls.ok());
 
   asio::io_context io;
   auto work = asio::make_work_guard(io);
   Peer retry_peer(io, "127.0.0.4", port, Peer::Mode::kTempFirst, *tls);
   Peer bounce_peer(io, "127.0.0.5", port, Peer::Mode::kReject, nullptr);
   Peer slow_peer(io, "127.0.0.6", port, Peer::Mode::kAlwaysTemp, nullptr);
+  Peer sts_peer(io, "127.0.0.8", port, Peer::Mode::kAccept, *sts_tls);
+  Peer badcert_peer(io, "127.0.0.9", port, Peer::Mode::kAccept, *tls);  // certificate for peer.test
+  Peer smarthost(io, "127.0.0.10", port, Peer::Mode::kSmarthost, *tls);
+  const int https_port = FreeTcpPort();
+  PolicyServer policies(io, "127.0.0.7", https_port, *sts_tls,
+                        {{"mta-sts.sts.test", "version: STSv1\r\nmode: enforce\r\nmx: mx.sts.test\r\nmax_age: 86400\r\n"},
+                         {"mta-sts.unlisted.test", "version: STSv1\nmode: enforce\nmx: *.elsewhere.test\nmax_age: 86400\n"},
+                         {"mta-sts.badcert.test", "version: STSv1\nmode: enforce\nmx: mx.badcert.test\nmax_age: 86400\n"}});
 
   auto resolver = kite::dns::CaresResolver::Create({.servers = {dns.server()}});
   REQUIRE(resolver.ok());
   prometheus::Registry registry;
+  prometheus::Registry registry2;  // for a second relay (smarthost section)
   kite::relay::Options o;
   o.hostname = "relay.example.test";
   o.consumer = "test";
@@ -337,6 +429,8 @@ TEST_CASE("The outbound relay delivers by MX with failover, retries, and reports
   o.lifetime = std::chrono::hours(1);
   o.reconcile_interval = std::chrono::milliseconds(300);
   o.claim_idle = std::chrono::seconds(60);
+  o.tls_ca_file = cert_dir + "/sts.pem";
+  o.mta_sts_port = static_cast<uint16_t>(https_port);
   auto relay = std::make_unique<kite::relay::Relay>(io, pool, redis_options,
                                                     std::shared_ptr<kite::dns::Resolver>(std::move(*resolver)),
                                                     registry, o);
@@ -347,14 +441,16 @@ TEST_CASE("The outbound relay delivers by MX with failover, retries, and reports
     asio::io_context& io;
     std::thread& thread;
     std::vector<Peer*> peers;
+    PolicyServer* policies;
     ~Stopper() {
       relay->Stop(std::chrono::seconds(5));
       for (Peer* p : peers) asio::post(io, [p] { p->Close(); });
+      asio::post(io, [p = policies] { p->Close(); });
       relay.reset();
       io.stop();
       thread.join();
     }
-  } stopper{relay, io, io_thread, {&retry_peer, &bounce_peer, &slow_peer}};
+  } stopper{relay, io, io_thread, {&retry_peer, &bounce_peer, &slow_peer, &sts_peer, &badcert_peer, &smarthost}, &policies};
   REQUIRE(relay->Start().ok());
 
   auto spool = [&](kite::queue::Envelope env, const std::string& body) {
@@ -508,5 +604,69 @@ TEST_CASE("The outbound relay delivers by MX with failover, retries, and reports
     CHECK_THAT(reports[0].body, Catch::Contains("Action: delayed\r\n"));
     CHECK_THAT(reports[0].body, Catch::Contains("Will-Retry-Until: "));
     CHECK_THAT(reports[0].body, Catch::Contains("Diagnostic-Code: smtp; 451 4.3.0 try again later\r\n"));
+  }
+
+  SECTION("MTA-STS enforce: only listed MX hosts, only over TLS with a certificate for the MX name") {
+    kite::queue::Envelope ok_env;
+    ok_env.mail_from = "sender@example.test";
+    ok_env.recipients = {{"user@sts.test", false, 0}};
+    int64_t ok_id = spool(ok_env, "Subject: sts\r\n\r\nsecure\r\n");
+    REQUIRE(WaitFor([&] { return gone(ok_id); }));
+    REQUIRE(sts_peer.messages().size() == 1);
+    CHECK(sts_peer.messages()[0].tls);
+    CHECK(policies.fetches() >= 1);
+    auto cached = pool.Transact([](pqxx::work& tx) {
+      return tx.exec("SELECT mode, array_to_string(mx, ' ') FROM mta_sts_policies WHERE domain = 'sts.test'")[0][0]
+          .as<std::string>();
+    });
+    CHECK(cached.value_or("") == "enforce");
+    auto success = pool.Transact([](pqxx::work& tx) {
+      return tx.exec("SELECT count(*) FROM tls_results WHERE domain = 'sts.test' AND result = 'success' "
+                     "AND policy_type = 'sts'")[0][0].as<int>();
+    });
+    CHECK(success.value_or(0) == 1);
+
+    kite::queue::Envelope unlisted;
+    unlisted.mail_from = "sender@example.test";
+    unlisted.recipients = {{"user@unlisted.test", false, 0}};
+    int64_t u_id = spool(unlisted, "Subject: unlisted\r\n\r\nx\r\n");
+    kite::queue::Envelope badcert;
+    badcert.mail_from = "sender@example.test";
+    badcert.recipients = {{"user@badcert.test", false, 0}};
+    int64_t b_id = spool(badcert, "Subject: badcert\r\n\r\nx\r\n");
+    REQUIRE(WaitFor([&] {
+      return Recipient(pool, u_id, "user@unlisted.test").state == "deferred" &&
+             Recipient(pool, b_id, "user@badcert.test").state == "deferred";
+    }));
+    CHECK_THAT(Recipient(pool, u_id, "user@unlisted.test").last_error, Catch::Contains("MTA-STS policy"));
+    CHECK_THAT(Recipient(pool, b_id, "user@badcert.test").last_error, Catch::Contains("TLS handshake failed"));
+    CHECK(sts_peer.messages().size() == 1);  // nothing for unlisted.test reached its MX
+    CHECK(badcert_peer.messages().empty());
+  }
+
+  SECTION("a smarthost gets everything, with AUTH PLAIN only inside TLS") {
+    relay->Stop(std::chrono::seconds(5));
+    relay.reset();
+    kite::relay::Options so = o;
+    so.smarthost = "127.0.0.10:" + std::to_string(port);
+    so.smarthost_user = "relayuser";
+    so.smarthost_password = "s3cret";
+    auto resolver2 = kite::dns::CaresResolver::Create({.servers = {dns.server()}});
+    REQUIRE(resolver2.ok());
+    relay = std::make_unique<kite::relay::Relay>(io, pool, redis_options,
+                                                 std::shared_ptr<kite::dns::Resolver>(std::move(*resolver2)), registry2, so);
+    REQUIRE(relay->Start().ok());
+    kite::queue::Envelope env;
+    env.mail_from = "sender@example.test";
+    env.recipients = {{"someone@nosuch.test", false, 0}};  // no DNS needed with a smarthost
+    int64_t id = spool(env, "Subject: via smarthost\r\n\r\nx\r\n");
+    REQUIRE(WaitFor([&] { return gone(id); }));
+    REQUIRE(smarthost.messages().size() == 1);
+    CHECK(smarthost.messages()[0].tls);
+    CHECK(smarthost.messages()[0].authed);
+    relay->Stop(std::chrono::seconds(5));
+    relay.reset();
+    // The Stopper still expects a relay.
+    relay = std::make_unique<kite::relay::Relay>(io, pool, redis_options, nullptr, registry2, so);
   }
 }
