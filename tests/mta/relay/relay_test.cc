@@ -669,4 +669,28 @@ TEST_CASE("The outbound relay delivers by MX with failover, retries, and reports
     // The Stopper still expects a relay.
     relay = std::make_unique<kite::relay::Relay>(io, pool, redis_options, nullptr, registry2, so);
   }
+
+  SECTION("after its lifetime a temporarily failing recipient bounces") {
+    relay->Stop(std::chrono::seconds(5));
+    relay.reset();
+    kite::relay::Options lo = o;
+    lo.lifetime = std::chrono::seconds(1);
+    lo.delay_warning = std::chrono::seconds(0);
+    auto resolver2 = kite::dns::CaresResolver::Create({.servers = {dns.server()}});
+    REQUIRE(resolver2.ok());
+    relay = std::make_unique<kite::relay::Relay>(io, pool, redis_options,
+                                                 std::shared_ptr<kite::dns::Resolver>(std::move(*resolver2)), registry2, lo);
+    REQUIRE(relay->Start().ok());
+    kite::queue::Envelope env;
+    env.mail_from = "sender@example.test";
+    env.recipients = {{"late@slow.test", false, 0}};
+    int64_t id = spool(env, "Subject: too late\r\n\r\nx\r\n");
+    REQUIRE(WaitFor([&] { return gone(id); }));
+    std::vector<Report> reports;
+    REQUIRE(WaitFor([&] { reports = Reports(pool); return reports.size() == 1; }));
+    CHECK_THAT(reports[0].body, Catch::Contains("Action: failed\r\nStatus: 4.3.0\r\n"));
+    CHECK_THAT(reports[0].body, Catch::Contains("delivery time expired"));
+    CHECK_THAT(reports[0].body, Catch::Contains("Diagnostic-Code: smtp; 451 4.3.0 try again later\r\n"));
+    CHECK(slow_peer.connections() >= 1);
+  }
 }
