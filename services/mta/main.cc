@@ -81,7 +81,10 @@ int main(int argc, char** argv) {
           "250 after DATA means the message is committed in PostgreSQL. The relay uses STARTTLS whenever offered,\n"
           "bounds every remote reply and never bounces to the null sender.\n"
           "STANDARDS: RFC 5321, 3207, 1870, 6152, 6531, 2920, 2034, 3463, 3461, 3464, 7505, 4954 (smarthost).",
-      .check = kite::daemon::CheckTls,
+      // A relay-only replica has no client port and needs no certificate.
+      .check = [](const kite::config::Config& c) {
+        return c.Bool("mta", "inbound_enabled") ? kite::daemon::CheckTls(c) : absl::OkStatus();
+      },
   };
   static State state;
   return kite::daemon::Main(argc, argv, spec, [](kite::daemon::Runtime& rt) -> absl::Status {
