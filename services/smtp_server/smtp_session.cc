@@ -187,6 +187,7 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
   bool have_mail = false;
   std::string mail_from;
   bool smtputf8 = false;
+  std::string dsn_ret, dsn_envid;  // RFC 3461, kept for the relay's bounces
   std::vector<queue::Recipient> rcpts;
   // RFC 3030: the chunks of the current BDAT transaction (bdat_started after the first).
   bool bdat_started = false;
@@ -228,6 +229,8 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
     have_mail = false;
     mail_from.clear();
     smtputf8 = false;
+    dsn_ret.clear();
+    dsn_envid.clear();
     rcpts.clear();
     bdat_started = false;
     bdat_reader.Reset();
@@ -288,7 +291,7 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
           break;
         }
         std::string text = absl::StrCat(hostname_, "\nPIPELINING\nSIZE ", limits_.max_message_size,
-                                         "\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\nCHUNKING");
+                                         "\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\nCHUNKING\nDSN");
         if (conn->tls_available() && !conn->is_tls()) absl::StrAppend(&text, "\nSTARTTLS");
         if (submission && conn->is_tls() && !authed) {
           // RFC 4954 / design: AUTH is offered only over TLS.
@@ -394,6 +397,8 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
         have_mail = true;
         mail_from = smtp::NormalizeAddress(cmd->address);
         smtputf8 = cmd->Param("SMTPUTF8") != nullptr;
+        if (const std::string* ret = cmd->Param("RET")) dsn_ret = *ret;
+        if (const std::string* envid = cmd->Param("ENVID")) dsn_envid = smtp::DecodeXtext(*envid).value_or("");
         pending = Reply{250, "2.1.0", "Ok"};
         if (!co_await send(pending, "mail")) co_return;
         break;
@@ -503,6 +508,15 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
             rcpts.pop_back();
             policies_->refusals.Add({{"service", ServiceLabel(mode_)}, {"policy", "greylist"}}).Increment();
             r = {451, "4.7.1", absl::StrCat("<", addr, ">: Recipient address rejected: Greylisted, try again later")};
+          }
+        }
+        if (r.code / 100 == 2 && !rcpts.empty()) {
+          // RFC 3461 parameters travel with the recipient just accepted.
+          if (const std::string* notify = cmd->Param("NOTIFY")) rcpts.back().notify = *notify;
+          if (const std::string* orcpt = cmd->Param("ORCPT")) {
+            size_t semi = orcpt->find(';');
+            rcpts.back().orcpt = absl::StrCat(orcpt->substr(0, semi + 1),
+                                              smtp::DecodeXtext(orcpt->substr(semi + 1)).value_or(""));
           }
         }
         log::Info("smtp.rcpt").Kv("session", sid).Kv("rcpt", log::Truncate(addr, 320)).Kv("code", r.code);
@@ -664,7 +678,7 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
               });
               if (!signatures.empty()) body = signatures + body;
             }
-            queue::Envelope env{mail_from, helo, client, auth_user, submission ? "submission" : "mta", rcpts};
+            queue::Envelope env{mail_from, helo, client, auth_user, submission ? "submission" : "mta", rcpts, dsn_ret, dsn_envid};
             env.quarantine = verdict.quarantine;
             auto start = std::chrono::steady_clock::now();
             auto spool_id = co_await rt_.Blocking([this, &env, &body] { return queue::Spool(pool_, env, body); });

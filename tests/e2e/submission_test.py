@@ -7,7 +7,7 @@ Talks to kite-submission with smtplib and reads the result back with imaplib:
   - wrong password 535; MAIL before AUTH 530; someone else's MAIL FROM 553; someone else's
     header From 550 at the end of DATA; own From delivered with a "with ESMTPSA" Received
   - implicit TLS on the 465 port; a remote recipient accepted when authenticated (spool:
-    remote/queued, waiting for the outbound relay)
+    remote/queued or, once the outbound relay tried it, remote/deferred)
   - DKIM (runs last, test_z): unsigned while example.test has no key; after `kitectl dkim
     generate` (rsa2048 and ed25519) both signatures verify with dkimpy against the TXT
     records of `kitectl dns --json`, d=example.test and s= the generated selectors
@@ -263,10 +263,11 @@ class Submission(SuiteTestCase):
             self.assertEqual(code, 250, resp)
         finally:
             s.quit()
+        # Queued, or already tried by kite-mta's outbound relay and deferred (the suite's
+        # launcher gives it no DNS server, so no MX can be found).
         r = self.ok("queue", "stats")
-        m = re.search(r"remote/queued\s+(\d+)", r.stdout)
-        self.assertIsNotNone(m, r.stdout)
-        self.assertGreaterEqual(int(m.group(1)), 1, r.stdout)
+        waiting = sum(int(n) for n in re.findall(r"remote/(?:queued|deferred)\s+(\d+)", r.stdout))
+        self.assertGreaterEqual(waiting, 1, r.stdout)
 
     @record_failure
     def test_h_scram_sha_256(self):

@@ -105,6 +105,36 @@ Schema Build() {
   s.Add({"mta", "spf_max_dns_lookups", Type::kInt, "10", "SPF mechanisms that query DNS per check (RFC 7208 4.6.4: 10)", Positive});
   s.Add({"mta", "spf_max_void_lookups", Type::kInt, "2", "SPF lookups answered NXDOMAIN or empty per check (RFC 7208 4.6.4: 2)", Positive});
   s.Add({"mta", "dkim_max_signatures", Type::kInt, "8", "DKIM signatures verified per message; later ones are reported neutral", Positive});
+  s.Add({"mta", "inbound_enabled", Type::kBool, "true",
+         "Accept inbound SMTP on smtp_listen (false: a relay-only replica)"});
+  s.Add({"mta", "relay_enabled", Type::kBool, "true",
+         "Run the outbound relay (consumer of kite:outbound; false: an inbound-only replica)"});
+  s.Add({"mta", "relay_port", Type::kInt, "25", "TCP port of remote mail exchangers (tests use a high port)", Positive});
+  s.Add({"mta", "relay_smarthost", Type::kString, "",
+         "host:port that receives all outbound mail instead of the MX hosts (empty: deliver by MX)"});
+  s.Add({"mta", "relay_smarthost_user", Type::kString, "", "AUTH PLAIN user for the smarthost (empty: no AUTH); sent only over TLS"});
+  s.Add({"mta", "relay_smarthost_password", Type::kSecret, "", "AUTH PLAIN password for the smarthost"});
+  s.Add({"mta", "relay_smarthost_verify", Type::kBool, "false",
+         "Verify the smarthost's TLS certificate for its host name against relay_tls_ca"});
+  s.Add({"mta", "relay_tls_ca", Type::kString, "",
+         "PEM trust anchors for verified outbound TLS: smarthost, MTA-STS policy fetches and enforced MX hosts (empty: the system store)"});
+  s.Add({"mta", "relay_mta_sts", Type::kBool, "true",
+         "Honour MTA-STS (RFC 8461): fetch and cache policies; in enforce mode deliver only to listed MX hosts over verified TLS"});
+  s.Add({"mta", "relay_mta_sts_port", Type::kInt, "443", "HTTPS port of mta-sts.<domain> policy hosts (tests use a high port)", Positive});
+  s.Add({"mta", "relay_max_parallel", Type::kInt, "20", "Outbound SMTP transactions in flight per replica", Positive});
+  s.Add({"mta", "relay_per_domain", Type::kInt, "4", "Of which at most this many to one destination domain", Positive});
+  s.Add({"mta", "relay_connect_timeout", Type::kDuration, "30s", "TCP connect to a remote MX"});
+  s.Add({"mta", "relay_command_timeout", Type::kDuration, "5m", "Wait for a remote reply to a command (RFC 5321 4.5.3.2)"});
+  s.Add({"mta", "relay_data_timeout", Type::kDuration, "10m", "Send the message and wait for the reply to its final dot"});
+  s.Add({"mta", "relay_backoff", Type::kList, "5m,10m,20m,40m,1h,2h,4h",
+         "Waits between attempts after a temporary failure; the last one repeats"});
+  s.Add({"mta", "relay_lifetime", Type::kDuration, "5d", "How long a message is retried before it bounces"});
+  s.Add({"mta", "relay_delay_warning", Type::kDuration, "4h",
+         "Send one delay warning (RFC 3464 Action: delayed) after this; 0s: never"});
+  s.Add({"mta", "relay_claim_idle", Type::kDuration, "10m", "Take over outbound entries another replica left pending this long"});
+  s.Add({"mta", "relay_reconcile_interval", Type::kDuration, "30s",
+         "How often due outbound spool rows (retries, entries lost with Redis) are put back on kite:outbound"});
+  s.Add({"mta", "relay_consumer_name", Type::kString, "", "Consumer name in the outbound group (empty: host name and pid)"});
 
   AddDaemon(s, "submission", 7002, 9102);
   s.Add({"submission", "starttls_listen", Type::kHostPort, "127.0.0.1:2587", "Submission with STARTTLS (production: 0.0.0.0:587)"});

@@ -4,24 +4,26 @@
 
 namespace kite::queue {
 
+int64_t SpoolTx(pqxx::work& tx, const Envelope& envelope, std::string_view body) {
+  pqxx::binarystring blob(body.data(), body.size());
+  int64_t id = tx.exec_params(
+                     "INSERT INTO spool(mail_from, helo, client_addr, auth_user, size, body, source, dsn_ret, dsn_envid) "
+                     "VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, NULLIF($8, ''), NULLIF($9, '')) RETURNING id",
+                     envelope.mail_from, envelope.helo, envelope.client_addr, envelope.auth_user,
+                     static_cast<int64_t>(body.size()), blob, envelope.source, envelope.dsn_ret, envelope.dsn_envid)[0][0]
+                   .as<int64_t>();
+  if (envelope.quarantine) tx.exec_params("UPDATE spool SET quarantine = true WHERE id = $1", id);
+  for (const Recipient& r : envelope.recipients) {
+    tx.exec_params(
+        "INSERT INTO spool_recipients(spool_id, recipient, kind, account_id, dsn_notify, dsn_orcpt) "
+        "VALUES ($1, $2, $3, NULLIF($4, 0), NULLIF($5, ''), NULLIF($6, '')) ON CONFLICT DO NOTHING",
+        id, r.address, r.local ? "local" : "remote", r.account_id, r.notify, r.orcpt);
+  }
+  return id;
+}
+
 absl::StatusOr<int64_t> Spool(store::Pool& pool, const Envelope& envelope, std::string_view body) {
-  return pool.Transact([&](pqxx::work& tx) -> int64_t {
-    pqxx::binarystring blob(body.data(), body.size());
-    int64_t id = tx.exec_params(
-                       "INSERT INTO spool(mail_from, helo, client_addr, auth_user, size, body, source) "
-                       "VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7) RETURNING id",
-                       envelope.mail_from, envelope.helo, envelope.client_addr, envelope.auth_user,
-                       static_cast<int64_t>(body.size()), blob, envelope.source)[0][0]
-                     .as<int64_t>();
-    if (envelope.quarantine) tx.exec_params("UPDATE spool SET quarantine = true WHERE id = $1", id);
-    for (const Recipient& r : envelope.recipients) {
-      tx.exec_params(
-          "INSERT INTO spool_recipients(spool_id, recipient, kind, account_id) VALUES ($1, $2, $3, NULLIF($4, 0)) "
-          "ON CONFLICT DO NOTHING",
-          id, r.address, r.local ? "local" : "remote", r.account_id);
-    }
-    return id;
-  });
+  return pool.Transact([&](pqxx::work& tx) -> int64_t { return SpoolTx(tx, envelope, body); });
 }
 
 absl::Status Enqueue(redis::Client& redis, store::Pool& pool, int64_t spool_id,
@@ -43,8 +45,13 @@ absl::Status Enqueue(redis::Client& redis, store::Pool& pool, int64_t spool_id,
   if (!done.empty()) {
     auto s = pool.Transact([&](pqxx::work& tx) {
       for (const auto& rcpt : done) {
-        tx.exec_params("UPDATE spool_recipients SET enqueued_at = now() WHERE spool_id = $1 AND recipient = $2",
-                       spool_id, rcpt);
+        // Only while the entry is still the recipient's pending work: a consumer that was
+        // quicker than this update (took the entry, deferred the recipient and cleared
+        // enqueued_at for the reconciler) must not have its retry hidden.
+        tx.exec_params(
+            "UPDATE spool_recipients SET enqueued_at = now() WHERE spool_id = $1 AND recipient = $2 "
+            "AND (state = 'queued' OR (state = 'deferred' AND next_attempt_at <= now()))",
+            spool_id, rcpt);
       }
     });
     if (!s.ok() && first_error.ok()) first_error = s;

@@ -33,6 +33,10 @@ struct Recipient {
   std::string address;  // as accepted at RCPT (canonical form)
   bool local = true;
   int64_t account_id = 0;  // local only
+  // RFC 3461 as given at RCPT: NOTIFY ("" absent, "NEVER", or a comma list of SUCCESS,
+  // FAILURE, DELAY, upper case) and ORCPT ("rfc822;user@example.org", xtext decoded).
+  std::string notify;
+  std::string orcpt;
 };
 
 struct Envelope {
@@ -42,12 +46,18 @@ struct Envelope {
   std::string auth_user;  // "" when not authenticated
   std::string source;     // "mta", "submission", "internal"
   std::vector<Recipient> recipients;
+  // RFC 3461 as given at MAIL: RET ("" absent, "FULL", "HDRS") and ENVID (xtext decoded).
+  std::string dsn_ret;
+  std::string dsn_envid;
   // kite-mta: a DMARC quarantine disposition; kite-delivery files the message into Junk.
   bool quarantine = false;
 };
 
 // Commits the message to the spool; returns its id.
 absl::StatusOr<int64_t> Spool(store::Pool& pool, const Envelope& envelope, std::string_view body);
+// The same inside the caller's transaction (the relay spools a bounce in the transaction
+// that marks the recipient failed). Throws what libpqxx throws.
+int64_t SpoolTx(pqxx::work& tx, const Envelope& envelope, std::string_view body);
 
 // Adds stream entries for `recipients` of spool `spool_id` and records enqueued_at.
 absl::Status Enqueue(redis::Client& redis, store::Pool& pool, int64_t spool_id,

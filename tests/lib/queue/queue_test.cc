@@ -119,6 +119,41 @@ TEST_CASE("The reconciler re-enqueues what Redis lost, and only what is due and 
   CHECK(*n == 0);
 }
 
+TEST_CASE("DSN parameters are spooled, and Enqueue never hides a retry a quick consumer scheduled",
+          "[queue][integration]") {
+  Env e = Setup();
+  kite::queue::Envelope env = Envelope(e.account);
+  env.dsn_ret = "HDRS";
+  env.dsn_envid = "env 1";
+  env.recipients[0].notify = "FAILURE,DELAY";
+  env.recipients[0].orcpt = "rfc822;Demo@Example.test";
+  auto spool_id = kite::queue::Spool(*e.pool, env, "Subject: x\r\n\r\ny\r\n");
+  REQUIRE(spool_id.ok());
+  auto stored = e.pool->Transact([&](pqxx::work& tx) {
+    auto r = tx.exec_params(
+        "SELECT s.dsn_ret, s.dsn_envid, r.dsn_notify, r.dsn_orcpt FROM spool s JOIN spool_recipients r "
+        "ON r.spool_id = s.id WHERE s.id = $1",
+        *spool_id);
+    return r[0][0].as<std::string>() + "|" + r[0][1].as<std::string>() + "|" + r[0][2].as<std::string>() + "|" +
+           r[0][3].as<std::string>();
+  });
+  REQUIRE(stored.ok());
+  CHECK(*stored == "HDRS|env 1|FAILURE,DELAY|rfc822;Demo@Example.test");
+  // The consumer took the entry and deferred the recipient before Enqueue recorded
+  // enqueued_at: the reconciler must still see the retry when it is due.
+  REQUIRE(e.pool->Transact([&](pqxx::work& tx) {
+    tx.exec_params("UPDATE spool_recipients SET state = 'deferred', next_attempt_at = now() + interval '1 hour', "
+                   "enqueued_at = NULL WHERE spool_id = $1", *spool_id);
+  }).ok());
+  REQUIRE(kite::queue::Enqueue(*e.redis, *e.pool, *spool_id, env.recipients).ok());
+  auto enqueued_null = e.pool->Transact([&](pqxx::work& tx) {
+    return tx.exec_params("SELECT enqueued_at IS NULL FROM spool_recipients WHERE spool_id = $1", *spool_id)[0][0]
+        .as<bool>();
+  });
+  REQUIRE(enqueued_null.ok());
+  CHECK(*enqueued_null);
+}
+
 TEST_CASE("Recipient resolution: accounts, sub-addresses, unknown local, remote", "[directory][integration]") {
   Env e = Setup();
   using kite::directory::RecipientKind;
