@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   };
   static State state;
   return kite::daemon::Main(argc, argv, spec, [](kite::daemon::Runtime& rt) -> absl::Status {
+    // Everything holding sockets or strands goes before the io_context (daemon.h OnExit).
+    rt.OnExit([] { State done = std::move(state); });
     const auto& c = rt.config();
     auto pool = kite::daemon::OpenPostgres(c);
     if (!pool.ok()) return pool.status();

@@ -149,6 +149,7 @@ int Main(int argc, char** argv, const Spec& spec, std::function<absl::Status(Run
   (*server)->Shutdown(std::chrono::milliseconds(2000));
   runtime.pool_.stop();
   runtime.pool_.join();
+  for (auto it = runtime.on_exit_.rbegin(); it != runtime.on_exit_.rend(); ++it) (*it)();
   log::Info("daemon.stopped");
   return 0;
 }

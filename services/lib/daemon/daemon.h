@@ -56,6 +56,11 @@ class Runtime {
   // accepting, then wait (at most `grace`) for sessions to finish.
   using ShutdownHook = std::function<boost::asio::awaitable<void>(std::chrono::milliseconds grace)>;
   void OnShutdown(ShutdownHook fn) { on_shutdown_.push_back(std::move(fn)); }
+  // Called once the event loop has stopped, in reverse registration order, while the
+  // io_context and the worker pool still exist: release here everything that holds
+  // sockets, timers or strands (listeners, servers, consumers). A daemon's objects must not
+  // outlive its io_context (static state destroyed at exit would touch freed Asio services).
+  void OnExit(std::function<void()> fn) { on_exit_.push_back(std::move(fn)); }
   // Returns true once SIGTERM arrived; long loops check it.
   bool stopping() const { return stopping_; }
 
@@ -85,6 +90,7 @@ class Runtime {
   boost::asio::thread_pool pool_{8};
   std::vector<grpc::Service*> services_;
   std::vector<ShutdownHook> on_shutdown_;
+  std::vector<std::function<void()>> on_exit_;
   bool stopping_ = false;
 };
 
