@@ -51,6 +51,8 @@ function(kite_test name)
   add_executable(${name} ${ARG_SOURCES})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/services ${PROJECT_SOURCE_DIR}/tests)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} Catch2::Catch2WithMain)
+  # test_env.h finds tests/fixtures/*.sh here (__FILE__ is relative when ccache uses base_dir).
+  target_compile_definitions(${name} PRIVATE KITE_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   # One variable only: catch_discover_tests cannot pass a list of environment entries.
   set(props ENVIRONMENT "KITE_TEST_ENV_DIR=${KITE_TEST_ENV_DIR}")

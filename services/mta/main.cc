@@ -60,6 +60,7 @@ absl::StatusOr<kite::relay::Options> RelayOptions(const kite::config::Config& c)
     if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat("mta.relay_backoff: ", d.status().message()));
     o.backoff.push_back(std::max(std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(*d)));
   }
+  o.reuse_idle = c.Duration("mta", "relay_reuse_idle");
   o.lifetime = std::chrono::duration_cast<std::chrono::seconds>(c.Duration("mta", "relay_lifetime"));
   o.delay_warning = std::chrono::duration_cast<std::chrono::seconds>(c.Duration("mta", "relay_delay_warning"));
   o.claim_idle = c.Duration("mta", "relay_claim_idle");

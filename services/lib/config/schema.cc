@@ -128,6 +128,8 @@ Schema Build() {
   s.Add({"mta", "relay_data_timeout", Type::kDuration, "10m", "Send the message and wait for the reply to its final dot"});
   s.Add({"mta", "relay_backoff", Type::kList, "5m,10m,20m,40m,1h,2h,4h",
          "Waits between attempts after a temporary failure; the last one repeats"});
+  s.Add({"mta", "relay_reuse_idle", Type::kDuration, "2s",
+         "Keep an outbound session open this long for the next message to the same domain (0s: QUIT at once)"});
   s.Add({"mta", "relay_lifetime", Type::kDuration, "5d", "How long a message is retried before it bounces"});
   s.Add({"mta", "relay_delay_warning", Type::kDuration, "4h",
          "Send one delay warning (RFC 3464 Action: delayed) after this; 0s: never"});

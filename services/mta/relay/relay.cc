@@ -2,6 +2,8 @@
 
 #include <sys/random.h>
 
+#include <future>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -183,6 +185,15 @@ void Relay::Stop(std::chrono::milliseconds grace) {
   while (in_flight_ > 0 && std::chrono::steady_clock::now() < end) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  // Idle sessions belong to the io thread: close them there (without QUIT; the peer copes).
+  auto closed = std::make_shared<std::promise<void>>();
+  auto done = closed->get_future();
+  asio::post(io_, [this, closed] {
+    for (auto& [domain, session] : idle_) session.client->Close();
+    idle_.clear();
+    closed->set_value();
+  });
+  done.wait_for(std::chrono::seconds(2));
 }
 
 void Relay::ReadLoop() {
@@ -554,6 +565,27 @@ awaitable<void> Relay::Attempt(Work& w) {
   const bool enforce = sts && sts->mode == StsPolicy::Mode::kEnforce;
   const std::string policy_type = sts ? "sts" : "no-policy-found";
 
+  // A session left open by an earlier transaction to this domain (RFC 5321 3.3: RSET, then
+  // the next transaction), if it is recent and meets the policy in force.
+  for (auto it = idle_.find(domain); it != idle_.end(); it = idle_.find(domain)) {
+    Session s = std::move(it->second);
+    idle_.erase(it);
+    if (std::chrono::steady_clock::now() - s.idle_since > options_.reuse_idle || (enforce && !s.verified)) {
+      s.client->Close();
+      continue;
+    }
+    std::string rset = "RSET\r\n";
+    auto reset = co_await Exchange(*s.client, rset, options_.command_timeout);
+    if (!reset.ok() || reset->code / 100 != 2) {
+      s.client->Close();
+      continue;
+    }
+    connections_.Add({{"result", "reused"}}).Increment();
+    bool clean = co_await Send(w, s);
+    co_await Release(std::move(s), clean, domain);
+    co_return;
+  }
+
   bool any_address = false;
   bool all_void = true;
   Outcome last = temp("4.4.1", absl::StrCat("no mail exchanger of ", domain, " could be reached"));
@@ -619,6 +651,7 @@ awaitable<void> Relay::Attempt(Work& w) {
       std::string line = absl::StrCat("EHLO ", options_.hostname, "\r\n");
       auto ehlo = co_await Exchange(*client, line, options_.command_timeout);
       Capabilities caps;
+      bool verify = false;
       if (ehlo.ok() && ehlo->code / 100 == 5) {
         line = absl::StrCat("HELO ", options_.hostname, "\r\n");
         ehlo = co_await Exchange(*client, line, options_.command_timeout);
@@ -633,7 +666,7 @@ awaitable<void> Relay::Attempt(Work& w) {
         line = "STARTTLS\r\n";
         auto go = co_await Exchange(*client, line, options_.command_timeout);
         if (go.ok() && go->code == 220) {
-          bool verify = enforce || (options_.smarthost_verify && !options_.smarthost.empty());
+          verify = enforce || (options_.smarthost_verify && !options_.smarthost.empty());
           absl::Status hs = co_await client->StartTls(verify ? verify_ctx_ : tls_ctx_, host, verify, options_.command_timeout);
           if (!hs.ok()) {
             tls_.Add({{"result", "handshake-failed"}}).Increment();
@@ -684,115 +717,9 @@ awaitable<void> Relay::Attempt(Work& w) {
         }
       }
 
-      // The transaction. From here on, failures are final for this attempt (no next MX).
-      auto finish = [&]() -> awaitable<void> {
-        std::string quit = "QUIT\r\n";
-        absl::Status q = co_await client->Write(quit, std::chrono::seconds(10));
-        if (q.ok()) {
-          auto bye = co_await client->ReadReply(std::chrono::seconds(10));
-          (void)bye;
-        }
-        client->Close();
-      };
-      auto decide = [&](Work::Rcpt& r, const SmtpReply& reply) {
-        r.outcome = Outcome{true, reply.code, StatusFromReply(reply.code, reply.enhanced), reply.OneLine(),
-                            absl::StrCat(where, " said: ", reply.OneLine()), host};
-        if (reply.code / 100 == 2) r.outcome.status = reply.enhanced.empty() ? "2.0.0" : reply.enhanced;
-      };
-      auto lost = [&](const absl::Status& s) {
-        Outcome o = temp("4.4.2", absl::StrCat("lost connection with ", where, ": ", s.message()));
-        o.mx = host;
-        w.DecideAll(o);
-      };
-      bool utf8 = NeedsUtf8(w.mail_from);
-      for (const Work::Rcpt& r : w.rcpts) utf8 |= NeedsUtf8(r.address);
-      if (caps.has_size && caps.size > 0 && w.body.size() > caps.size) {
-        Outcome o = perm("5.3.4", absl::StrCat("message size ", w.body.size(), " exceeds the limit of ", where, " (", caps.size, ")"));
-        o.mx = host;
-        w.DecideAll(o);
-        co_await finish();
-        co_return;
-      }
-      if (utf8 && !caps.smtputf8) {
-        Outcome o = perm("5.6.7", absl::StrCat(where, " does not support SMTPUTF8, needed for an internationalised address"));
-        o.mx = host;
-        w.DecideAll(o);
-        co_await finish();
-        co_return;
-      }
-      std::string mail = absl::StrCat("MAIL FROM:<", w.mail_from, ">");
-      if (caps.has_size) absl::StrAppend(&mail, " SIZE=", w.body.size());
-      if (caps.eightbitmime && Has8Bit(w.body)) absl::StrAppend(&mail, " BODY=8BITMIME");
-      if (utf8) absl::StrAppend(&mail, " SMTPUTF8");
-      if (caps.dsn) {
-        if (!w.ret.empty()) absl::StrAppend(&mail, " RET=", w.ret);
-        if (!w.envid.empty()) absl::StrAppend(&mail, " ENVID=", EncodeXtext(w.envid));
-      }
-      absl::StrAppend(&mail, "\r\n");
-      auto mail_reply = co_await Exchange(*client, mail, options_.command_timeout);
-      if (!mail_reply.ok()) {
-        lost(mail_reply.status());
-        client->Close();
-        co_return;
-      }
-      if (mail_reply->code / 100 != 2) {
-        for (Work::Rcpt& r : w.rcpts) decide(r, *mail_reply);
-        co_await finish();
-        co_return;
-      }
-      std::vector<Work::Rcpt*> accepted;
-      for (Work::Rcpt& r : w.rcpts) {
-        std::string rcpt = absl::StrCat("RCPT TO:<", r.address, ">");
-        if (caps.dsn) {
-          if (!r.notify.empty()) absl::StrAppend(&rcpt, " NOTIFY=", r.notify);
-          size_t semi = r.orcpt.find(';');
-          if (semi != std::string::npos) {
-            absl::StrAppend(&rcpt, " ORCPT=", r.orcpt.substr(0, semi + 1), EncodeXtext(r.orcpt.substr(semi + 1)));
-          }
-        }
-        absl::StrAppend(&rcpt, "\r\n");
-        auto rr = co_await Exchange(*client, rcpt, options_.command_timeout);
-        if (!rr.ok()) {
-          lost(rr.status());
-          client->Close();
-          co_return;
-        }
-        if (rr->code / 100 == 2) {
-          accepted.push_back(&r);
-        } else {
-          decide(r, *rr);
-        }
-      }
-      if (accepted.empty()) {
-        co_await finish();
-        co_return;
-      }
-      std::string data = "DATA\r\n";
-      auto go = co_await Exchange(*client, data, options_.command_timeout);
-      if (!go.ok()) {
-        lost(go.status());
-        client->Close();
-        co_return;
-      }
-      if (go->code != 354) {
-        for (Work::Rcpt* r : accepted) decide(*r, *go);
-        co_await finish();
-        co_return;
-      }
-      std::string content = DotStuff(w.body);
-      auto done = co_await Exchange(*client, content, options_.data_timeout);
-      if (!done.ok()) {
-        // RFC 5321 6.1: no reply to the final dot means not delivered (a duplicate is
-        // possible and accepted over a loss).
-        lost(done.status());
-        client->Close();
-        co_return;
-      }
-      for (Work::Rcpt* r : accepted) decide(*r, *done);
-      log::Info("relay.sent").Kv("spool_id", w.group.spool_id).Kv("mx", host).Kv("addr", addr)
-          .Kv("tls", client->is_tls()).Kv("tls_version", client->tls_version()).Kv("code", done->code)
-          .Kv("rcpts", accepted.size());
-      co_await finish();
+      Session session{client, caps, host, addr, client->is_tls() && verify};
+      bool clean = co_await Send(w, session);
+      co_await Release(std::move(session), clean, domain);
       co_return;
     }
   }
@@ -801,6 +728,121 @@ awaitable<void> Relay::Attempt(Work& w) {
   }
   w.general = last;
   w.DecideAll(last);
+}
+
+// One mail transaction on an established session (RFC 5321 3.3). Returns true when the
+// session is still in a clean state (every reply read), so it may be reused or QUIT.
+awaitable<bool> Relay::Send(Work& w, Session& s) {
+  const std::string& host = s.host;
+  const std::string& addr = s.addr;
+  const Capabilities& caps = s.caps;
+  const std::string where = absl::StrCat(host, "[", addr, "]");
+  auto perm = [](std::string status, std::string reason) { return Outcome{true, 550, std::move(status), "", std::move(reason), ""}; };
+  auto temp = [](std::string status, std::string reason) { return Outcome{true, 451, std::move(status), "", std::move(reason), ""}; };
+  auto decide = [&](Work::Rcpt& r, const SmtpReply& reply) {
+    r.outcome = Outcome{true, reply.code, StatusFromReply(reply.code, reply.enhanced), reply.OneLine(),
+                        absl::StrCat(where, " said: ", reply.OneLine()), host};
+    if (reply.code / 100 == 2) r.outcome.status = reply.enhanced.empty() ? "2.0.0" : reply.enhanced;
+  };
+  auto lost = [&](const absl::Status& st) {
+    Outcome o = temp("4.4.2", absl::StrCat("lost connection with ", where, ": ", st.message()));
+    o.mx = host;
+    w.DecideAll(o);
+  };
+  bool utf8 = NeedsUtf8(w.mail_from);
+  for (const Work::Rcpt& r : w.rcpts) utf8 |= NeedsUtf8(r.address);
+  if (caps.has_size && caps.size > 0 && w.body.size() > caps.size) {
+    Outcome o = perm("5.3.4", absl::StrCat("message size ", w.body.size(), " exceeds the limit of ", where, " (", caps.size, ")"));
+    o.mx = host;
+    w.DecideAll(o);
+    co_return true;
+  }
+  if (utf8 && !caps.smtputf8) {
+    Outcome o = perm("5.6.7", absl::StrCat(where, " does not support SMTPUTF8, needed for an internationalised address"));
+    o.mx = host;
+    w.DecideAll(o);
+    co_return true;
+  }
+  std::string mail = absl::StrCat("MAIL FROM:<", w.mail_from, ">");
+  if (caps.has_size) absl::StrAppend(&mail, " SIZE=", w.body.size());
+  if (caps.eightbitmime && Has8Bit(w.body)) absl::StrAppend(&mail, " BODY=8BITMIME");
+  if (utf8) absl::StrAppend(&mail, " SMTPUTF8");
+  if (caps.dsn) {
+    if (!w.ret.empty()) absl::StrAppend(&mail, " RET=", w.ret);
+    if (!w.envid.empty()) absl::StrAppend(&mail, " ENVID=", EncodeXtext(w.envid));
+  }
+  absl::StrAppend(&mail, "\r\n");
+  auto mail_reply = co_await Exchange(*s.client, mail, options_.command_timeout);
+  if (!mail_reply.ok()) {
+    lost(mail_reply.status());
+    co_return false;
+  }
+  if (mail_reply->code / 100 != 2) {
+    for (Work::Rcpt& r : w.rcpts) decide(r, *mail_reply);
+    co_return true;
+  }
+  std::vector<Work::Rcpt*> accepted;
+  for (Work::Rcpt& r : w.rcpts) {
+    std::string rcpt = absl::StrCat("RCPT TO:<", r.address, ">");
+    if (caps.dsn) {
+      if (!r.notify.empty()) absl::StrAppend(&rcpt, " NOTIFY=", r.notify);
+      size_t semi = r.orcpt.find(';');
+      if (semi != std::string::npos) {
+        absl::StrAppend(&rcpt, " ORCPT=", r.orcpt.substr(0, semi + 1), EncodeXtext(r.orcpt.substr(semi + 1)));
+      }
+    }
+    absl::StrAppend(&rcpt, "\r\n");
+    auto rr = co_await Exchange(*s.client, rcpt, options_.command_timeout);
+    if (!rr.ok()) {
+      lost(rr.status());
+      co_return false;
+    }
+    if (rr->code / 100 == 2) {
+      accepted.push_back(&r);
+    } else {
+      decide(r, *rr);
+    }
+  }
+  if (accepted.empty()) {
+    co_return true;
+  }
+  std::string data = "DATA\r\n";
+  auto go = co_await Exchange(*s.client, data, options_.command_timeout);
+  if (!go.ok()) {
+    lost(go.status());
+    co_return false;
+  }
+  if (go->code != 354) {
+    for (Work::Rcpt* r : accepted) decide(*r, *go);
+    co_return true;
+  }
+  std::string content = DotStuff(w.body);
+  auto done = co_await Exchange(*s.client, content, options_.data_timeout);
+  if (!done.ok()) {
+    // RFC 5321 6.1: no reply to the final dot means not delivered (a duplicate is
+    // possible and accepted over a loss).
+    lost(done.status());
+    co_return false;
+  }
+  for (Work::Rcpt* r : accepted) decide(*r, *done);
+  log::Info("relay.sent").Kv("spool_id", w.group.spool_id).Kv("mx", host).Kv("addr", addr)
+      .Kv("tls", s.client->is_tls()).Kv("tls_version", s.client->tls_version()).Kv("code", done->code)
+      .Kv("rcpts", accepted.size());
+  co_return true;
+}
+
+awaitable<void> Relay::Release(Session s, bool clean, const std::string& domain) {
+  if (clean && options_.reuse_idle.count() > 0 && idle_.size() < 100 && !stop_) {
+    s.idle_since = std::chrono::steady_clock::now();
+    idle_.emplace(domain, std::move(s));
+    co_return;
+  }
+  if (clean) {
+    std::string quit = "QUIT\r\n";
+    auto bye = co_await Exchange(*s.client, quit, std::chrono::seconds(10));
+    (void)bye;
+  }
+  s.client->Close();
 }
 
 awaitable<absl::StatusOr<std::string>> Relay::FetchStsPolicy(const std::string& domain) {

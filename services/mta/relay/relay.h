@@ -43,11 +43,14 @@
 #include "lib/redis/client.h"
 #include "lib/store/pool.h"
 #include "mta/relay/mta_sts.h"
+#include "mta/relay/plan.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/registry.h"
 
 namespace kite::relay {
+
+class SmtpClient;
 
 struct Options {
   std::string hostname = "mail.example.test";  // EHLO name and Reporting-MTA
@@ -75,6 +78,9 @@ struct Options {
   std::chrono::milliseconds claim_idle{600000};  // XAUTOCLAIM after this
   std::chrono::milliseconds reconcile_interval{30000};
   std::chrono::seconds lease{3600};  // how long a recipient in flight is hidden from others
+  // Keep a session open this long after a transaction for the next one to the same domain
+  // (0: QUIT at once).
+  std::chrono::milliseconds reuse_idle{2000};
 };
 
 class Relay {
@@ -103,11 +109,22 @@ class Relay {
     std::vector<Entry> entries;
   };
   struct Work;
+  // An established SMTP session (after EHLO, STARTTLS, AUTH).
+  struct Session {
+    std::shared_ptr<SmtpClient> client;
+    Capabilities caps;
+    std::string host, addr;
+    bool verified = false;  // TLS with a verified certificate for host
+    std::chrono::steady_clock::time_point idle_since;
+  };
 
   void ReadLoop();
   void ReconcileLoop();
   boost::asio::awaitable<void> Transaction(Group group);
   boost::asio::awaitable<void> Attempt(Work& w);
+  boost::asio::awaitable<bool> Send(Work& w, Session& s);
+  // Parks a clean session for reuse, or ends it.
+  boost::asio::awaitable<void> Release(Session s, bool clean, const std::string& domain);
   // The MTA-STS policy in force for `domain` (nullopt: none), from the cache or fetched.
   boost::asio::awaitable<std::optional<StsPolicy>> StsPolicyFor(const std::string& domain);
   boost::asio::awaitable<absl::StatusOr<std::string>> FetchStsPolicy(const std::string& domain);
@@ -126,6 +143,7 @@ class Relay {
   std::atomic<bool> stop_{false};
   std::atomic<int> in_flight_{0};
   std::map<std::string, int> domain_active_;  // io thread only
+  std::multimap<std::string, Session> idle_;  // io thread only; by destination domain
   std::shared_ptr<SSL_CTX> tls_ctx_;     // opportunistic: no verification
   std::shared_ptr<SSL_CTX> verify_ctx_;  // verifies against tls_ca_file (MTA-STS, smarthost)
   std::vector<std::thread> threads_;

@@ -429,6 +429,7 @@ TEST_CASE("The outbound relay delivers by MX with failover, retries, and reports
   o.lifetime = std::chrono::hours(1);
   o.reconcile_interval = std::chrono::milliseconds(300);
   o.claim_idle = std::chrono::seconds(60);
+  o.reuse_idle = std::chrono::milliseconds(0);  // one connection per attempt (counted below)
   o.tls_ca_file = cert_dir + "/sts.pem";
   o.mta_sts_port = static_cast<uint16_t>(https_port);
   auto relay = std::make_unique<kite::relay::Relay>(io, pool, redis_options,
@@ -692,5 +693,28 @@ TEST_CASE("The outbound relay delivers by MX with failover, retries, and reports
     CHECK_THAT(reports[0].body, Catch::Contains("delivery time expired"));
     CHECK_THAT(reports[0].body, Catch::Contains("Diagnostic-Code: smtp; 451 4.3.0 try again later\r\n"));
     CHECK(slow_peer.connections() >= 1);
+  }
+
+  SECTION("a session is reused (RSET) for the next message to the same domain") {
+    relay->Stop(std::chrono::seconds(5));
+    relay.reset();
+    kite::relay::Options ro = o;
+    ro.reuse_idle = std::chrono::minutes(5);
+    auto resolver2 = kite::dns::CaresResolver::Create({.servers = {dns.server()}});
+    REQUIRE(resolver2.ok());
+    relay = std::make_unique<kite::relay::Relay>(io, pool, redis_options,
+                                                 std::shared_ptr<kite::dns::Resolver>(std::move(*resolver2)), registry2, ro);
+    REQUIRE(relay->Start().ok());
+    for (int i = 0; i < 3; ++i) {
+      kite::queue::Envelope env;
+      env.mail_from = "sender@example.test";
+      env.recipients = {{"user@sts.test", false, 0}};
+      int64_t id = spool(env, "Subject: reuse " + std::to_string(i) + "\r\n\r\nx\r\n");
+      REQUIRE(WaitFor([&] { return gone(id); }));
+    }
+    REQUIRE(sts_peer.messages().size() == 3);
+    CHECK(sts_peer.connections() == 1);
+    CHECK_THAT(sts_peer.commands(), Catch::Contains("RSET\n"));
+    for (const auto& m : sts_peer.messages()) CHECK(m.tls);
   }
 }
