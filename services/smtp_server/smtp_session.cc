@@ -132,11 +132,17 @@ void Server::Enqueue(int64_t spool_id, const std::vector<queue::Recipient>& reci
     auto c = redis::Client::Connect(redis_options_);
     if (!c.ok()) {
       log::Warn("smtp.enqueue_deferred").Kv("spool_id", spool_id).Kv("error", c.status().message());
+      // Spool() marked them enqueued; the reconciler takes them at its next pass instead.
+      std::vector<std::string> addresses;
+      for (const auto& r : recipients) addresses.push_back(r.address);
+      if (auto s = queue::MarkNotEnqueued(pool_, spool_id, addresses); !s.ok()) {
+        log::Warn("smtp.enqueue_unmark_failed").Kv("spool_id", spool_id).Kv("error", s.message());
+      }
       return;
     }
     redis_ = std::move(*c);
   }
-  if (auto s = queue::Enqueue(*redis_, pool_, spool_id, recipients); !s.ok()) {
+  if (auto s = queue::Enqueue(*redis_, pool_, spool_id, recipients, queue::Fresh::kYes); !s.ok()) {
     log::Warn("smtp.enqueue_deferred").Kv("spool_id", spool_id).Kv("error", s.message());
   }
 }
