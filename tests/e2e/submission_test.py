@@ -20,6 +20,7 @@ import imaplib
 import os
 import re
 import smtplib
+import subprocess
 import sys
 import time
 import unittest
@@ -330,6 +331,35 @@ class Submission(SuiteTestCase):
                         fetched)
 
     # Named to run last: the keys it generates make every later message signed.
+    def swaks(self, *args):
+        """Runs swaks (a real SMTP client) against the STARTTLS submission port."""
+        cmd = ["swaks", "--server", f"127.0.0.1:{self.port('sub_starttls')}", "--helo", "client.test",
+               "--timeout", "30", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+    @record_failure
+    def test_j_swaks_starttls_auth_plain(self):
+        # The issue's acceptance: swaks with STARTTLS and AUTH PLAIN delivers to the INBOX.
+        msgid = f"<swaks-{uuid.uuid4().hex}@example.test>"
+        r = self.swaks("--tls", "--auth", "PLAIN", "--auth-user", USER, "--auth-password", PASSWORD,
+                       "--from", USER, "--to", USER, "--header", f"Message-Id: {msgid}",
+                       "--header", "Subject: swaks over STARTTLS")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("235 2.7.0", r.stdout)
+        raw = self.fetch_by_message_id(msgid)
+        self.assertIn(b"with ESMTPSA", raw)
+        self.assertNotIn(PASSWORD.encode(), raw)
+        # AUTH before STARTTLS: not offered, and swaks refuses to go on without it.
+        r = self.swaks("--auth", "PLAIN", "--auth-user", USER, "--auth-password", PASSWORD,
+                       "--from", USER, "--to", USER)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertNotRegex(r.stdout, r"<~\s+250-AUTH")
+        # A From the user may not use: refused at MAIL.
+        r = self.swaks("--tls", "--auth", "PLAIN", "--auth-user", USER, "--auth-password", PASSWORD,
+                       "--from", "ceo@example.test", "--to", USER)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("553", r.stdout)
+
     @record_failure
     def test_z_dkim_signed_with_generated_keys(self):
         # No key yet (the other tests may or may not have run): delivered unsigned.
