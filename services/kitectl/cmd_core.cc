@@ -40,22 +40,37 @@ int Migrate(Cli& cli) {
 }
 
 int Health(Cli& cli) {
-  if (cli.help || !cli.args.empty()) {
-    return Usage("Usage: kitectl health\n  gRPC health of every daemon; exit 0 only when all are SERVING.\n", cli.help);
+  if (cli.help) {
+    return Usage(
+        "Usage: kitectl health [HOST:PORT ...]\n"
+        "  gRPC health (grpc.health.v1) of every daemon of the configuration, or of the given\n"
+        "  addresses only (a container HEALTHCHECK: kitectl health 127.0.0.1:7001);\n"
+        "  exit 0 only when all are SERVING.\n",
+        true);
   }
   int bad = 0;
   std::vector<std::string> items;
   rpc::TlsFiles tls{cli.config.String("global", "grpc_tls_cert"), cli.config.String("global", "grpc_tls_key"),
                     cli.config.String("global", "grpc_tls_ca")};
-  for (const char* section : {"auth", "mta", "submission", "delivery", "imap", "pop3", "caldav", "freebusy"}) {
-    std::string addr = cli.config.Address(section, "grpc_listen").ToString();
+  std::vector<std::pair<std::string, std::string>> targets;  // (name, address)
+  for (const std::string& arg : cli.args) {
+    auto hp = config::ParseHostPort(arg);
+    if (!hp.ok()) return Fail(absl::StrCat("health: ", arg, ": ", hp.status().message()), 2);
+    targets.emplace_back(arg, arg);
+  }
+  if (targets.empty()) {
+    for (const char* section : {"auth", "mta", "submission", "delivery", "imap", "pop3", "caldav", "freebusy"}) {
+      targets.emplace_back(absl::StrCat("kite-", section), cli.config.Address(section, "grpc_listen").ToString());
+    }
+  }
+  for (const auto& [name, addr] : targets) {
     auto r = rpc::CheckHealth(addr, tls, std::chrono::milliseconds(2000));
     const char* state = !r.ok() ? "DOWN" : (*r ? "SERVING" : "NOT_SERVING");
     if (!r.ok() || !*r) ++bad;
     if (cli.json) {
-      items.push_back(JsonObject().Add("daemon", absl::StrCat("kite-", section)).Add("address", addr).Add("status", state).str());
+      items.push_back(JsonObject().Add("daemon", name).Add("address", addr).Add("status", state).str());
     } else {
-      std::printf("kite-%-12s %-22s %s%s\n", section, addr.c_str(), state,
+      std::printf("%-17s %-22s %s%s\n", name.c_str(), addr.c_str(), state,
                   r.ok() ? "" : absl::StrCat("  (", r.status().message(), ")").c_str());
     }
   }

@@ -258,6 +258,15 @@ class WalkingSkeleton(SuiteTestCase):
         p = subprocess.run([self.kitectl_path, "health"], env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout.decode(errors="replace"))
+        # One address (what the container HEALTHCHECK runs), and a dead one.
+        p = subprocess.run([self.kitectl_path, "health", f"127.0.0.1:{self.port('mta_grpc')}"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout.decode(errors="replace"))
+        self.assertIn(b"SERVING", p.stdout)
+        p = subprocess.run([self.kitectl_path, "health", "127.0.0.1:1"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        self.assertEqual(p.returncode, 1, p.stdout.decode(errors="replace"))
+        self.assertIn(b"DOWN", p.stdout)
 
 
 if __name__ == "__main__":
