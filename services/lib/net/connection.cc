@@ -192,6 +192,16 @@ awaitable<absl::StatusOr<std::string>> Connection::ReadSome(size_t max, std::chr
   co_return out;
 }
 
+void Connection::Unread(std::string_view bytes) {
+  if (bytes.empty()) return;
+  if (in_start_ >= bytes.size() && std::string_view(in_).substr(in_start_ - bytes.size(), bytes.size()) == bytes) {
+    in_start_ -= bytes.size();  // they came from the buffer and are still there
+    return;
+  }
+  in_.replace(0, in_start_, bytes);
+  in_start_ = 0;
+}
+
 awaitable<absl::Status> Connection::Write(std::string_view data, std::chrono::milliseconds deadline) {
   if (closed_) co_return absl::CancelledError("connection closed");
   DeadlineGuard guard(this, deadline);

@@ -64,6 +64,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Whatever is available, at least 1 and at most max bytes (streaming parsers: SMTP DATA).
   boost::asio::awaitable<absl::StatusOr<std::string>> ReadSome(size_t max, std::chrono::milliseconds deadline);
+  // Puts bytes a streaming parser read but did not use (what follows SMTP's end of data:
+  // pipelined commands) back in front of the buffered input, for the next read.
+  void Unread(std::string_view bytes);
 
   // Writes all of data.
   boost::asio::awaitable<absl::Status> Write(std::string_view data, std::chrono::milliseconds deadline);

@@ -1,5 +1,7 @@
 #include "lib/smtp/data_reader.h"
 
+#include <algorithm>
+
 namespace kite::smtp {
 
 DataReader::DataReader(size_t max_size) : max_size_(max_size) {}
@@ -11,6 +13,8 @@ void DataReader::Reset() {
   saw_bare_lf_ = false;
   saw_bare_cr_ = false;
   size_ = 0;
+  line_len_ = 0;
+  longest_line_ = 0;
   message_.clear();
 }
 
@@ -34,6 +38,19 @@ void DataReader::Append(std::string_view bytes) {
 }
 
 size_t DataReader::Feed(std::string_view bytes) {
+  size_t n = Process(bytes);
+  // Line lengths of what was consumed (memchr-fast; lines may span calls).
+  std::string_view used = bytes.substr(0, n);
+  for (size_t lf; (lf = used.find('\n')) != std::string_view::npos; used.remove_prefix(lf + 1)) {
+    longest_line_ = std::max(longest_line_, line_len_ + lf + 1);
+    line_len_ = 0;
+  }
+  line_len_ += used.size();
+  longest_line_ = std::max(longest_line_, line_len_);
+  return n;
+}
+
+size_t DataReader::Process(std::string_view bytes) {
   if (done_) return 0;
   size_t i = 0;
   while (i < bytes.size()) {

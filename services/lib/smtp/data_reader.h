@@ -52,6 +52,9 @@ class DataReader {
   bool too_big() const { return too_big_; }
   // Octets of dot-unstuffed message seen so far, counted even past the limit.
   size_t size() const { return size_; }
+  // The longest line consumed so far, in raw octets with its line ending (bounded only by
+  // what was fed: callers compare it with their line limit).
+  size_t longest_line() const { return longest_line_; }
 
   // Ready for the next transaction.
   void Reset();
@@ -59,6 +62,7 @@ class DataReader {
  private:
   enum class Scan { kLineStart, kDot, kDotCr, kMid, kCr };
 
+  size_t Process(std::string_view bytes);
   void Append(std::string_view bytes);
   void Append(char c) { Append(std::string_view(&c, 1)); }
 
@@ -69,6 +73,8 @@ class DataReader {
   bool saw_bare_lf_ = false;
   bool saw_bare_cr_ = false;
   size_t size_ = 0;
+  size_t line_len_ = 0;
+  size_t longest_line_ = 0;
   std::string message_;
 };
 

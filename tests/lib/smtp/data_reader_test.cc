@@ -62,6 +62,20 @@ TEST_CASE("DATA ends only at CRLF.CRLF and keeps what follows", "[smtp][parser]"
   CHECK(o.size == o.message.size());
 }
 
+TEST_CASE("the longest line is measured across chunks, in raw octets", "[smtp][parser]") {
+  DataReader r(1 << 20);
+  std::string body = "short\r\n" + std::string(3000, 'x') + "\r\n..stuffed\r\n.\r\nQUIT\r\n";
+  size_t used = 0;
+  for (size_t i = 0; i < body.size() && r.state() == DataReader::State::kNeedMore; i += 7) {
+    used += r.Feed(std::string_view(body).substr(i, std::min<size_t>(7, body.size() - i)));
+  }
+  CHECK(r.state() == DataReader::State::kDone);
+  CHECK(r.longest_line() == 3002);
+  CHECK(body.substr(used) == "QUIT\r\n");  // what follows the end stays with the caller
+  r.Reset();
+  CHECK(r.longest_line() == 0);
+}
+
 TEST_CASE("an empty message ends at a leading .CRLF", "[smtp][parser]") {
   Outcome o = FeedAllWays(".\r\nQUIT\r\n");
   CHECK(o.state == DataReader::State::kDone);
