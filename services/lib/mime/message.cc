@@ -296,9 +296,12 @@ class Parser {
       if (digest_child) {
         p.type = "message";
         p.subtype = "rfc822";
-      } else {
-        p.params.push_back(Param{"charset", "us-ascii"});
       }
+    }
+    if (p.type == "text" &&
+        std::none_of(p.params.begin(), p.params.end(),
+                     [](const Param& prm) { return prm.name == "charset"; })) {
+      p.params.push_back(Param{"charset", "us-ascii"});  // RFC 2045 5.2, as Dovecot sends it
     }
     if (auto v = RawValue(h, "content-transfer-encoding"); v && !v->empty()) {
       std::string enc = Lower(*v);

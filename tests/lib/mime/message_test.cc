@@ -21,7 +21,19 @@ std::string_view Slice(std::string_view raw, uint64_t off, uint64_t size) {
   return raw.substr(off, size);
 }
 
+// Every part: the body follows its header, and both lie inside the message.
+void CheckOffsets(const Message& m, const Part& p) {
+  CHECK(p.header_offset + p.header_size == p.body_offset);
+  CHECK(p.body_offset + p.body_size <= m.size);
+  for (const auto& c : p.children) {
+    CHECK(c.header_offset >= p.body_offset);
+    CHECK(c.body_offset + c.body_size <= p.body_offset + p.body_size);
+    CheckOffsets(m, c);
+  }
+}
+
 void CheckRoundTrip(const Message& m) {
+  CheckOffsets(m, m.root);
   auto blob = EncodeStorage(m);
   auto back = DecodeStorage(blob);
   REQUIRE(back.ok());
@@ -311,6 +323,24 @@ TEST_CASE("Malformed MIME still gives a valid best-effort structure", "[mime]") 
     CHECK(Slice(raw, p.header_offset, p.header_size) == "Content-Type: text/plain\n\n");
     CHECK(Slice(raw, p.body_offset, p.body_size) == "lf only");
     CHECK(p.body_lines == 1);
+    CHECK(p.params == std::vector<Param>{{"charset", "us-ascii"}});
+    CheckRoundTrip(m);
+  }
+  SECTION("multipart/digest parts default to message/rfc822") {
+    std::string raw = Crlf(
+        "Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: one\n\nbody\n--d--\n");
+    Message m = Parse(raw);
+    REQUIRE(m.root.children.size() == 1);
+    CHECK(m.root.children[0].IsMessage());
+    CHECK(m.root.children[0].envelope->subject == "one");
+    CheckRoundTrip(m);
+  }
+  SECTION("header fields beyond the header limit are ignored, offsets stay exact") {
+    std::string raw = "X-Pad: " + std::string(5000, 'a') + "\r\nSubject: late\r\n\r\nbody";
+    Message m = Parse(raw, Limits{.max_header_bytes = 1024});
+    CHECK(!m.envelope.subject.has_value());
+    CHECK(m.root.body_offset == raw.size() - 4);
+    CHECK(m.root.body_size == 4);
   }
 }
 
