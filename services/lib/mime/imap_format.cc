@@ -1,4 +1,6 @@
 // IMAP ENVELOPE, BODY and BODYSTRUCTURE strings (RFC 3501 7.4.2, 9 formal syntax).
+#include <gmime/gmime.h>
+
 #include <string>
 
 #include "lib/mime/internal.h"
@@ -64,6 +66,31 @@ void AppendAddresses(std::string& out, const std::vector<Address>& list) {
   out.push_back(')');
 }
 
+bool IsAscii(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c >= 0x80) return false;
+  }
+  return true;
+}
+
+// RFC 2231 values were decoded to UTF-8; clients without UTF8=ACCEPT get a non-ASCII value
+// as an RFC 2047 encoded word (as Gmail and Cyrus send file names), never as 8-bit.
+void AppendParamValue(std::string& out, const std::string& value) {
+  if (IsAscii(value) || value.size() > 4096) {
+    AppendString(out, std::string_view(value));
+    return;
+  }
+  EnsureGMimeInit();
+  char* enc = g_mime_utils_header_encode_text(nullptr, value.c_str(), "utf-8");
+  if (!enc) {
+    AppendString(out, std::string_view(value));
+    return;
+  }
+  std::string e(enc);
+  g_free(enc);
+  AppendString(out, std::string_view(e));
+}
+
 void AppendParams(std::string& out, const std::vector<Param>& params) {
   if (params.empty()) {
     out += "NIL";
@@ -76,7 +103,7 @@ void AppendParams(std::string& out, const std::vector<Param>& params) {
     first = false;
     AppendString(out, Upper(p.name));
     out.push_back(' ');
-    AppendString(out, std::string_view(p.value));
+    AppendParamValue(out, p.value);
   }
   out.push_back(')');
 }

@@ -156,8 +156,8 @@ TEST_CASE("multipart/mixed with attachments carries disposition, language, locat
         "\"http://example.test/doc.pdf\")");
   CHECK(m.root.children[2].params[0].value == "\xc3\xa9.png");  // RFC 2231 decoded
   CHECK(ImapBody(m.root.children[2], true) ==
-        "(\"IMAGE\" \"PNG\" (\"NAME\" {6}\r\n\xc3\xa9.png) NIL NIL \"7BIT\" 12 NIL (\"INLINE\" NIL) "
-        "\"fr\" NIL)");
+        "(\"IMAGE\" \"PNG\" (\"NAME\" \"=?UTF-8?b?w6kucG5n?=\") NIL NIL \"7BIT\" 12 NIL "
+        "(\"INLINE\" NIL) \"fr\" NIL)");
   CheckRoundTrip(m);
 }
 
