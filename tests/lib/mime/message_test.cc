@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace kite::mime {
 namespace {
@@ -411,6 +413,45 @@ TEST_CASE("BodyText decodes base64 and converts charsets", "[mime]") {
   Message m = Parse(raw);
   CHECK(BodyText(raw, m) == "caf\xc3\xa9");
   CHECK(BodyText(raw, m, 2) == "ca");
+}
+
+TEST_CASE("Parsing from several threads at once gives the same result", "[mime]") {
+  std::string raw = Crlf(
+      "From: =?UTF-8?Q?J=C3=B6rg?= <j@example.test>\nContent-Type: multipart/mixed; boundary=b\n\n"
+      "--b\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: base64\n\n"
+      "Y2Fm6Q==\n--b--\n");
+  std::string expected = ImapBody(Parse(raw).root, true);
+  std::vector<std::thread> threads;
+  std::vector<int> ok(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&raw, &expected, &ok, t] {
+      for (int i = 0; i < 200; ++i) {
+        Message m = Parse(raw);
+        if (ImapBody(m.root, true) != expected || BodyText(raw, m) != "caf\xc3\xa9") return;
+      }
+      ok[t] = 1;
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(ok == std::vector<int>(4, 1));
+}
+
+TEST_CASE("A chain of nested messages stops at the depth limit", "[mime]") {
+  std::string raw;
+  for (int i = 0; i < 100; ++i) raw += "Subject: level " + std::to_string(i) + "\r\nContent-Type: message/rfc822\r\n\r\n";
+  raw += "\r\nbottom\r\n";
+  Message m = Parse(raw);
+  int depth = 0;
+  const Part* p = &m.root;
+  while (p->IsMessage()) {
+    p = &p->children[0];
+    ++depth;
+  }
+  CHECK(depth == 32);
+  CHECK(p->type == "application");
+  CheckRoundTrip(m);
+  std::string bs = ImapBody(m.root, true);
+  CHECK(bs.find("\"level 31\"") != std::string::npos);
 }
 
 }  // namespace
