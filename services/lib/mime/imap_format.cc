@@ -152,9 +152,10 @@ void AppendBody(std::string& out, const Part& p, bool ext, int depth) {
     return;
   }
   bool is_msg = p.IsMessage() && p.children.size() == 1 && depth < 200;
-  // A multipart or message/rfc822 without its structure is sent as a basic part.
+  // A multipart without its parts is sent as an opaque basic part; a message/rfc822 that
+  // was not parsed (transfer-encoded) as a basic part with its own type, as Dovecot does.
   std::string type = Upper(p.type), subtype = Upper(p.subtype);
-  if ((p.IsMultipart() || (type == "MESSAGE" && subtype == "RFC822")) && !is_msg) {
+  if (p.IsMultipart()) {
     type = "APPLICATION";
     subtype = "OCTET-STREAM";
   }

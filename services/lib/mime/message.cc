@@ -12,14 +12,13 @@
 namespace kite::mime {
 
 bool Part::operator==(const Part& o) const {
-  bool env_eq = (!envelope && !o.envelope) ||
-                (envelope && o.envelope && *envelope == *o.envelope);
+  bool env_eq = (!envelope && !o.envelope) || (envelope && o.envelope && *envelope == *o.envelope);
   return env_eq && type == o.type && subtype == o.subtype && params == o.params && id == o.id &&
-         description == o.description && encoding == o.encoding &&
-         disposition == o.disposition && disposition_params == o.disposition_params &&
-         language == o.language && location == o.location && header_offset == o.header_offset &&
-         header_size == o.header_size && body_offset == o.body_offset &&
-         body_size == o.body_size && body_lines == o.body_lines && children == o.children;
+         description == o.description && encoding == o.encoding && disposition == o.disposition &&
+         disposition_params == o.disposition_params && language == o.language &&
+         location == o.location && header_offset == o.header_offset &&
+         header_size == o.header_size && body_offset == o.body_offset && body_size == o.body_size &&
+         body_lines == o.body_lines && children == o.children;
 }
 
 void EnsureGMimeInit() {
@@ -57,8 +56,8 @@ bool IEquals(std::string_view a, std::string_view b) {
 }
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' ||
-                        s.front() == '\n'))
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
     s.remove_prefix(1);
   while (!s.empty() &&
          (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
@@ -109,8 +108,8 @@ HeaderBlock ScanHeader(std::string_view raw, size_t begin, size_t end, size_t ma
       f.raw_value = raw.substr(f.value_offset, line_end - f.value_offset);
     } else {
       size_t colon = line.find(':');
-      std::string_view name = colon == std::string_view::npos ? std::string_view{}
-                                                              : Trim(line.substr(0, colon));
+      std::string_view name =
+          colon == std::string_view::npos ? std::string_view{} : Trim(line.substr(0, colon));
       bool ok = !name.empty() && name.find_first_of(" \t") == std::string_view::npos;
       if (ok) {
         HeaderField f;
@@ -298,9 +297,8 @@ class Parser {
         p.subtype = "rfc822";
       }
     }
-    if (p.type == "text" &&
-        std::none_of(p.params.begin(), p.params.end(),
-                     [](const Param& prm) { return prm.name == "charset"; })) {
+    if (p.type == "text" && std::none_of(p.params.begin(), p.params.end(),
+                                         [](const Param& prm) { return prm.name == "charset"; })) {
       p.params.push_back(Param{"charset", "us-ascii"});  // RFC 2045 5.2, as Dovecot sends it
     }
     if (auto v = RawValue(h, "content-transfer-encoding"); v && !v->empty()) {
@@ -347,7 +345,9 @@ class Parser {
         ParseMultipart(p, body, boundary, depth);
       }
     } else if (p.type == "message" && p.subtype == "rfc822") {
-      if (beyond) {
+      if (p.encoding != "7bit" && p.encoding != "8bit" && p.encoding != "binary") {
+        // An encoded message is not parsed (as Dovecot): a basic part, sent as such.
+      } else if (beyond) {
         MakeOpaque(p);
       } else {
         HeaderBlock nested_h;

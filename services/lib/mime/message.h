@@ -60,7 +60,7 @@ struct Part {
   std::string subtype = "plain";
   std::vector<Param> params;
   std::optional<std::string> id, description;
-  std::string encoding = "7bit";  // Content-Transfer-Encoding, lower case
+  std::string encoding = "7bit";           // Content-Transfer-Encoding, lower case
   std::optional<std::string> disposition;  // lower case
   std::vector<Param> disposition_params;
   std::vector<std::string> language;
@@ -80,14 +80,14 @@ struct Part {
 
 struct Message {
   Envelope envelope;
-  Part root;  // header = the message header; for a multipart, children are parts 1, 2, ...
+  Part root;          // header = the message header; for a multipart, children are parts 1, 2, ...
   uint64_t size = 0;  // the whole message (RFC822.SIZE)
   bool operator==(const Message&) const = default;
 };
 
 struct Limits {
-  int max_depth = 32;              // multipart / message nesting
-  int max_parts = 1000;            // parts in the whole tree
+  int max_depth = 32;                    // multipart / message nesting
+  int max_parts = 1000;                  // parts in the whole tree
   size_t max_header_bytes = 256 * 1024;  // fields beyond this are ignored (offsets stay exact)
 };
 
@@ -118,8 +118,8 @@ absl::StatusOr<Message> DecodeStorage(std::string_view blob, const Limits& limit
 // Every value of header `name` (case-insensitive) in the part's header (the root header by
 // default), unfolded, RFC 2047 decoded to UTF-8 (8-bit values converted to UTF-8 best
 // effort). At most max_bytes in total.
-std::vector<std::string> HeaderValues(std::string_view raw, const Part& part,
-                                      std::string_view name, size_t max_bytes = 1 << 20);
+std::vector<std::string> HeaderValues(std::string_view raw, const Part& part, std::string_view name,
+                                      size_t max_bytes = 1 << 20);
 // The decoded content of every text/* leaf (transfer-decoded, converted to UTF-8 from its
 // charset), joined with "\n", truncated to max_bytes.
 std::string BodyText(std::string_view raw, const Message& msg, size_t max_bytes = 4 << 20);

@@ -29,8 +29,8 @@ std::string Decode(std::string_view body, std::string_view encoding, std::string
     Unref(f);
   }
   std::string cs(charset);
-  if (!cs.empty() && !IEquals(cs, "utf-8") && !IEquals(cs, "us-ascii") &&
-      !IEquals(cs, "utf8") && cs.size() < 64) {
+  if (!cs.empty() && !IEquals(cs, "utf-8") && !IEquals(cs, "us-ascii") && !IEquals(cs, "utf8") &&
+      cs.size() < 64) {
     GMimeFilter* f = g_mime_filter_charset_new(cs.c_str(), "utf-8");
     if (f) {
       g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), f);
@@ -69,8 +69,8 @@ void CollectText(std::string_view raw, const Part& p, size_t max_bytes, std::str
 
 }  // namespace
 
-std::vector<std::string> HeaderValues(std::string_view raw, const Part& part,
-                                      std::string_view name, size_t max_bytes) {
+std::vector<std::string> HeaderValues(std::string_view raw, const Part& part, std::string_view name,
+                                      size_t max_bytes) {
   EnsureGMimeInit();
   std::vector<std::string> out;
   if (part.header_offset > raw.size() || part.header_size > raw.size() - part.header_offset)

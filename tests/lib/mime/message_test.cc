@@ -13,8 +13,10 @@ namespace {
 std::string Crlf(std::string_view s) {
   std::string r;
   for (char c : s) {
-    if (c == '\n') r += "\r\n";
-    else r.push_back(c);
+    if (c == '\n')
+      r += "\r\n";
+    else
+      r.push_back(c);
   }
   return r;
 }
@@ -68,17 +70,20 @@ TEST_CASE("A simple text message gives an exact envelope and structure", "[mime]
         "((\"Alice\" NIL \"alice\" \"example.test\")) "
         "((NIL NIL \"bob\" \"example.test\")) NIL NIL NIL \"<1@example.test>\")");
   std::string size = std::to_string(raw.size() - body);
-  CHECK(ImapBody(m.root, false) == "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" " +
-                                       size + " 2)");
-  CHECK(ImapBody(m.root, true) == "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" " +
-                                      size + " 2 NIL NIL NIL NIL)");
+  CHECK(ImapBody(m.root, false) ==
+        "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" " + size + " 2)");
+  CHECK(ImapBody(m.root, true) ==
+        "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" " + size +
+            " 2 NIL NIL NIL NIL)");
   CHECK(FindPart(m, "1") == &m.root);
   CHECK(FindPart(m, "2") == nullptr);
   CheckRoundTrip(m);
 }
 
-TEST_CASE("multipart/alternative parts have exact offsets and the CRLF before a boundary is not "
-          "part of the body", "[mime]") {
+TEST_CASE(
+    "multipart/alternative parts have exact offsets and the CRLF before a boundary is not "
+    "part of the body",
+    "[mime]") {
   std::string raw = Crlf(
       "From: a@example.test\n"
       "Content-Type: multipart/alternative; boundary=\"b1\"\n"
@@ -163,8 +168,7 @@ TEST_CASE("multipart/mixed with attachments carries disposition, language, locat
   CheckRoundTrip(m);
 }
 
-TEST_CASE("A nested message/rfc822 has its envelope, body and lines, and its sections",
-          "[mime]") {
+TEST_CASE("A nested message/rfc822 has its envelope, body and lines, and its sections", "[mime]") {
   std::string inner = Crlf(
       "From: Dave <dave@example.test>\n"
       "Subject: inner\n"
@@ -251,10 +255,11 @@ TEST_CASE("Group addresses use IMAP group syntax", "[mime]") {
       "\n");
   Message m = Parse(raw);
   std::string env = ImapEnvelope(m.envelope);
-  CHECK(env.find("((NIL NIL \"Team\" NIL)(NIL NIL \"bob\" \"example.test\")"
-                 "(\"Carol\" NIL \"carol\" \"example.test\")(NIL NIL NIL NIL)"
-                 "(NIL NIL \"dave\" \"example.test\")) ((NIL NIL \"empty\" NIL)(NIL NIL NIL NIL))") !=
-        std::string::npos);
+  CHECK(
+      env.find("((NIL NIL \"Team\" NIL)(NIL NIL \"bob\" \"example.test\")"
+               "(\"Carol\" NIL \"carol\" \"example.test\")(NIL NIL NIL NIL)"
+               "(NIL NIL \"dave\" \"example.test\")) ((NIL NIL \"empty\" NIL)(NIL NIL NIL NIL))") !=
+      std::string::npos);
   CHECK(m.root.body_size == 0);
 }
 
@@ -276,8 +281,7 @@ TEST_CASE("Malformed MIME still gives a valid best-effort structure", "[mime]") 
     std::string raw = Crlf("Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b\n\ntwo\n");
     Message m = Parse(raw);
     REQUIRE(m.root.children.size() == 2);
-    CHECK(Slice(raw, m.root.children[1].body_offset, m.root.children[1].body_size) ==
-          "two\r\n");
+    CHECK(Slice(raw, m.root.children[1].body_offset, m.root.children[1].body_size) == "two\r\n");
   }
   SECTION("bad transfer encoding and unknown charset") {
     std::string raw = Crlf(
@@ -287,12 +291,28 @@ TEST_CASE("Malformed MIME still gives a valid best-effort structure", "[mime]") 
     CHECK(m.root.encoding == "base64");
     (void)BodyText(raw, m);
   }
-  SECTION("8-bit headers and duplicate headers") {
-    std::string raw = Crlf("From: J\xf6rg <j@example.test>\nSubject: Gr\xc3\xbc\xc3\x9f""e\n"
-                           "Subject: dup\n\nb\n");
+  SECTION("a base64 message/rfc822 is a basic part, not parsed") {
+    std::string raw = Crlf(
+        "Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
+        "U3ViamVjdDogeA0KDQp5DQo=\n");
     Message m = Parse(raw);
-    CHECK(m.envelope.subject == "Gr\xc3\xbc\xc3\x9f""e");  // the first one, raw
-    CHECK(ImapEnvelope(m.envelope).find("{7}\r\nGr\xc3\xbc\xc3\x9f""e") != std::string::npos);
+    CHECK(m.root.children.empty());
+    CHECK(ImapBody(m.root, false) == "(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"BASE64\" 26)");
+    CHECK(TransferDecode(raw, m.root) == "Subject: x\r\n\r\ny\r\n");
+    CheckRoundTrip(m);
+  }
+  SECTION("8-bit headers and duplicate headers") {
+    std::string raw = Crlf(
+        "From: J\xf6rg <j@example.test>\nSubject: Gr\xc3\xbc\xc3\x9f"
+        "e\n"
+        "Subject: dup\n\nb\n");
+    Message m = Parse(raw);
+    CHECK(m.envelope.subject ==
+          "Gr\xc3\xbc\xc3\x9f"
+          "e");  // the first one, raw
+    CHECK(ImapEnvelope(m.envelope)
+              .find("{7}\r\nGr\xc3\xbc\xc3\x9f"
+                    "e") != std::string::npos);
     REQUIRE(m.envelope.from.size() == 1);
     CHECK(m.envelope.from[0].mailbox == "j");
     CheckRoundTrip(m);
@@ -329,8 +349,8 @@ TEST_CASE("Malformed MIME still gives a valid best-effort structure", "[mime]") 
     CheckRoundTrip(m);
   }
   SECTION("multipart/digest parts default to message/rfc822") {
-    std::string raw = Crlf(
-        "Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: one\n\nbody\n--d--\n");
+    std::string raw =
+        Crlf("Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: one\n\nbody\n--d--\n");
     Message m = Parse(raw);
     REQUIRE(m.root.children.size() == 1);
     CHECK(m.root.children[0].IsMessage());
@@ -386,8 +406,9 @@ TEST_CASE("Literals for long or CR/LF values, quoting escapes", "[mime]") {
 }
 
 TEST_CASE("The storage blob rejects corrupt input", "[mime]") {
-  Message m = Parse(Crlf("From: a@example.test\nContent-Type: multipart/mixed; boundary=b\n\n"
-                         "--b\n\nx\n--b\nContent-Type: message/rfc822\n\nSubject: s\n\ny\n--b--\n"));
+  Message m =
+      Parse(Crlf("From: a@example.test\nContent-Type: multipart/mixed; boundary=b\n\n"
+                 "--b\n\nx\n--b\nContent-Type: message/rfc822\n\nSubject: s\n\ny\n--b--\n"));
   std::string blob = EncodeStorage(m);
   CheckRoundTrip(m);
   CHECK(!DecodeStorage("").ok());
@@ -438,7 +459,8 @@ TEST_CASE("Parsing from several threads at once gives the same result", "[mime]"
 
 TEST_CASE("A chain of nested messages stops at the depth limit", "[mime]") {
   std::string raw;
-  for (int i = 0; i < 100; ++i) raw += "Subject: level " + std::to_string(i) + "\r\nContent-Type: message/rfc822\r\n\r\n";
+  for (int i = 0; i < 100; ++i)
+    raw += "Subject: level " + std::to_string(i) + "\r\nContent-Type: message/rfc822\r\n\r\n";
   raw += "\r\nbottom\r\n";
   Message m = Parse(raw);
   int depth = 0;

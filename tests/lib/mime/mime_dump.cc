@@ -58,8 +58,8 @@ int main(int argc, char** argv) {
   ss << in.rdbuf();
   std::string raw = ss.str();
   auto msg = kite::mime::Parse(raw);
-  std::string out = "{\"size\":" + std::to_string(msg.size) + ",\"bodystructure\":" +
-                    Json(kite::mime::ImapBody(msg.root, true)) +
+  std::string out = "{\"size\":" + std::to_string(msg.size) +
+                    ",\"bodystructure\":" + Json(kite::mime::ImapBody(msg.root, true)) +
                     ",\"envelope\":" + Json(kite::mime::ImapEnvelope(msg.envelope)) + ",\"root\":";
   Dump(raw, msg.root, out);
   std::cout << out << "}\n";
