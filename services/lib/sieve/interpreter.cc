@@ -38,6 +38,7 @@ class Interpreter {
       : message_(message), options_(options) {}
 
   absl::StatusOr<Result> Run(const Script& script) {
+    budget_ = options_.limits.max_match_cost;
     absl::Status s = Block(script.commands);
     if (!s.ok()) return s;
     if (implicit_keep_) {
@@ -65,7 +66,13 @@ class Interpreter {
     switch (c.kind) {
       case CommandNode::Kind::kIf:
         for (const Branch& b : c.branches) {
-          if (!b.has_test || Test(b.test)) return Block(b.block);
+          bool chosen = !b.has_test || Test(b.test);
+          if (exhausted_) {
+            return absl::ResourceExhaustedError(
+                Cat("line ", b.test.line, ": the tests compare too much text (more than ",
+                    options_.limits.max_match_cost, " units)"));
+          }
+          if (chosen) return Block(b.block);
         }
         return absl::OkStatus();
       case CommandNode::Kind::kStop:
@@ -213,8 +220,22 @@ class Interpreter {
     return absl::OkStatus();
   }
 
+  // Charges the comparison against the budget; false once it is exhausted.
+  bool Charge(std::string_view value, std::string_view key, MatchType match) {
+    uint64_t cost = match == MatchType::kIs
+                        ? value.size() + key.size() + 1
+                        : (static_cast<uint64_t>(value.size()) + 1) * (key.size() + 1);
+    if (exhausted_ || cost > budget_) {
+      exhausted_ = true;
+      return false;
+    }
+    budget_ -= cost;
+    return true;
+  }
+
   bool AnyKey(std::string_view value, const TestNode& t) {
     for (const std::string& key : t.keys) {
+      if (!Charge(value, key, t.match)) return false;
       if (Matches(value, key, t.match, t.comparator)) return true;
     }
     return false;
@@ -287,6 +308,7 @@ class Interpreter {
               while (i < key.size() && key[i] == ' ') ++i;
               size_t start = i;
               while (i < key.size() && key[i] != ' ') ++i;
+              if (i > start && !Charge(flag, key, t.match)) return false;
               if (i > start &&
                   Matches(flag, std::string_view(key).substr(start, i - start), t.match,
                           t.comparator)) {
@@ -313,6 +335,8 @@ class Interpreter {
   bool implicit_keep_ = true;
   bool stopped_ = false;
   int redirects_ = 0;
+  uint64_t budget_ = 0;
+  bool exhausted_ = false;
 };
 
 }  // namespace

@@ -37,6 +37,9 @@ struct Limits {
   size_t max_tokens = 32 * 1024;
   int max_redirects = 4;           // redirect actions per run
   size_t max_actions = 64;         // actions per run (after collapsing duplicates)
+  // Comparison work per run, charged (|value|+1)*(|key|+1) per :contains/:matches and
+  // |value|+|key| per :is, so a hostile script cannot burn CPU on large headers.
+  uint64_t max_match_cost = 200'000'000;
 };
 
 struct CompileError {
@@ -151,7 +154,8 @@ struct ExecuteOptions {
 };
 
 // Runs the script. A non-OK status is a runtime error (too many redirects or actions,
-// conflicting actions such as reject with fileinto): the caller files into INBOX.
+// conflicting actions such as reject with fileinto, the match cost exceeded): the caller
+// files into INBOX.
 absl::StatusOr<Result> Execute(const Script& script, const Message& message,
                                const ExecuteOptions& options = {});
 

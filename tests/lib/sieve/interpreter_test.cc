@@ -384,5 +384,22 @@ TEST_CASE("runtime limits: redirects and actions", "[sieve][interpreter][limits]
   CHECK(r.status().message() == "line 2: more than 2 actions");
 }
 
+TEST_CASE("the match cost budget stops hostile scripts", "[sieve][interpreter][limits]") {
+  FakeMessage big;
+  big.Header("Subject", std::string(100000, 'a'));
+  ExecuteOptions opts;
+  opts.limits.max_match_cost = 10'000'000;
+  std::string keys = "[";
+  for (int i = 0; i < 200; ++i) keys += std::string(i ? "," : "") + "\"*a*a*a*a*a*b\"";
+  keys += "]";
+  auto r = Run("if header :matches \"subject\" " + keys + " { discard; }", big, opts);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == absl::StatusCode::kResourceExhausted);
+  CHECK(r.status().message() ==
+        "line 2: the tests compare too much text (more than 10000000 units)");
+  // An ordinary script on the same message stays well inside the default budget.
+  CHECK(Actions("if header :contains \"subject\" \"aaa\" { discard; }", big) == "discard");
+}
+
 }  // namespace
 }  // namespace kite::sieve
