@@ -50,6 +50,22 @@ bool IsFieldName(std::string_view name) {
   return true;
 }
 
+// Valid UTF-8 without control characters, at most 1000 octets: mailbox names.
+bool IsMailboxName(std::string_view name) {
+  if (name.empty() || name.size() > 1000) return false;
+  for (size_t i = 0; i < name.size();) {
+    unsigned char c = static_cast<unsigned char>(name[i]);
+    if (c < 0x20 || c == 0x7f) return false;
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > name.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(name[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
 // Which value a tag takes.
 enum class TagValue { kNone, kNumber, kString, kStringList };
 
@@ -485,8 +501,9 @@ class Compiler {
       node.copy = tags.count("copy") > 0;
       node.create = tags.count("create") > 0;
       node.argument = pos[0]->strings[0];
-      if (node.argument.empty()) {
-        return Fail(pos[0]->line, pos[0]->column, "fileinto needs a non-empty mailbox name");
+      if (!IsMailboxName(node.argument)) {
+        return Fail(pos[0]->line, pos[0]->column,
+                    Cat("invalid mailbox name \"", Printable(node.argument), "\""));
       }
       return true;
     }
@@ -546,10 +563,36 @@ class Compiler {
       if (auto it = tags.find("seconds"); it != tags.end()) {
         v.seconds = std::min<uint64_t>(it->second.value->number, 365ull * 86400);
       }
-      if (auto it = tags.find("subject"); it != tags.end()) v.subject = it->second.value->strings[0];
-      if (auto it = tags.find("from"); it != tags.end()) v.from = it->second.value->strings[0];
+      // :subject and :from become header fields of the reply: no line breaks (header
+      // injection), and :from must hold an address.
+      auto one_line = [&](std::string_view tag, std::string& out) {
+        auto it = tags.find(tag);
+        if (it == tags.end()) return true;
+        const AstArgument& a = *it->second.value;
+        if (a.strings[0].find_first_of("\r\n") != std::string::npos) {
+          return Fail(a.line, a.column, Cat("vacation :", tag, " must be a single line"));
+        }
+        out = a.strings[0];
+        return true;
+      };
+      if (!one_line("subject", v.subject) || !one_line("from", v.from)) return false;
+      if (!v.from.empty()) {
+        auto list = ParseAddressList(v.from);
+        if (list.size() != 1 || !IsValidRedirectAddress(list[0].all)) {
+          const AstArgument& a = *tags.find("from")->second.value;
+          return Fail(a.line, a.column,
+                      Cat("vacation :from \"", Printable(v.from), "\" is not one address"));
+        }
+      }
       if (auto it = tags.find("addresses"); it != tags.end()) {
         v.addresses = it->second.value->strings;
+        for (const std::string& addr : v.addresses) {
+          if (!IsValidRedirectAddress(SplitAddress(addr).all)) {
+            return Fail(it->second.value->line, it->second.value->column,
+                        Cat("vacation :addresses holds an invalid address \"",
+                            Printable(addr), "\""));
+          }
+        }
       }
       v.mime = tags.count("mime") > 0;
       v.reason = pos[0]->strings[0];

@@ -112,6 +112,19 @@ TEST_CASE("bad scripts are refused with the line and the reason", "[sieve][compi
   CHECK(Error("require \"vacation\";\nvacation :seconds 5 \"x\";") ==
         "line 2: tag :seconds requires the \"vacation-seconds\" extension (require "
         "\"vacation-seconds\";)");
+  CHECK(Error("require \"vacation\";\nvacation :subject \"a\r\nBcc: x@y.test\" \"r\";") ==
+        "line 2: vacation :subject must be a single line");
+  CHECK(Error("require \"vacation\";\nvacation :from \"nobody\" \"r\";") ==
+        "line 2: vacation :from \"nobody\" is not one address");
+  CHECK(Error("require \"vacation\";\nvacation :addresses [\"a@b.test\", \"c\"] \"r\";") ==
+        "line 2: vacation :addresses holds an invalid address \"c\"");
+  CHECK(Compile("require \"vacation\";\nvacation :from \"Me <me@example.com>\" \"r\";").ok());
+  CHECK(Error("require \"fileinto\";\nfileinto \"\";") == "line 2: invalid mailbox name \"\"");
+  CHECK(Error("require \"fileinto\";\nfileinto \"a\xFF\";") ==
+        "line 2: invalid mailbox name \"a\\xFF\"");
+  CHECK(Error("require \"fileinto\";\nfileinto \"a\nb\";") ==
+        "line 2: invalid mailbox name \"a\\x0Ab\"");
+  CHECK(Compile("require \"fileinto\";\nfileinto \"Entw\xC3\xBCrfe/2026\";").ok());
   CHECK(Error("if not (true, false) { keep; }") ==
         "line 1: test \"not\" needs exactly one test");
   CHECK(Error("if allof true { keep; }") == "line 1: test \"allof\" needs a test list");
