@@ -4,12 +4,12 @@ namespace kite::sieve {
 namespace {
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' ||
-                        s.front() == '\n')) {
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
     s.remove_prefix(1);
   }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
-                        s.back() == '\n')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
     s.remove_suffix(1);
   }
   return s;
@@ -38,8 +38,8 @@ void AddEntry(std::string_view entry, std::vector<ParsedAddress>& out) {
   }
   std::string_view spec = entry;
   if (open != std::string_view::npos) {
-    spec = entry.substr(open + 1, (close == std::string_view::npos ? entry.size() : close) -
-                                      open - 1);
+    spec =
+        entry.substr(open + 1, (close == std::string_view::npos ? entry.size() : close) - open - 1);
     // Obsolete route "@a,@b:local@domain".
     if (!spec.empty() && spec.front() == '@') {
       size_t colon = spec.find(':');

@@ -17,9 +17,9 @@ namespace kite::sieve {
 inline constexpr size_t kMaxAddresses = 256;
 
 struct ParsedAddress {
-  std::string all;        // local@domain (or whatever the entry held when it has no "@")
-  std::string local_part; // before the last "@" (quotes removed)
-  std::string domain;     // after the last "@"; empty when there is none
+  std::string all;         // local@domain (or whatever the entry held when it has no "@")
+  std::string local_part;  // before the last "@" (quotes removed)
+  std::string domain;      // after the last "@"; empty when there is none
 };
 
 std::vector<ParsedAddress> ParseAddressList(std::string_view value);

@@ -14,27 +14,48 @@
 
 namespace kite::sieve {
 
-std::string CompileError::ToString() const {
-  return Cat("line ", line, ": ", message);
-}
+std::string CompileError::ToString() const { return Cat("line ", line, ": ", message); }
 
 namespace {
 
 const std::set<std::string, std::less<>>& SupportedExtensions() {
-  static const auto* kSet = new std::set<std::string, std::less<>>{
-      "fileinto", "reject", "ereject", "envelope", "imap4flags", "vacation",
-      "vacation-seconds", "mailbox", "copy", "comparator-i;octet",
-      "comparator-i;ascii-casemap"};
+  static const auto* kSet = new std::set<std::string, std::less<>>{"fileinto",
+                                                                   "reject",
+                                                                   "ereject",
+                                                                   "envelope",
+                                                                   "imap4flags",
+                                                                   "vacation",
+                                                                   "vacation-seconds",
+                                                                   "mailbox",
+                                                                   "copy",
+                                                                   "comparator-i;octet",
+                                                                   "comparator-i;ascii-casemap"};
   return *kSet;
 }
 
 // Headers the address test may look at (RFC 5228 5.1: headers that hold addresses).
 bool IsAddressHeader(std::string_view name) {
-  static const char* const kHeaders[] = {
-      "from", "to", "cc", "bcc", "sender", "reply-to", "resent-from", "resent-to",
-      "resent-cc", "resent-bcc", "resent-sender", "resent-reply-to", "return-path",
-      "delivered-to", "x-original-to", "envelope-to", "errors-to", "disposition-notification-to",
-      "mail-followup-to", "mail-reply-to", "list-post"};
+  static const char* const kHeaders[] = {"from",
+                                         "to",
+                                         "cc",
+                                         "bcc",
+                                         "sender",
+                                         "reply-to",
+                                         "resent-from",
+                                         "resent-to",
+                                         "resent-cc",
+                                         "resent-bcc",
+                                         "resent-sender",
+                                         "resent-reply-to",
+                                         "return-path",
+                                         "delivered-to",
+                                         "x-original-to",
+                                         "envelope-to",
+                                         "errors-to",
+                                         "disposition-notification-to",
+                                         "mail-followup-to",
+                                         "mail-reply-to",
+                                         "list-post"};
   std::string lower = Lower(name);
   for (const char* h : kHeaders) {
     if (lower == h) return true;
@@ -120,8 +141,7 @@ class Compiler {
   bool NeedExtension(int line, int column, std::string_view what, std::string_view ext) {
     if (Has(ext)) return true;
     return Fail(line, column,
-                Cat(what, " requires the \"", ext, "\" extension (require \"", ext,
-                             "\";)"));
+                Cat(what, " requires the \"", ext, "\" extension (require \"", ext, "\";)"));
   }
 
   bool Require(const AstCommand& c, Script& out) {
@@ -141,9 +161,8 @@ class Compiler {
   }
 
   // Splits arguments into tags (checked against `sig`) and positional arguments.
-  bool Arguments(std::string_view what, int line, int column,
-                 const std::vector<AstArgument>& args, const Signature& sig,
-                 std::map<std::string, GotTag, std::less<>>& tags,
+  bool Arguments(std::string_view what, int line, int column, const std::vector<AstArgument>& args,
+                 const Signature& sig, std::map<std::string, GotTag, std::less<>>& tags,
                  std::vector<const AstArgument*>& positional) {
     std::map<std::string_view, std::string> groups;
     for (size_t i = 0; i < args.size(); ++i) {
@@ -154,16 +173,17 @@ class Compiler {
       }
       if (!positional.empty()) {
         return Fail(a.line, a.column,
-                    Cat("tag :", Printable(a.tag), " must come before the other "
-                                 "arguments of ", what));
+                    Cat("tag :", Printable(a.tag),
+                        " must come before the other "
+                        "arguments of ",
+                        what));
       }
       const TagSpec* spec = nullptr;
       for (const TagSpec& s : sig.tags) {
         if (s.name == a.tag) spec = &s;
       }
       if (spec == nullptr) {
-        return Fail(a.line, a.column,
-                    Cat("unknown tag :", Printable(a.tag), " for ", what));
+        return Fail(a.line, a.column, Cat("unknown tag :", Printable(a.tag), " for ", what));
       }
       if (!spec->extension.empty() &&
           !NeedExtension(a.line, a.column, Cat("tag :", a.tag), spec->extension)) {
@@ -176,8 +196,8 @@ class Compiler {
         auto [it, fresh] = groups.emplace(spec->group, a.tag);
         if (!fresh) {
           return Fail(a.line, a.column,
-                      Cat("tags :", it->second, " and :", a.tag,
-                                   " cannot be used together (one ", spec->group, ")"));
+                      Cat("tags :", it->second, " and :", a.tag, " cannot be used together (one ",
+                          spec->group, ")"));
         }
       }
       GotTag got;
@@ -189,13 +209,17 @@ class Compiler {
         const AstArgument& v = args[++i];
         bool ok = false;
         switch (spec->value) {
-          case TagValue::kNumber: ok = v.kind == AstArgument::Kind::kNumber; break;
-          case TagValue::kString: ok = v.kind == AstArgument::Kind::kString; break;
-          case TagValue::kStringList:
-            ok = v.kind == AstArgument::Kind::kString ||
-                 v.kind == AstArgument::Kind::kStringList;
+          case TagValue::kNumber:
+            ok = v.kind == AstArgument::Kind::kNumber;
             break;
-          case TagValue::kNone: break;
+          case TagValue::kString:
+            ok = v.kind == AstArgument::Kind::kString;
+            break;
+          case TagValue::kStringList:
+            ok = v.kind == AstArgument::Kind::kString || v.kind == AstArgument::Kind::kStringList;
+            break;
+          case TagValue::kNone:
+            break;
         }
         if (!ok) {
           const char* want = spec->value == TagValue::kNumber   ? "a number"
@@ -210,20 +234,19 @@ class Compiler {
     if (positional.size() != sig.positional.size()) {
       return Fail(line, column,
                   Cat(what, " takes ", sig.positional.size(),
-                               sig.positional.size() == 1 ? " argument" : " arguments",
-                               ", found ", positional.size()));
+                      sig.positional.size() == 1 ? " argument" : " arguments", ", found ",
+                      positional.size()));
     }
     for (size_t i = 0; i < positional.size(); ++i) {
       const AstArgument& a = *positional[i];
-      bool ok = sig.positional[i] == Positional::kString
-                    ? a.kind == AstArgument::Kind::kString
-                    : (a.kind == AstArgument::Kind::kString ||
-                       a.kind == AstArgument::Kind::kStringList);
+      bool ok =
+          sig.positional[i] == Positional::kString
+              ? a.kind == AstArgument::Kind::kString
+              : (a.kind == AstArgument::Kind::kString || a.kind == AstArgument::Kind::kStringList);
       if (!ok) {
         return Fail(a.line, a.column,
                     Cat("argument ", i + 1, " of ", what, " must be ",
-                                 sig.positional[i] == Positional::kString ? "a string"
-                                                                          : "a string list"));
+                        sig.positional[i] == Positional::kString ? "a string" : "a string list"));
       }
     }
     return true;
@@ -258,8 +281,7 @@ class Compiler {
       } else if (name == "i;ascii-casemap") {
         node.comparator = Comparator::kAsciiCasemap;
       } else {
-        return Fail(v.line, v.column,
-                    Cat("unsupported comparator \"", Printable(name), "\""));
+        return Fail(v.line, v.column, Cat("unsupported comparator \"", Printable(name), "\""));
       }
     }
     return true;
@@ -291,8 +313,7 @@ class Compiler {
     if (t.name == "not") {
       node.kind = TestNode::Kind::kNot;
       if (!t.arguments.empty()) {
-        return Fail(t.arguments[0].line, t.arguments[0].column,
-                    Cat(what, " takes only a test"));
+        return Fail(t.arguments[0].line, t.arguments[0].column, Cat(what, " takes only a test"));
       }
       if (t.test_list || t.tests.size() != 1) {
         return Fail(t.line, t.column, Cat(what, " needs exactly one test"));
@@ -326,16 +347,14 @@ class Compiler {
           std::string lower = Lower(n);
           if (lower != "from" && lower != "to") {
             return Fail(pos[0]->line, pos[0]->column,
-                        Cat("unknown envelope part \"", Printable(n),
-                                     "\" (\"from\" or \"to\")"));
+                        Cat("unknown envelope part \"", Printable(n), "\" (\"from\" or \"to\")"));
           }
         } else if (!IsFieldName(n)) {
           return Fail(pos[0]->line, pos[0]->column,
                       Cat("invalid header name \"", Printable(n), "\""));
         } else if (node.kind == TestNode::Kind::kAddress && !IsAddressHeader(n)) {
           return Fail(pos[0]->line, pos[0]->column,
-                      Cat("header \"", Printable(n),
-                                   "\" does not hold addresses (address test)"));
+                      Cat("header \"", Printable(n), "\" does not hold addresses (address test)"));
         }
       }
       return true;
@@ -415,8 +434,7 @@ class Compiler {
         continue;  // handled in Run
       }
       if (c.name == "elsif" || c.name == "else") {
-        return Fail(c.line, c.column,
-                    Cat("\"", c.name, "\" without a preceding \"if\""));
+        return Fail(c.line, c.column, Cat("\"", c.name, "\" without a preceding \"if\""));
       }
       CommandNode node;
       if (c.name == "if") {
@@ -515,16 +533,14 @@ class Compiler {
       node.argument = SplitAddress(pos[0]->strings[0]).all;
       if (!IsValidRedirectAddress(node.argument)) {
         return Fail(pos[0]->line, pos[0]->column,
-                    Cat("invalid redirect address \"", Printable(pos[0]->strings[0]),
-                                 "\""));
+                    Cat("invalid redirect address \"", Printable(pos[0]->strings[0]), "\""));
       }
       return true;
     }
     if (c.name == "reject" || c.name == "ereject") {
       node.kind = c.name == "reject" ? CommandNode::Kind::kReject : CommandNode::Kind::kEreject;
       if (!NeedExtension(c.line, c.column, what, c.name)) return false;
-      if (!Arguments(what, c.line, c.column, c.arguments, {{}, {Positional::kString}}, tags,
-                     pos)) {
+      if (!Arguments(what, c.line, c.column, c.arguments, {{}, {Positional::kString}}, tags, pos)) {
         return false;
       }
       node.argument = pos[0]->strings[0];
@@ -588,9 +604,9 @@ class Compiler {
         v.addresses = it->second.value->strings;
         for (const std::string& addr : v.addresses) {
           if (!IsValidRedirectAddress(SplitAddress(addr).all)) {
-            return Fail(it->second.value->line, it->second.value->column,
-                        Cat("vacation :addresses holds an invalid address \"",
-                            Printable(addr), "\""));
+            return Fail(
+                it->second.value->line, it->second.value->column,
+                Cat("vacation :addresses holds an invalid address \"", Printable(addr), "\""));
           }
         }
       }
@@ -629,8 +645,7 @@ class Compiler {
 
 }  // namespace
 
-absl::StatusOr<Script> Compile(std::string_view text, const Limits& limits,
-                               CompileError* error) {
+absl::StatusOr<Script> Compile(std::string_view text, const Limits& limits, CompileError* error) {
   CompileError local;
   CompileError& err = error != nullptr ? *error : local;
   std::vector<AstCommand> ast;

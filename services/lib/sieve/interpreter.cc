@@ -68,9 +68,9 @@ class Interpreter {
         for (const Branch& b : c.branches) {
           bool chosen = !b.has_test || Test(b.test);
           if (exhausted_) {
-            return absl::ResourceExhaustedError(
-                Cat("line ", b.test.line, ": the tests compare too much text (more than ",
-                    options_.limits.max_match_cost, " units)"));
+            return absl::ResourceExhaustedError(Cat("line ", b.test.line,
+                                                    ": the tests compare too much text (more than ",
+                                                    options_.limits.max_match_cost, " units)"));
           }
           if (chosen) return Block(b.block);
         }
@@ -117,8 +117,8 @@ class Interpreter {
       case CommandNode::Kind::kEreject: {
         implicit_keep_ = false;
         Action a;
-        a.kind = c.kind == CommandNode::Kind::kReject ? Action::Kind::kReject
-                                                      : Action::Kind::kEreject;
+        a.kind =
+            c.kind == CommandNode::Kind::kReject ? Action::Kind::kReject : Action::Kind::kEreject;
         a.reason = c.argument;
         a.line = c.line;
         return Add(std::move(a));
@@ -152,10 +152,9 @@ class Interpreter {
   }
 
   absl::Status Conflict(const Action& a, const Action& b) {
-    return absl::FailedPreconditionError(
-        Cat("line ", a.line, ": ", ActionKindName(a.kind), " conflicts with ",
-                     ActionKindName(b.kind), b.implicit ? " (implicit)" : "",
-                     b.line > 0 ? Cat(" at line ", b.line) : ""));
+    return absl::FailedPreconditionError(Cat(
+        "line ", a.line, ": ", ActionKindName(a.kind), " conflicts with ", ActionKindName(b.kind),
+        b.implicit ? " (implicit)" : "", b.line > 0 ? Cat(" at line ", b.line) : ""));
   }
 
   // Records an action after the conflict rules; duplicates collapse.
@@ -163,8 +162,8 @@ class Interpreter {
     for (Action& b : result_.actions) {
       // RFC 5429 2.1/2.2: at most one reject/ereject; none together with keep, fileinto or
       // vacation (the implicit keep is cancelled by reject and never added after it).
-      if (Rejects(a.kind) && (Rejects(b.kind) || Delivers(b.kind) ||
-                              b.kind == Action::Kind::kVacation)) {
+      if (Rejects(a.kind) &&
+          (Rejects(b.kind) || Delivers(b.kind) || b.kind == Action::Kind::kVacation)) {
         return Conflict(a, b);
       }
       if (Rejects(b.kind) && (Delivers(a.kind) || a.kind == Action::Kind::kVacation)) {
@@ -180,13 +179,20 @@ class Interpreter {
       bool same = false;
       if (a.kind == b.kind) {
         switch (a.kind) {
-          case Action::Kind::kKeep: same = true; break;
-          case Action::Kind::kFileInto: same = a.mailbox == b.mailbox; break;
+          case Action::Kind::kKeep:
+            same = true;
+            break;
+          case Action::Kind::kFileInto:
+            same = a.mailbox == b.mailbox;
+            break;
           case Action::Kind::kRedirect:
             same = EqualsNoCase(a.address, b.address);
             break;
-          case Action::Kind::kDiscard: same = true; break;
-          default: break;
+          case Action::Kind::kDiscard:
+            same = true;
+            break;
+          default:
+            break;
         }
       }
       if (a.kind == Action::Kind::kKeep && b.kind == Action::Kind::kFileInto &&
@@ -208,8 +214,7 @@ class Interpreter {
     if (a.kind == Action::Kind::kRedirect) {
       if (++redirects_ > options_.limits.max_redirects) {
         return absl::ResourceExhaustedError(
-            Cat("line ", a.line, ": more than ", options_.limits.max_redirects,
-                         " redirects"));
+            Cat("line ", a.line, ": more than ", options_.limits.max_redirects, " redirects"));
       }
     }
     if (result_.actions.size() >= options_.limits.max_actions) {
@@ -243,18 +248,24 @@ class Interpreter {
 
   std::string_view Part(const ParsedAddress& a, AddressPart part) {
     switch (part) {
-      case AddressPart::kAll: return a.all;
-      case AddressPart::kLocalPart: return a.local_part;
-      case AddressPart::kDomain: return a.domain;
+      case AddressPart::kAll:
+        return a.all;
+      case AddressPart::kLocalPart:
+        return a.local_part;
+      case AddressPart::kDomain:
+        return a.domain;
     }
     return a.all;
   }
 
   bool Test(const TestNode& t) {
     switch (t.kind) {
-      case TestNode::Kind::kTrue: return true;
-      case TestNode::Kind::kFalse: return false;
-      case TestNode::Kind::kNot: return !Test(t.children[0]);
+      case TestNode::Kind::kTrue:
+        return true;
+      case TestNode::Kind::kFalse:
+        return false;
+      case TestNode::Kind::kNot:
+        return !Test(t.children[0]);
       case TestNode::Kind::kAllOf:
         for (const TestNode& c : t.children) {
           if (!Test(c)) return false;
@@ -292,8 +303,8 @@ class Interpreter {
         return false;
       case TestNode::Kind::kEnvelope:
         for (const std::string& name : t.names) {
-          std::string raw = EqualsNoCase(name, "from") ? message_.EnvelopeFrom()
-                                                                 : message_.EnvelopeTo();
+          std::string raw =
+              EqualsNoCase(name, "from") ? message_.EnvelopeFrom() : message_.EnvelopeTo();
           // RFC 5228 5.4: the null reverse-path compares as "" whatever the address part.
           ParsedAddress a = SplitAddress(raw);
           if (AnyKey(Part(a, t.address_part), t)) return true;
@@ -309,9 +320,8 @@ class Interpreter {
               size_t start = i;
               while (i < key.size() && key[i] != ' ') ++i;
               if (i > start && !Charge(flag, key, t.match)) return false;
-              if (i > start &&
-                  Matches(flag, std::string_view(key).substr(start, i - start), t.match,
-                          t.comparator)) {
+              if (i > start && Matches(flag, std::string_view(key).substr(start, i - start),
+                                       t.match, t.comparator)) {
                 return true;
               }
             }
@@ -348,13 +358,20 @@ absl::StatusOr<Result> Execute(const Script& script, const Message& message,
 
 const char* ActionKindName(Action::Kind kind) {
   switch (kind) {
-    case Action::Kind::kKeep: return "keep";
-    case Action::Kind::kFileInto: return "fileinto";
-    case Action::Kind::kDiscard: return "discard";
-    case Action::Kind::kRedirect: return "redirect";
-    case Action::Kind::kReject: return "reject";
-    case Action::Kind::kEreject: return "ereject";
-    case Action::Kind::kVacation: return "vacation";
+    case Action::Kind::kKeep:
+      return "keep";
+    case Action::Kind::kFileInto:
+      return "fileinto";
+    case Action::Kind::kDiscard:
+      return "discard";
+    case Action::Kind::kRedirect:
+      return "redirect";
+    case Action::Kind::kReject:
+      return "reject";
+    case Action::Kind::kEreject:
+      return "ereject";
+    case Action::Kind::kVacation:
+      return "vacation";
   }
   return "action";
 }

@@ -59,14 +59,30 @@ class Lexer {
       } else {
         ++pos_;
         switch (c) {
-          case '[': t.kind = TokenKind::kLeftBracket; break;
-          case ']': t.kind = TokenKind::kRightBracket; break;
-          case '{': t.kind = TokenKind::kLeftBrace; break;
-          case '}': t.kind = TokenKind::kRightBrace; break;
-          case '(': t.kind = TokenKind::kLeftParen; break;
-          case ')': t.kind = TokenKind::kRightParen; break;
-          case ',': t.kind = TokenKind::kComma; break;
-          case ';': t.kind = TokenKind::kSemicolon; break;
+          case '[':
+            t.kind = TokenKind::kLeftBracket;
+            break;
+          case ']':
+            t.kind = TokenKind::kRightBracket;
+            break;
+          case '{':
+            t.kind = TokenKind::kLeftBrace;
+            break;
+          case '}':
+            t.kind = TokenKind::kRightBrace;
+            break;
+          case '(':
+            t.kind = TokenKind::kLeftParen;
+            break;
+          case ')':
+            t.kind = TokenKind::kRightParen;
+            break;
+          case ',':
+            t.kind = TokenKind::kComma;
+            break;
+          case ';':
+            t.kind = TokenKind::kSemicolon;
+            break;
           default:
             --pos_;
             return Fail("unexpected character \"" + Printable(in_.substr(pos_, 1)) + "\"");
@@ -144,10 +160,20 @@ class Lexer {
     if (pos_ < in_.size()) {
       int shift = 0;
       switch (in_[pos_]) {
-        case 'K': case 'k': shift = 10; break;
-        case 'M': case 'm': shift = 20; break;
-        case 'G': case 'g': shift = 30; break;
-        default: break;
+        case 'K':
+        case 'k':
+          shift = 10;
+          break;
+        case 'M':
+        case 'm':
+          shift = 20;
+          break;
+        case 'G':
+        case 'g':
+          shift = 30;
+          break;
+        default:
+          break;
       }
       if (shift != 0) {
         ++pos_;
@@ -197,7 +223,8 @@ class Lexer {
       while (pos_ < in_.size() && in_[pos_] != '\n') ++pos_;
     }
     if (pos_ < in_.size() && in_[pos_] == '\r') ++pos_;
-    if (pos_ >= in_.size() || in_[pos_] != '\n') return Fail("\"text:\" must be followed by a line break");
+    if (pos_ >= in_.size() || in_[pos_] != '\n')
+      return Fail("\"text:\" must be followed by a line break");
     ++pos_;
     NewLine();
     while (pos_ < in_.size()) {
@@ -283,19 +310,32 @@ bool EqualsNoCase(std::string_view a, std::string_view b) {
 
 const char* TokenKindName(TokenKind kind) {
   switch (kind) {
-    case TokenKind::kIdentifier: return "identifier";
-    case TokenKind::kTag: return "tag";
-    case TokenKind::kNumber: return "number";
-    case TokenKind::kString: return "string";
-    case TokenKind::kLeftBracket: return "\"[\"";
-    case TokenKind::kRightBracket: return "\"]\"";
-    case TokenKind::kLeftBrace: return "\"{\"";
-    case TokenKind::kRightBrace: return "\"}\"";
-    case TokenKind::kLeftParen: return "\"(\"";
-    case TokenKind::kRightParen: return "\")\"";
-    case TokenKind::kComma: return "\",\"";
-    case TokenKind::kSemicolon: return "\";\"";
-    case TokenKind::kEnd: return "end of script";
+    case TokenKind::kIdentifier:
+      return "identifier";
+    case TokenKind::kTag:
+      return "tag";
+    case TokenKind::kNumber:
+      return "number";
+    case TokenKind::kString:
+      return "string";
+    case TokenKind::kLeftBracket:
+      return "\"[\"";
+    case TokenKind::kRightBracket:
+      return "\"]\"";
+    case TokenKind::kLeftBrace:
+      return "\"{\"";
+    case TokenKind::kRightBrace:
+      return "\"}\"";
+    case TokenKind::kLeftParen:
+      return "\"(\"";
+    case TokenKind::kRightParen:
+      return "\")\"";
+    case TokenKind::kComma:
+      return "\",\"";
+    case TokenKind::kSemicolon:
+      return "\";\"";
+    case TokenKind::kEnd:
+      return "end of script";
   }
   return "token";
 }

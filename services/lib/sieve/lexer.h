@@ -21,9 +21,9 @@ namespace kite::sieve {
 
 enum class TokenKind {
   kIdentifier,
-  kTag,        // text holds the name without the colon
-  kNumber,     // number holds the value with the quantifier applied
-  kString,     // quoted or multi-line; text holds the decoded value
+  kTag,     // text holds the name without the colon
+  kNumber,  // number holds the value with the quantifier applied
+  kString,  // quoted or multi-line; text holds the decoded value
   kLeftBracket,
   kRightBracket,
   kLeftBrace,
@@ -62,10 +62,8 @@ inline void AppendPiece(std::string& out, std::string_view s) { out.append(s); }
 inline void AppendPiece(std::string& out, const char* s) { out.append(s); }
 inline void AppendPiece(std::string& out, const std::string& s) { out.append(s); }
 template <typename T>
-  requires std::is_integral_v<T>
-void AppendPiece(std::string& out, T value) {
-  out += std::to_string(value);
-}
+requires std::is_integral_v<T>
+void AppendPiece(std::string& out, T value) { out += std::to_string(value); }
 template <typename... Pieces>
 std::string Cat(const Pieces&... pieces) {
   std::string out;

@@ -103,12 +103,14 @@ bool Glob(std::string_view value, std::string_view key, Comparator comparator) {
 
 }  // namespace
 
-bool Matches(std::string_view value, std::string_view key, MatchType match,
-             Comparator comparator) {
+bool Matches(std::string_view value, std::string_view key, MatchType match, Comparator comparator) {
   switch (match) {
-    case MatchType::kIs: return Equal(value, key, comparator);
-    case MatchType::kContains: return Contains(value, key, comparator);
-    case MatchType::kMatches: return Glob(value, key, comparator);
+    case MatchType::kIs:
+      return Equal(value, key, comparator);
+    case MatchType::kContains:
+      return Contains(value, key, comparator);
+    case MatchType::kMatches:
+      return Glob(value, key, comparator);
   }
   return false;
 }

@@ -9,8 +9,7 @@
 
 namespace kite::sieve {
 
-bool Matches(std::string_view value, std::string_view key, MatchType match,
-             Comparator comparator);
+bool Matches(std::string_view value, std::string_view key, MatchType match, Comparator comparator);
 
 }  // namespace kite::sieve
 

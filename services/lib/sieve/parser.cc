@@ -76,8 +76,8 @@ class Parser {
       Next();
       return true;
     }
-    return FailAt(t, std::string("expected \";\" or \"{\" after command \"") +
-                         Printable(c.name) + "\", found " + TokenKindName(t.kind));
+    return FailAt(t, std::string("expected \";\" or \"{\" after command \"") + Printable(c.name) +
+                         "\", found " + TokenKindName(t.kind));
   }
 
   // arguments = *argument [ test / test-list ]. `depth` counts nested tests only (blocks
@@ -104,12 +104,11 @@ class Parser {
         while (true) {
           const Token& s = Next();
           if (s.kind != TokenKind::kString) {
-            return FailAt(s, std::string("expected a string in the list, found ") +
-                                 TokenKindName(s.kind));
+            return FailAt(
+                s, std::string("expected a string in the list, found ") + TokenKindName(s.kind));
           }
           if (a.strings.size() >= limits_.max_list_length) {
-            return FailAt(s, "string list longer than " +
-                                 std::to_string(limits_.max_list_length));
+            return FailAt(s, "string list longer than " + std::to_string(limits_.max_list_length));
           }
           a.strings.push_back(s.text);
           const Token& sep = Next();
@@ -135,8 +134,8 @@ class Parser {
       while (true) {
         AstTest test;
         if (Peek().kind != TokenKind::kIdentifier) {
-          return FailAt(Peek(), std::string("expected a test, found ") +
-                                    TokenKindName(Peek().kind));
+          return FailAt(Peek(),
+                        std::string("expected a test, found ") + TokenKindName(Peek().kind));
         }
         if (!Test(test, depth + 1)) return false;
         tests.push_back(std::move(test));

@@ -30,13 +30,13 @@ namespace kite::sieve {
 
 struct Limits {
   size_t max_script_size = 64 * 1024;
-  int max_nesting = 15;            // nested blocks and nested tests
-  size_t max_commands = 1024;      // commands and tests in the script
+  int max_nesting = 15;        // nested blocks and nested tests
+  size_t max_commands = 1024;  // commands and tests in the script
   size_t max_string_length = 16 * 1024;
-  size_t max_list_length = 256;    // strings in one string list
+  size_t max_list_length = 256;  // strings in one string list
   size_t max_tokens = 32 * 1024;
-  int max_redirects = 4;           // redirect actions per run
-  size_t max_actions = 64;         // actions per run (after collapsing duplicates)
+  int max_redirects = 4;    // redirect actions per run
+  size_t max_actions = 64;  // actions per run (after collapsing duplicates)
   // Comparison work per run, charged (|value|+1)*(|key|+1) per :contains/:matches and
   // |value|+|key| per :is, so a hostile script cannot burn CPU on large headers.
   uint64_t max_match_cost = 200'000'000;
@@ -45,8 +45,8 @@ struct Limits {
 struct CompileError {
   int line = 0;
   int column = 0;
-  std::string message;             // the reason, without the position
-  std::string ToString() const;    // "line 4: unknown command \"fileino\""
+  std::string message;           // the reason, without the position
+  std::string ToString() const;  // "line 4: unknown command \"fileino\""
 };
 
 // ---- the compiled script ----------------------------------------------------------------
@@ -57,8 +57,18 @@ enum class AddressPart { kAll, kLocalPart, kDomain };
 
 struct TestNode {
   enum class Kind {
-    kAddress, kEnvelope, kHeader, kExists, kSize, kAllOf, kAnyOf, kNot, kTrue, kFalse,
-    kHasFlag, kMailboxExists,
+    kAddress,
+    kEnvelope,
+    kHeader,
+    kExists,
+    kSize,
+    kAllOf,
+    kAnyOf,
+    kNot,
+    kTrue,
+    kFalse,
+    kHasFlag,
+    kMailboxExists,
   };
   Kind kind = Kind::kTrue;
   MatchType match = MatchType::kIs;
@@ -66,37 +76,47 @@ struct TestNode {
   AddressPart address_part = AddressPart::kAll;
   std::vector<std::string> names;  // header names, envelope parts, flags (hasflag), mailboxes
   std::vector<std::string> keys;
-  bool over = false;               // size :over (else :under)
+  bool over = false;  // size :over (else :under)
   uint64_t limit = 0;
   std::vector<TestNode> children;  // allof/anyof/not
   int line = 0;
 };
 
 struct VacationParams {
-  uint64_t seconds = 7 * 86400;    // the per-sender period (:days * 86400 or :seconds)
-  std::string subject;             // empty: the caller builds "Auto: <original subject>"
+  uint64_t seconds = 7 * 86400;  // the per-sender period (:days * 86400 or :seconds)
+  std::string subject;           // empty: the caller builds "Auto: <original subject>"
   std::string from;
   std::vector<std::string> addresses;
   bool mime = false;
-  std::string handle;              // :handle, or derived from the other parameters
+  std::string handle;  // :handle, or derived from the other parameters
   std::string reason;
 };
 
 struct CommandNode;
 struct Branch {
-  bool has_test = false;           // false for else
+  bool has_test = false;  // false for else
   TestNode test;
   std::vector<CommandNode> block;
 };
 
 struct CommandNode {
   enum class Kind {
-    kIf, kKeep, kFileInto, kRedirect, kDiscard, kStop, kReject, kEreject, kVacation,
-    kSetFlag, kAddFlag, kRemoveFlag,
+    kIf,
+    kKeep,
+    kFileInto,
+    kRedirect,
+    kDiscard,
+    kStop,
+    kReject,
+    kEreject,
+    kVacation,
+    kSetFlag,
+    kAddFlag,
+    kRemoveFlag,
   };
   Kind kind = Kind::kKeep;
-  std::vector<Branch> branches;    // if / elsif... / else
-  std::string argument;            // mailbox, address, reason
+  std::vector<Branch> branches;  // if / elsif... / else
+  std::string argument;          // mailbox, address, reason
   bool copy = false;
   bool create = false;
   bool has_flags = false;          // :flags given
@@ -139,12 +159,12 @@ struct Action {
   bool copy = false;               // fileinto/redirect :copy
   std::string reason;              // reject/ereject
   VacationParams vacation;
-  bool implicit = false;           // the implicit keep
-  int line = 0;                    // the command that caused it (0 for the implicit keep)
+  bool implicit = false;  // the implicit keep
+  int line = 0;           // the command that caused it (0 for the implicit keep)
 };
 
 struct Result {
-  std::vector<Action> actions;     // in execution order; the implicit keep (if any) last
+  std::vector<Action> actions;  // in execution order; the implicit keep (if any) last
 };
 
 struct ExecuteOptions {

@@ -72,11 +72,9 @@ TEST_CASE("bad scripts are refused with the line and the reason", "[sieve][compi
         "line 1: tags :is and :contains cannot be used together (one match type)");
   CHECK(Error("if header :bogus \"to\" \"x\" { keep; }") ==
         "line 1: unknown tag :bogus for test \"header\"");
-  CHECK(Error("if size 100 { keep; }") ==
-        "line 1: test \"size\" takes 0 arguments, found 1");
+  CHECK(Error("if size 100 { keep; }") == "line 1: test \"size\" takes 0 arguments, found 1");
   CHECK(Error("if size :over \"100\" { keep; }") == "line 1: tag :over needs a number");
-  CHECK(Error("if size { keep; }") ==
-        "line 1: test \"size\" needs :over or :under and a number");
+  CHECK(Error("if size { keep; }") == "line 1: test \"size\" needs :over or :under and a number");
   CHECK(Error("if frob { keep; }") == "line 1: unknown test \"frob\"");
   CHECK(Error("else { keep; }") == "line 1: \"else\" without a preceding \"if\"");
   CHECK(Error("if true { keep; }\nstop;\nelsif true { keep; }") ==
@@ -125,11 +123,9 @@ TEST_CASE("bad scripts are refused with the line and the reason", "[sieve][compi
   CHECK(Error("require \"fileinto\";\nfileinto \"a\nb\";") ==
         "line 2: invalid mailbox name \"a\\x0Ab\"");
   CHECK(Compile("require \"fileinto\";\nfileinto \"Entw\xC3\xBCrfe/2026\";").ok());
-  CHECK(Error("if not (true, false) { keep; }") ==
-        "line 1: test \"not\" needs exactly one test");
+  CHECK(Error("if not (true, false) { keep; }") == "line 1: test \"not\" needs exactly one test");
   CHECK(Error("if allof true { keep; }") == "line 1: test \"allof\" needs a test list");
-  CHECK(Error("if exists \"bad name:\" { keep; }") ==
-        "line 1: invalid header name \"bad name:\"");
+  CHECK(Error("if exists \"bad name:\" { keep; }") == "line 1: invalid header name \"bad name:\"");
   CHECK(Error("discard \"x\";") == "line 1: command \"discard\" takes 0 arguments, found 1");
   CHECK(Error("require \"reject\";\nreject;") ==
         "line 2: command \"reject\" takes 1 argument, found 0");

@@ -2,9 +2,9 @@
 #include <string>
 
 #include "lib/sieve/address.h"
+#include "lib/sieve/fake_message.h"
 #include "lib/sieve/match.h"
 #include "lib/sieve/sieve.h"
-#include "lib/sieve/fake_message.h"
 
 namespace kite::sieve {
 namespace {
@@ -130,7 +130,9 @@ TEST_CASE("RFC 5228 section 9 second example", "[sieve][interpreter][rfc5228]") 
   company.Header("From", "Boss <boss@EXAMPLE.com>");
   CHECK(Actions(script, company) == "keep");
   FakeMessage spam;
-  spam.Header("To", "x@example.net").Header("Cc", "me@example.com").Header("Subject", "University diplomas");
+  spam.Header("To", "x@example.net")
+      .Header("Cc", "me@example.com")
+      .Header("Subject", "University diplomas");
   CHECK(Actions(script, spam) == "fileinto:spam");
 }
 
@@ -158,7 +160,9 @@ TEST_CASE("RFC 5228 section 9 second example, lower case", "[sieve][interpreter]
   not_me.Header("To", "other@example.net");
   CHECK(Actions(script, not_me) == "fileinto:spam");
   FakeMessage personal;
-  personal.Header("To", "x@example.net").Header("Cc", "<me@example.com>").Header("Subject", "lunch");
+  personal.Header("To", "x@example.net")
+      .Header("Cc", "<me@example.com>")
+      .Header("Subject", "lunch");
   CHECK(Actions(script, personal) == "fileinto:personal");
 }
 
@@ -267,7 +271,7 @@ TEST_CASE("exists, size, true, false, not, allof, anyof", "[sieve][interpreter]"
   CHECK(Is("exists \"subject\""));
   CHECK(Is("exists [\"subject\", \"from\"]"));
   CHECK_FALSE(Is("exists [\"subject\", \"x-nothere\"]"));
-  CHECK(Is("size :over 1K"));     // 2000 > 1024
+  CHECK(Is("size :over 1K"));  // 2000 > 1024
   CHECK_FALSE(Is("size :over 2000"));
   CHECK_FALSE(Is("size :under 2000"));
   CHECK(Is("size :under 2001"));
@@ -305,8 +309,7 @@ TEST_CASE("imap4flags: setflag, addflag, removeflag and hasflag", "[sieve][inter
   CHECK(Actions("setflag \"\\\\Seen $Junk\"; if hasflag \"$junk\" { fileinto \"J\"; }") ==
         "fileinto:J[\\Seen $Junk]");
   CHECK(Actions("if hasflag \"x\" { discard; }") == "keep(implicit)");
-  CHECK(Actions("addflag \"$Label1\"; if hasflag :matches \"$label*\" { discard; }") ==
-        "discard");
+  CHECK(Actions("addflag \"$Label1\"; if hasflag :matches \"$label*\" { discard; }") == "discard");
   CHECK(Actions("addflag \"$Label1\"; if hasflag :comparator \"i;octet\" :is \"$label1\" "
                 "{ discard; }") == "keep(implicit)[$Label1]");
   // Flags apply to the actions that follow them only.
@@ -316,8 +319,7 @@ TEST_CASE("imap4flags: setflag, addflag, removeflag and hasflag", "[sieve][inter
 TEST_CASE("duplicate actions are collapsed", "[sieve][interpreter][conflicts]") {
   CHECK(Actions("fileinto \"A\"; fileinto \"A\";") == "fileinto:A");
   CHECK(Actions("fileinto \"A\"; fileinto \"B\"; fileinto \"A\";") == "fileinto:A fileinto:B");
-  CHECK(Actions("fileinto :flags \"X\" \"A\"; fileinto :flags \"Y\" \"A\";") ==
-        "fileinto:A[X Y]");
+  CHECK(Actions("fileinto :flags \"X\" \"A\"; fileinto :flags \"Y\" \"A\";") == "fileinto:A[X Y]");
   CHECK(Actions("keep; keep;") == "keep");
   CHECK(Actions("keep; fileinto \"INBOX\";") == "keep");
   CHECK(Actions("fileinto \"INBOX\";") == "fileinto:INBOX");
@@ -345,10 +347,11 @@ TEST_CASE("reject and ereject conflicts (RFC 5429)", "[sieve][interpreter][confl
 }
 
 TEST_CASE("vacation produces its parameters once per run", "[sieve][interpreter][vacation]") {
-  auto r = Run("vacation :days 14 :subject \"Out\" :from \"me@example.com\" "
-               ":addresses [\"a@example.com\", \"b@example.com\"] :mime :handle \"trip\" "
-               "text:\r\nContent-Type: text/plain\r\n\r\nAway.\r\n.\r\n;",
-               StandardMessage());
+  auto r =
+      Run("vacation :days 14 :subject \"Out\" :from \"me@example.com\" "
+          ":addresses [\"a@example.com\", \"b@example.com\"] :mime :handle \"trip\" "
+          "text:\r\nContent-Type: text/plain\r\n\r\nAway.\r\n.\r\n;",
+          StandardMessage());
   REQUIRE(r.ok());
   REQUIRE(r->actions.size() == 2);
   const Action& v = r->actions[0];
