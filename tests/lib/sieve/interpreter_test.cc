@@ -404,5 +404,53 @@ TEST_CASE("the match cost budget stops hostile scripts", "[sieve][interpreter][l
   CHECK(Actions("if header :contains \"subject\" \"aaa\" { discard; }", big) == "discard");
 }
 
+TEST_CASE("extension RFC examples", "[sieve][interpreter][rfc]") {
+  auto run = [](std::string_view script, const Message& m) {
+    auto compiled = Compile(script);
+    INFO(compiled.status());
+    REQUIRE(compiled.ok());
+    auto r = Execute(*compiled, m);
+    INFO(r.status());
+    REQUIRE(r.ok());
+    return Render(*r);
+  };
+  // RFC 5232 section 7 (first example).
+  FakeMessage boss;
+  boss.Header("From", "boss@frobnitzm.example.edu");
+  CHECK(run(R"(require ["imap4flags", "fileinto"];
+    if header :contains "from" "boss@frobnitzm.example.edu" {
+      setflag "\\Flagged";
+      fileinto "INBOX.From Boss";
+    })",
+            boss) == "fileinto:INBOX.From Boss[\\Flagged]");
+  // RFC 5230 section 4.8 (shortened).
+  FakeMessage mail;
+  mail.Header("Subject", "hello");
+  auto vac = Compile(R"(require "vacation";
+    if header :contains "subject" "cyrus" {
+      vacation "I'm out -- send mail to cyrus-bugs";
+    } else {
+      vacation "I'm out -- call me at +1 304 555 0123";
+    })");
+  REQUIRE(vac.ok());
+  auto vr = Execute(*vac, mail);
+  REQUIRE(vr.ok());
+  REQUIRE(vr->actions.size() == 2);
+  CHECK(vr->actions[0].vacation.reason == "I'm out -- call me at +1 304 555 0123");
+  CHECK(vr->actions[0].vacation.seconds == 7 * 86400);
+  // RFC 5429 section 2.2 example.
+  FakeMessage spam;
+  spam.Header("Subject", "Cheap Viagra");
+  CHECK(run(R"(require ["ereject"];
+    if header :contains "subject" "viagra" { ereject "I don't want to read this"; })",
+            spam) == "ereject:I don't want to read this");
+  // RFC 3894 section 4: copy to another address and keep.
+  CHECK(run("require [\"copy\"];\nredirect :copy \"joe@example.com\";", mail) ==
+        "redirect:joe@example.com(copy) keep(implicit)");
+  // RFC 5490 section 3.2: fileinto :create.
+  CHECK(run("require [\"fileinto\", \"mailbox\"];\nfileinto :create \"INBOX.Archive\";", mail) ==
+        "fileinto:INBOX.Archive(create)");
+}
+
 }  // namespace
 }  // namespace kite::sieve
