@@ -131,24 +131,23 @@ std::string Server::DkimSignatures(const std::string& message, const std::string
 }
 
 void Server::Enqueue(int64_t spool_id, const std::vector<queue::Recipient>& recipients) {
-  std::lock_guard lock(redis_mu_);
-  if (!redis_) {
-    auto c = redis::Client::Connect(redis_options_);
-    if (!c.ok()) {
-      log::Warn("smtp.enqueue_deferred").Kv("spool_id", spool_id).Kv("error", c.status().message());
-      // Spool() marked them enqueued; the reconciler takes them at its next pass instead.
-      std::vector<std::string> addresses;
-      for (const auto& r : recipients) addresses.push_back(r.address);
-      if (auto s = queue::MarkNotEnqueued(pool_, spool_id, addresses); !s.ok()) {
-        log::Warn("smtp.enqueue_unmark_failed").Kv("spool_id", spool_id).Kv("error", s.message());
+  absl::Status error;
+  std::vector<std::string> added;
+  {
+    // One Redis connection for the daemon: held only for the XADDs, never across SQL.
+    std::lock_guard lock(redis_mu_);
+    if (!redis_) {
+      auto c = redis::Client::Connect(redis_options_);
+      if (!c.ok()) {
+        log::Warn("smtp.enqueue_deferred").Kv("spool_id", spool_id).Kv("error", c.status().message());
+        return;  // enqueued_at stays NULL: the reconciler's next pass enqueues them
       }
-      return;
+      redis_ = std::move(*c);
     }
-    redis_ = std::move(*c);
+    added = queue::AddEntries(*redis_, spool_id, recipients, &error);
   }
-  if (auto s = queue::Enqueue(*redis_, pool_, spool_id, recipients, queue::Fresh::kYes); !s.ok()) {
-    log::Warn("smtp.enqueue_deferred").Kv("spool_id", spool_id).Kv("error", s.message());
-  }
+  if (auto s = queue::MarkEnqueued(pool_, spool_id, added); !s.ok() && error.ok()) error = s;
+  if (!error.ok()) log::Warn("smtp.enqueue_deferred").Kv("spool_id", spool_id).Kv("error", error.message());
 }
 
 absl::Status Server::CheckSender(int64_t account_id, const std::string& address, dv1::SenderCheckResponse* out) {

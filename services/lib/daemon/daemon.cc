@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -41,6 +42,12 @@ void PrintHelp(const Spec& spec) {
       config::Config::EnvName(spec.section, "").substr(5, spec.section.size()).c_str(),
       spec.details.c_str());
 }
+
+// SIGTERM/SIGINT that arrive while the daemon starts (before the Asio signal_set exists):
+// remembered here and re-raised once it does, so an early stop is a graceful one, never a
+// kill by the default action.
+volatile std::sig_atomic_t g_early_signal = 0;
+extern "C" void RememberEarlySignal(int signo) { g_early_signal = signo; }
 
 }  // namespace
 
@@ -88,6 +95,8 @@ int Main(int argc, char** argv, const Spec& spec, std::function<absl::Status(Run
     return 0;
   }
 
+  std::signal(SIGTERM, RememberEarlySignal);
+  std::signal(SIGINT, RememberEarlySignal);
   log::Init({.daemon = spec.name,
              .level = log::ParseLevel(config->String("global", "log_level")),
              .json = config->String("global", "log_format") == "json"});
@@ -140,6 +149,8 @@ int Main(int argc, char** argv, const Spec& spec, std::function<absl::Status(Run
       if (!ec2) runtime.io_.stop();
     });
   });
+  // A stop requested during start-up is handled now, through the handler above.
+  if (int early = g_early_signal; early != 0) std::raise(early);
   (*server)->SetServing(true);
   log::Info("daemon.started")
       .Kv("grpc", config->Address(spec.section, "grpc_listen").ToString())

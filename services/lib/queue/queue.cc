@@ -15,8 +15,8 @@ int64_t SpoolTx(pqxx::work& tx, const Envelope& envelope, std::string_view body)
   if (envelope.quarantine) tx.exec_params("UPDATE spool SET quarantine = true WHERE id = $1", id);
   for (const Recipient& r : envelope.recipients) {
     tx.exec_params(
-        "INSERT INTO spool_recipients(spool_id, recipient, kind, account_id, dsn_notify, dsn_orcpt, enqueued_at) "
-        "VALUES ($1, $2, $3, NULLIF($4, 0), NULLIF($5, ''), NULLIF($6, ''), now()) ON CONFLICT DO NOTHING",
+        "INSERT INTO spool_recipients(spool_id, recipient, kind, account_id, dsn_notify, dsn_orcpt) "
+        "VALUES ($1, $2, $3, NULLIF($4, 0), NULLIF($5, ''), NULLIF($6, '')) ON CONFLICT DO NOTHING",
         id, r.address, r.local ? "local" : "remote", r.account_id, r.notify, r.orcpt);
   }
   return id;
@@ -26,20 +26,9 @@ absl::StatusOr<int64_t> Spool(store::Pool& pool, const Envelope& envelope, std::
   return pool.Transact([&](pqxx::work& tx) -> int64_t { return SpoolTx(tx, envelope, body); });
 }
 
-absl::Status MarkNotEnqueued(store::Pool& pool, int64_t spool_id, const std::vector<std::string>& recipients) {
-  if (recipients.empty()) return absl::OkStatus();
-  return pool.Transact([&](pqxx::work& tx) {
-    for (const auto& rcpt : recipients) {
-      tx.exec_params("UPDATE spool_recipients SET enqueued_at = NULL WHERE spool_id = $1 AND recipient = $2", spool_id,
-                     rcpt);
-    }
-  });
-}
-
-absl::Status Enqueue(redis::Client& redis, store::Pool& pool, int64_t spool_id,
-                     const std::vector<Recipient>& recipients, Fresh fresh) {
-  absl::Status first_error;
-  std::vector<std::string> done, missed;
+std::vector<std::string> AddEntries(redis::Client& redis, int64_t spool_id, const std::vector<Recipient>& recipients,
+                                    absl::Status* error) {
+  std::vector<std::string> done;
   for (const Recipient& r : recipients) {
     auto id = redis.XAdd(r.local ? kDeliverStream : kOutboundStream,
                          {{"spool_id", absl::StrCat(spool_id)},
@@ -47,33 +36,38 @@ absl::Status Enqueue(redis::Client& redis, store::Pool& pool, int64_t spool_id,
                           {"account_id", absl::StrCat(r.account_id)}},
                          kStreamMaxLen);
     if (!id.ok()) {
-      if (first_error.ok()) first_error = id.status();
-      missed.push_back(r.address);
+      if (error != nullptr && error->ok()) *error = id.status();
       continue;
     }
     done.push_back(r.address);
   }
-  if (fresh == Fresh::kYes) {
-    if (missed.empty()) return first_error;
-    // The entry is not in Redis: let the next reconciler pass take it now, not when stale.
-    auto s = MarkNotEnqueued(pool, spool_id, missed);
-    if (!s.ok() && first_error.ok()) first_error = s;
-    return first_error;
-  }
-  if (!done.empty()) {
-    auto s = pool.Transact([&](pqxx::work& tx) {
-      for (const auto& rcpt : done) {
-        // Only while the entry is still the recipient's pending work: a consumer that was
-        // quicker than this update (took the entry, deferred the recipient and cleared
-        // enqueued_at for the reconciler) must not have its retry hidden.
-        tx.exec_params(
-            "UPDATE spool_recipients SET enqueued_at = now() WHERE spool_id = $1 AND recipient = $2 "
-            "AND (state = 'queued' OR (state = 'deferred' AND next_attempt_at <= now()))",
-            spool_id, rcpt);
-      }
-    });
-    if (!s.ok() && first_error.ok()) first_error = s;
-  }
+  return done;
+}
+
+absl::Status MarkEnqueued(store::Pool& pool, int64_t spool_id, const std::vector<std::string>& recipients) {
+  if (recipients.empty()) return absl::OkStatus();
+  return pool.Transact([&](pqxx::work& tx) {
+    // Asynchronous commit: this row is a hint for the reconciler, not mail. Losing it in a
+    // crash only makes the reconciler enqueue the recipient again, which delivery ignores;
+    // waiting for the WAL flush would cost the front a second synchronous commit per message.
+    tx.exec("SET LOCAL synchronous_commit TO OFF");
+    for (const auto& rcpt : recipients) {
+      // Only while the entry is still the recipient's pending work: a consumer that was
+      // quicker than this update (took the entry, deferred the recipient and cleared
+      // enqueued_at for the reconciler) must not have its retry hidden.
+      tx.exec_params(
+          "UPDATE spool_recipients SET enqueued_at = now() WHERE spool_id = $1 AND recipient = $2 "
+          "AND (state = 'queued' OR (state = 'deferred' AND next_attempt_at <= now()))",
+          spool_id, rcpt);
+    }
+  });
+}
+
+absl::Status Enqueue(redis::Client& redis, store::Pool& pool, int64_t spool_id,
+                     const std::vector<Recipient>& recipients) {
+  absl::Status first_error;
+  std::vector<std::string> done = AddEntries(redis, spool_id, recipients, &first_error);
+  if (auto s = MarkEnqueued(pool, spool_id, done); !s.ok() && first_error.ok()) first_error = s;
   return first_error;
 }
 

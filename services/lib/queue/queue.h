@@ -53,27 +53,23 @@ struct Envelope {
   bool quarantine = false;
 };
 
-// Commits the message to the spool; returns its id. The recipients are recorded as
-// enqueued now (enqueued_at), because the caller enqueues them right after the commit with
-// Enqueue(..., Fresh::kYes): one commit per message on the hot path. Should that Enqueue not
-// happen (a crash in between), the reconciler takes them once enqueued_at is stale.
+// Commits the message to the spool; returns its id.
 absl::StatusOr<int64_t> Spool(store::Pool& pool, const Envelope& envelope, std::string_view body);
 // The same inside the caller's transaction (the relay spools a bounce in the transaction
 // that marks the recipient failed). Throws what libpqxx throws.
 int64_t SpoolTx(pqxx::work& tx, const Envelope& envelope, std::string_view body);
 
-// Fresh::kYes: the recipients were just spooled (enqueued_at already set); only the stream
-// entries are added, and a recipient whose entry could not be added gets enqueued_at
-// cleared so the next reconciler pass takes it. Fresh::kNo (retries, flushes): enqueued_at
-// is recorded after the entries are added, while the recipient is still pending work.
-enum class Fresh { kNo, kYes };
-// Adds stream entries for `recipients` of spool `spool_id`.
+// Adds stream entries for `recipients` of spool `spool_id` (AddEntries) and records
+// enqueued_at for those added (MarkEnqueued). The two halves are separate so that a front
+// sharing one Redis connection holds its lock only around AddEntries.
 absl::Status Enqueue(redis::Client& redis, store::Pool& pool, int64_t spool_id,
-                     const std::vector<Recipient>& recipients, Fresh fresh = Fresh::kNo);
-
-// Clears enqueued_at of freshly spooled recipients whose stream entries could not be added
-// (Redis unreachable), so the next reconciler pass enqueues them.
-absl::Status MarkNotEnqueued(store::Pool& pool, int64_t spool_id, const std::vector<std::string>& recipients);
+                     const std::vector<Recipient>& recipients);
+// Returns the recipients whose entries were added; the first failure goes to *error.
+std::vector<std::string> AddEntries(redis::Client& redis, int64_t spool_id, const std::vector<Recipient>& recipients,
+                                    absl::Status* error);
+// Records enqueued_at while each recipient is still pending work, with an asynchronous
+// commit: losing it in a crash only makes the reconciler enqueue again (delivery is keyed).
+absl::Status MarkEnqueued(store::Pool& pool, int64_t spool_id, const std::vector<std::string>& recipients);
 
 // Re-enqueues recipients that are due and not in flight: state queued/deferred,
 // next_attempt_at passed, and never enqueued or enqueued longer than `stale` ago (their

@@ -502,8 +502,8 @@ awaitable<void> Relay::Transaction(Group group) {
     std::lock_guard<std::mutex> lock(ack_mu_);
     for (const auto& [id, rcpt] : reports) {
       log::Info("relay.report_spooled").Kv("spool_id", id).Kv("about", w.group.spool_id).Kv("to", log::Truncate(rcpt.address, 320));
-      // A failure here is recovered by the reconcilers (Fresh: enqueued_at is cleared).
-      queue::Enqueue(*ack_redis_, pool_, id, {rcpt}, queue::Fresh::kYes).IgnoreError();
+      // A failure here is recovered by the reconcilers (enqueued_at stays NULL).
+      queue::Enqueue(*ack_redis_, pool_, id, {rcpt}).IgnoreError();
     }
   });
   co_await Blocking([this, &w] { Ack(w.group); });
