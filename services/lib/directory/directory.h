@@ -193,6 +193,9 @@ struct Expansion {
 // Expands a list for delivery: nested lists and local aliases followed, each list once
 // (a loop ends there), depth bounded.
 absl::StatusOr<Expansion> ExpandList(store::Pool& pool, std::string_view list);
+// The same for any address kite-delivery was handed (a list, a forwarding alias, a domain's
+// catch-all, an account): every local account and remote address it finally reaches.
+absl::StatusOr<Expansion> ExpandAddress(store::Pool& pool, std::string_view address);
 
 // ---- Shared mailboxes -------------------------------------------------------------------
 
