@@ -70,6 +70,7 @@ std::string IdArray(const std::vector<int64_t>& ids) { return absl::StrCat("{", 
 // One parsed spool row, shared by the recipients of one message.
 struct SpoolMessage {
   int64_t id = 0;
+  absl::Time loaded_at;
   std::string mail_from;
   std::string body;
   int64_t size = 0;
@@ -195,8 +196,9 @@ struct Engine::Impl {
   absl::StatusOr<std::shared_ptr<const SpoolMessage>> Load(int64_t spool_id) {
     {
       absl::MutexLock lock(&mu);
+      // Kept a few seconds: the recipients of one message usually follow each other.
       for (const auto& m : recent) {
-        if (m->id == spool_id) return m;
+        if (m->id == spool_id && absl::Now() - m->loaded_at < absl::Seconds(5)) return m;
       }
     }
     auto row = pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::shared_ptr<SpoolMessage>> {
@@ -223,15 +225,12 @@ struct Engine::Impl {
     m->parsed = mime::Parse(m->body);
     m->structure = mime::EncodeStorage(m->parsed);
     m->sha256 = Sha256(m->body);
+    m->loaded_at = absl::Now();
     absl::MutexLock lock(&mu);
+    recent.remove_if([&](const auto& old) { return old->id == spool_id; });
     recent.push_front(m);
     if (recent.size() > 8) recent.pop_back();
     return std::shared_ptr<const SpoolMessage>(m);
-  }
-
-  void Forget(int64_t spool_id) {
-    absl::MutexLock lock(&mu);
-    recent.remove_if([&](const auto& m) { return m->id == spool_id; });
   }
 
   // The active script of each account (compiled, cached until its text changes).
@@ -545,7 +544,12 @@ struct Engine::Impl {
                             pqxx::binarystring(text.data(), text.size()),
                             pqxx::binarystring(structure.data(), structure.size()))[0][0]
                           .as<int64_t>();
-        if (auto s = StoreTx(tx, p.account_id, "INBOX", true, {}, mid, static_cast<int64_t>(text.size()))) {
+        // The warning itself never takes the mailbox past its limit.
+        std::optional<Stored> s;
+        if (now_used + static_cast<int64_t>(text.size()) <= p.quota_bytes) {
+          s = StoreTx(tx, p.account_id, "INBOX", true, {}, mid, static_cast<int64_t>(text.size()));
+        }
+        if (s) {
           t.result.stored.push_back(*s);
           added_bytes += static_cast<int64_t>(text.size());
           ++added_messages;
