@@ -739,14 +739,23 @@ absl::StatusOr<Result> Engine::Deliver(int64_t spool_id, const std::string& reci
     plans.push_back(std::move(p));
   }
   // Where generated messages to the sender go (vacation, reject notice, bounce).
+  // Looked up only when something may be sent back: a reject, a vacation reply, or a bounce
+  // when a mailbox with a quota is full.
   std::optional<queue::Recipient> sender_route;
-  if (!m.mail_from.empty()) sender_route = I.Route(m.mail_from);
+  bool may_reply = std::any_of(plans.begin(), plans.end(), [](const Plan& p) {
+    return p.reject || p.vacation || p.quota_bytes > 0;
+  });
+  if (!m.mail_from.empty() && may_reply) sender_route = I.Route(m.mail_from);
 
   // 3. One transaction.
   auto committed = I.pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<Result> {
     Result r;
     r.received_at = m.received_at;
     r.sieve_errors = result.sieve_errors;
+    // The spool row first: deliveries of the recipients of one message take turns. Without
+    // it two of them commit concurrently, each still seeing the other recipient queued, and
+    // neither deletes the spool row; both may also store the body.
+    tx.exec_params("SELECT 1 FROM spool WHERE id = $1 FOR UPDATE", spool_id);
     auto state = tx.exec_params(
         "SELECT state FROM spool_recipients WHERE spool_id = $1 AND recipient = $2 FOR UPDATE", spool_id, recipient);
     if (state.empty()) {

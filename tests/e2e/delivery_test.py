@@ -455,6 +455,21 @@ if true { keep; }
         deferred = self.q("SELECT count(*) FROM spool_recipients WHERE recipient = :'v1' AND state = 'deferred'", me)
         self.assertGreater(int(deferred[0][0]), 0)
 
+    # ------------------------------------------------------------------ parse once
+    @record_failure
+    def test_malformed_mime_is_delivered_with_a_structure(self):
+        me = f"bob@{DOMAIN}"
+        extra = "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n"
+        body = ("--b1\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                "!!!not base64!!!\r\n--b1\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n"
+                "--b1 never closed\r\n")
+        token, data = msg(me, "broken mime", extra=extra, body=body)
+        self.send("friend@client.test", [me], data)
+        wait_until(lambda: self.copies(token), 60)
+        self.assertEqual([c[1] for c in self.copies(token)], ["INBOX"])
+        self.assertEqual(self.q("SELECT structure IS NOT NULL FROM messages WHERE position(convert_to(:'v1', 'UTF8') "
+                                "in body) > 0", f"X-Token: {token}")[0][0], "t")
+
     # ------------------------------------------------------------------ IMAP sees it
     @record_failure
     def test_imap_reads_sieve_folder(self):
