@@ -996,7 +996,8 @@ absl::StatusOr<std::vector<SharedAccess>> ListSharedAccess(store::Pool& pool, in
              "JOIN accounts u ON u.id = g.grantee_account_id AND u.enabled "
              "WHERE g.grantee_account_id = $1 ORDER BY o.address",
              account_id)) {
-      out.push_back(SharedAccess{row[4].as<int64_t>(), row[5].as<std::string>(), RowRights(row, 0)});
+      out.push_back(
+          SharedAccess{row[4].as<int64_t>(), row[5].as<std::string>(), RowRights(row, 0)});
     }
     return out;
   });

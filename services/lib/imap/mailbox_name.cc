@@ -21,7 +21,8 @@ std::string ListPattern(std::string_view reference, std::string_view pattern) {
     joined += kHierarchyDelimiter;
   }
   joined.append(pattern);
-  if (joined.size() >= 5 && absl::EqualsIgnoreCase(AV(std::string_view(joined).substr(0, 5)), "INBOX") &&
+  if (joined.size() >= 5 &&
+      absl::EqualsIgnoreCase(AV(std::string_view(joined).substr(0, 5)), "INBOX") &&
       (joined.size() == 5 || joined[5] == kHierarchyDelimiter)) {
     joined.replace(0, 5, "INBOX");
   }

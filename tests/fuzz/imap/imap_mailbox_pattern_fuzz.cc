@@ -49,8 +49,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(kite::imap::MatchMailboxPattern(name, "*"));
   if (auto shared = kite::imap::ParseSharedName(name)) {
     Check(!shared->address.empty());
-    auto again = kite::imap::ParseSharedName(kite::imap::SharedMailboxName(shared->address, shared->mailbox));
-    Check(again.has_value() && again->address == shared->address && again->mailbox == shared->mailbox);
+    auto again = kite::imap::ParseSharedName(
+        kite::imap::SharedMailboxName(shared->address, shared->mailbox));
+    Check(again.has_value() && again->address == shared->address &&
+          again->mailbox == shared->mailbox);
   }
   return 0;
 }

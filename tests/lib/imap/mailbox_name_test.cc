@@ -1,8 +1,7 @@
 #include "lib/imap/mailbox_name.h"
 
-#include <string>
-
 #include <catch2/catch.hpp>
+#include <string>
 
 namespace kite::imap {
 namespace {
