@@ -987,17 +987,42 @@ absl::Status RevokeShared(store::Pool& pool, std::string_view shared, std::strin
 
 absl::StatusOr<Rights> GetRights(store::Pool& pool, int64_t account_id,
                                  std::string_view owner_address) {
+  auto access = GetSharedAccess(pool, account_id, owner_address);
+  if (!access.ok()) return access.status();
+  return access->rights;
+}
+
+absl::StatusOr<SharedAccess> GetSharedAccess(store::Pool& pool, int64_t account_id,
+                                             std::string_view owner_address) {
   auto parts = SplitAddress(owner_address);
   if (!parts.ok()) return parts.status();
   std::string owner = StripDetail(absl::StrCat(parts->first, "@", parts->second));
-  return pool.Transact([&](pqxx::work& tx) -> Rights {
+  return pool.Transact([&](pqxx::work& tx) -> SharedAccess {
     auto r = tx.exec_params(
-        "SELECT g.may_read, g.may_write, g.may_send_as, g.may_send_on_behalf FROM accounts o "
+        "SELECT g.may_read, g.may_write, g.may_send_as, g.may_send_on_behalf, o.id, o.address "
+        "FROM accounts o "
         "JOIN account_grants g ON g.owner_account_id = o.id AND g.grantee_account_id = $1 "
         "JOIN accounts u ON u.id = $1 AND u.enabled WHERE o.address = $2",
         account_id, owner);
-    if (r.empty()) return Rights{};
-    return RowRights(r[0], 0);
+    if (r.empty()) return SharedAccess{};
+    return SharedAccess{r[0][4].as<int64_t>(), r[0][5].as<std::string>(), RowRights(r[0], 0)};
+  });
+}
+
+absl::StatusOr<std::vector<SharedAccess>> ListSharedAccess(store::Pool& pool, int64_t account_id) {
+  return pool.Transact([&](pqxx::work& tx) {
+    std::vector<SharedAccess> out;
+    for (const auto& row : tx.exec_params(
+             "SELECT g.may_read, g.may_write, g.may_send_as, g.may_send_on_behalf, o.id, o.address "
+             "FROM account_grants g JOIN accounts o ON o.id = g.owner_account_id "
+             "JOIN shared_mailboxes s ON s.account_id = o.id "
+             "JOIN accounts u ON u.id = g.grantee_account_id AND u.enabled "
+             "WHERE g.grantee_account_id = $1 ORDER BY o.address",
+             account_id)) {
+      out.push_back(
+          SharedAccess{row[4].as<int64_t>(), row[5].as<std::string>(), RowRights(row, 0)});
+    }
+    return out;
   });
 }
 
