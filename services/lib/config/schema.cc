@@ -48,6 +48,8 @@ Schema Build() {
   s.Add({"global", "redis", Type::kHostPort, "127.0.0.1:6379", "Redis address (queue streams, notifications, throttles)"});
   s.Add({"global", "redis_password", Type::kSecret, "", "Redis AUTH password (empty: none)"});
   s.Add({"global", "auth_address", Type::kHostPort, "127.0.0.1:7000", "kite-auth gRPC address"});
+  s.Add({"global", "caldav_address", Type::kHostPort, "127.0.0.1:7006",
+         "kite-caldav gRPC address (kite-delivery hands calendar invitations received by mail to it)"});
   s.Add({"global", "tls_cert", Type::kString, "", "PEM certificate chain for the client ports (TLS is required: every client port needs it)"});
   s.Add({"global", "tls_key", Type::kString, "", "PEM private key for tls_cert"});
   s.Add({"global", "grpc_tls_cert", Type::kString, "", "Certificate for gRPC between daemons (empty: plaintext gRPC, for loopback and service meshes)"});
@@ -158,6 +160,11 @@ Schema Build() {
   s.Add({"delivery", "claim_idle", Type::kDuration, "60s", "Claim queue entries a crashed consumer left unacknowledged this long"});
   s.Add({"delivery", "reconcile_interval", Type::kDuration, "30s", "How often the spool is checked for due entries missing from Redis"});
   s.Add({"delivery", "consumer_name", Type::kString, "", "Consumer name in the Redis group (empty: host name and pid)"});
+  s.Add({"delivery", "itip_retry_initial", Type::kDuration, "10s",
+         "First retry of an iMIP hand-over to kite-caldav that failed (kite-caldav unreachable); doubles each time"});
+  s.Add({"delivery", "itip_retry_max", Type::kDuration, "1h", "Longest wait between retries of an iMIP hand-over"});
+  s.Add({"delivery", "itip_lifetime", Type::kDuration, "5d",
+         "An iMIP hand-over kite-caldav has not accepted after this long is dropped (logged as itip.expired)"});
 
   AddDaemon(s, "imap", 7004, 9104);
   s.Add({"imap", "starttls_listen", Type::kHostPort, "127.0.0.1:2143", "IMAP with STARTTLS (production: 0.0.0.0:143)"});
