@@ -97,6 +97,9 @@ void Collect(std::string_view raw, const mime::Part& part, int depth, std::vecto
   std::string body = mime::TransferDecode(raw, part, kMaxItipBytes + 1);
   if (body.size() > kMaxItipBytes || body.empty()) return;
   if (CalendarMethod(body) != method) return;  // RFC 6047 2.4: they must agree
+  // The line break before a MIME boundary belongs to the boundary: give the last content
+  // line its CRLF back (RFC 5545 3.1).
+  if (body.back() != '\n') body += "\r\n";
   ItipPart found{std::move(method), std::move(body)};
   if (std::find(out->begin(), out->end(), found) != out->end()) return;
   out->push_back(std::move(found));

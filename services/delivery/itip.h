@@ -28,7 +28,7 @@ inline constexpr size_t kMaxItipParts = 4;        // distinct iTIP parts taken f
 
 struct ItipPart {
   std::string method;     // upper case: REQUEST, REPLY, CANCEL, ADD, REFRESH, COUNTER, DECLINECOUNTER
-  std::string icalendar;  // the part's body, transfer-decoded (iCalendar text, normally UTF-8)
+  std::string icalendar;  // the part's body, transfer-decoded, ending with a line break
   bool operator==(const ItipPart&) const = default;
 };
 
