@@ -87,6 +87,14 @@ absl::StatusOr<std::vector<ItipRow>> ClaimItipRows(store::Pool& pool, int limit,
   });
 }
 
+ItipForwarder::Options ItipForwarder::FromConfig(const config::Config& c) {
+  Options o;
+  o.initial_backoff = c.Duration("delivery", "itip_retry_initial");
+  o.max_backoff = c.Duration("delivery", "itip_retry_max");
+  o.lifetime = c.Duration("delivery", "itip_lifetime");
+  return o;
+}
+
 ItipForwarder::ItipForwarder(store::Pool& pool, std::shared_ptr<grpc::Channel> channel, Options options,
                              prometheus::Registry& registry)
     : pool_(pool),

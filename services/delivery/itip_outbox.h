@@ -34,6 +34,7 @@
 #include "delivery/itip.h"
 #include "grpcpp/grpcpp.h"
 #include "kite/scheduling/v1/scheduling.grpc.pb.h"
+#include "lib/config/config.h"
 #include "lib/store/pool.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
@@ -76,6 +77,9 @@ class ItipForwarder {
     std::chrono::milliseconds max_backoff{3600000};    // retries back off up to this
     std::chrono::milliseconds lifetime{5 * 24 * 3600 * 1000LL};  // then the row is dropped
   };
+
+  // delivery.itip_retry_initial, itip_retry_max and itip_lifetime from the configuration.
+  static Options FromConfig(const config::Config& c);
 
   // `channel` reaches kite-caldav (rpc::MakeChannel(global.caldav_address)); counters are
   // registered in `registry` as kite_delivery_itip_forwarded_total{outcome=...}.
