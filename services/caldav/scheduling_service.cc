@@ -2,17 +2,15 @@
 
 #include <openssl/sha.h>
 
-#include <libical/ical.h>
-
-#include <memory>
-#include <mutex>
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "caldav/itip.h"
 #include "lib/base/strings.h"
 #include "lib/log/log.h"
 #include "lib/rpc/rpc.h"
@@ -23,63 +21,7 @@ namespace sv1 = kite::scheduling::v1;
 
 namespace {
 
-struct IcalFree {
-  void operator()(icalcomponent* c) const {
-    if (c != nullptr) icalcomponent_free(c);
-  }
-};
-using Ical = std::unique_ptr<icalcomponent, IcalFree>;
-
 std::string Lower(std::string_view s) { return absl::AsciiStrToLower(AV(s)); }
-
-std::string_view Trim(std::string_view s) { return SV(absl::StripAsciiWhitespace(AV(s))); }
-
-// "mailto:Alice@Example.test" -> "alice@example.test"; "" for anything else.
-std::string MailtoAddress(const char* uri) {
-  if (uri == nullptr) return "";
-  std::string_view s = Trim(uri);
-  if (s.size() <= 7 || !absl::EqualsIgnoreCase(AV(s.substr(0, 7)), "mailto:")) return "";
-  return Lower(Trim(s.substr(7)));
-}
-
-// Well-formed UTF-8 without NUL (PostgreSQL text refuses both).
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c == 0) return false;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int n = 0;
-    uint32_t cp = 0;
-    if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + static_cast<size_t>(n) >= s.size()) return false;
-    for (int k = 1; k <= n; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
 
 std::string Hex(const unsigned char* p, size_t n) {
   static const char* kDigits = "0123456789abcdef";
@@ -100,107 +42,6 @@ std::string Sha256Hex(std::string_view s, size_t bytes) {
 
 // Strong ETag of a stored object: the first 128 bits of its SHA-256, hex.
 std::string Etag(std::string_view ical) { return Sha256Hex(ical, 16); }
-
-bool IsObjectKind(icalcomponent_kind k) {
-  return k == ICAL_VEVENT_COMPONENT || k == ICAL_VTODO_COMPONENT || k == ICAL_VJOURNAL_COMPONENT ||
-         k == ICAL_VFREEBUSY_COMPONENT;
-}
-
-std::vector<icalcomponent*> Objects(icalcomponent* root) {
-  std::vector<icalcomponent*> out;
-  for (icalcomponent* c = icalcomponent_get_first_component(root, ICAL_ANY_COMPONENT); c != nullptr;
-       c = icalcomponent_get_next_component(root, ICAL_ANY_COMPONENT)) {
-    if (IsObjectKind(icalcomponent_isa(c))) out.push_back(c);
-  }
-  return out;
-}
-
-// The RECURRENCE-ID as written (value and TZID), "" for a master component.
-std::string RecurrenceKey(icalcomponent* c) {
-  icalproperty* p = icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY);
-  if (p == nullptr) return "";
-  char* v = icalproperty_get_value_as_string_r(p);
-  std::string key = v != nullptr ? v : "";
-  if (v != nullptr) icalmemory_free_buffer(v);
-  if (icalparameter* tz = icalproperty_get_first_parameter(p, ICAL_TZID_PARAMETER)) {
-    const char* tzid = icalparameter_get_tzid(tz);
-    absl::StrAppend(&key, ";", tzid != nullptr ? tzid : "");
-  }
-  return key.empty() ? std::string("?") : key;
-}
-
-icalcomponent* Master(const std::vector<icalcomponent*>& objects) {
-  for (icalcomponent* c : objects) {
-    if (icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY) == nullptr) return c;
-  }
-  return objects.empty() ? nullptr : objects.front();
-}
-
-std::string Serialize(icalcomponent* c) {
-  char* s = icalcomponent_as_ical_string_r(c);
-  std::string out = s != nullptr ? s : "";
-  if (s != nullptr) icalmemory_free_buffer(s);
-  return out;
-}
-
-struct Parsed {
-  Ical root;
-  std::vector<icalcomponent*> objects;
-  icalcomponent* master = nullptr;
-  std::string uid;
-  std::string component;  // VEVENT, VTODO, VJOURNAL, VFREEBUSY
-  int sequence = 0;
-  std::string organizer;  // lowercase address, "" if none
-  bool recurring = false;
-  bool transparent = false;
-};
-
-void InitLibical() {
-  static std::once_flag once;
-  // Bad input must be an error value, never an abort inside libical.
-  std::call_once(once, [] { icalerror_set_errors_are_fatal(0); });
-}
-
-// Parses an iTIP object; InvalidArgument with the reason when it cannot be one.
-absl::StatusOr<Parsed> ParseItip(const std::string& text, std::string_view method) {
-  InitLibical();
-  Parsed p;
-  p.root.reset(icalparser_parse_string(text.c_str()));
-  if (!p.root || icalcomponent_isa(p.root.get()) != ICAL_VCALENDAR_COMPONENT) {
-    return absl::InvalidArgumentError("not an iCalendar VCALENDAR object");
-  }
-  icalproperty_method m = icalcomponent_get_method(p.root.get());
-  const char* m_text = m == ICAL_METHOD_NONE ? "" : icalproperty_method_to_string(m);
-  if (m_text == nullptr || method != m_text) {
-    return absl::InvalidArgumentError(absl::StrCat("METHOD property '", m_text != nullptr ? m_text : "",
-                                                   "' is not the request's"));
-  }
-  p.objects = Objects(p.root.get());
-  p.master = Master(p.objects);
-  if (p.master == nullptr) return absl::InvalidArgumentError("no VEVENT, VTODO, VJOURNAL or VFREEBUSY");
-  const char* uid = icalcomponent_get_uid(p.master);
-  p.uid = uid != nullptr ? std::string(Trim(uid)) : "";
-  if (p.uid.empty()) return absl::InvalidArgumentError("no UID");
-  if (p.uid.size() > 1024) return absl::InvalidArgumentError("UID too long");
-  for (icalcomponent* c : p.objects) {
-    const char* u = icalcomponent_get_uid(c);
-    if (u == nullptr || Trim(u) != p.uid) return absl::InvalidArgumentError("components with different UIDs");
-    if (icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY) != nullptr ||
-        icalcomponent_get_first_property(c, ICAL_RDATE_PROPERTY) != nullptr) {
-      p.recurring = true;
-    }
-  }
-  if (p.objects.size() > 1) p.recurring = true;
-  p.component = icalcomponent_kind_to_string(icalcomponent_isa(p.master));
-  p.sequence = icalcomponent_get_sequence(p.master);
-  if (icalproperty* org = icalcomponent_get_first_property(p.master, ICAL_ORGANIZER_PROPERTY)) {
-    p.organizer = MailtoAddress(icalproperty_get_organizer(org));
-  }
-  if (icalproperty* tr = icalcomponent_get_first_property(p.master, ICAL_TRANSP_PROPERTY)) {
-    p.transparent = icalproperty_get_transp(tr) == ICAL_TRANSP_TRANSPARENT;
-  }
-  return p;
-}
 
 struct Result {
   sv1::ItipOutcome outcome = sv1::ITIP_OUTCOME_UNSPECIFIED;
@@ -261,98 +102,22 @@ std::vector<Copy> LockCopiesTx(pqxx::work& tx, int64_t account, const std::strin
     c.uri = row[2].as<std::string>();
     c.organizer = row[3].as<std::string>();
     c.sequence = row[4].as<int>();
-    c.root.reset(icalparser_parse_string(row[5].c_str()));
-    if (!c.root || icalcomponent_isa(c.root.get()) != ICAL_VCALENDAR_COMPONENT) continue;  // not ours to fix
+    c.root = ParseCalendar(row[5].c_str());
+    if (!c.root) continue;  // not ours to fix
     copies.push_back(std::move(c));
   }
   return copies;
 }
 
-// Finds the component of `root` for a recurrence key ("" = master); nullptr if none.
-icalcomponent* FindInstance(icalcomponent* root, const std::string& key) {
-  for (icalcomponent* c : Objects(root)) {
-    if (RecurrenceKey(c) == key) return c;
-  }
-  return nullptr;
-}
-
-icalproperty* FindAttendee(icalcomponent* c, const std::string& address) {
-  for (icalproperty* a = icalcomponent_get_first_property(c, ICAL_ATTENDEE_PROPERTY); a != nullptr;
-       a = icalcomponent_get_next_property(c, ICAL_ATTENDEE_PROPERTY)) {
-    if (MailtoAddress(icalproperty_get_attendee(a)) == address) return a;
-  }
-  return nullptr;
-}
-
-// REPLY: the replying attendee's PARTSTAT into each copy. Returns the number of instances
-// updated; `attendee_known` says whether the sender is an attendee of any copy at all.
-int ApplyReply(const Parsed& reply, const std::string& sender, std::vector<Copy>& copies, bool* attendee_known,
-               std::string* partstats) {
-  int updated = 0;
-  for (icalcomponent* rc : reply.objects) {
-    icalproperty* ra = FindAttendee(rc, sender);
-    if (ra == nullptr) continue;
-    icalparameter* ps = icalproperty_get_first_parameter(ra, ICAL_PARTSTAT_PARAMETER);
-    if (ps == nullptr) continue;
-    std::string key = RecurrenceKey(rc);
-    for (Copy& copy : copies) {
-      icalcomponent* target = FindInstance(copy.root.get(), key);
-      if (target == nullptr) {
-        if (icalcomponent* master = FindInstance(copy.root.get(), "")) {
-          if (FindAttendee(master, sender) != nullptr) *attendee_known = true;
-        }
-        continue;
-      }
-      icalproperty* ca = FindAttendee(target, sender);
-      if (ca == nullptr) continue;
-      *attendee_known = true;
-      icalproperty_set_parameter(ca, icalparameter_new_clone(ps));
-      copy.changed = true;
-      ++updated;
-      const char* v = icalparameter_enum_to_string(icalparameter_get_partstat(ps));
-      if (v == nullptr) v = "X";
-      if (partstats->find(v) == std::string::npos) absl::StrAppend(partstats, partstats->empty() ? "" : ",", v);
-    }
-  }
-  return updated;
-}
-
-// CANCEL: STATUS:CANCELLED on the whole copy or on one instance (override, else EXDATE).
-int ApplyCancel(const Parsed& cancel, std::vector<Copy>& copies) {
-  int updated = 0;
-  for (icalcomponent* cc : cancel.objects) {
-    std::string key = RecurrenceKey(cc);
-    for (Copy& copy : copies) {
-      if (icalcomponent* target = FindInstance(copy.root.get(), key)) {
-        icalcomponent_set_status(target, ICAL_STATUS_CANCELLED);
-      } else if (icalcomponent* master = FindInstance(copy.root.get(), "")) {
-        icalproperty* rid = icalcomponent_get_first_property(cc, ICAL_RECURRENCEID_PROPERTY);
-        if (rid == nullptr) continue;
-        icalproperty* ex = icalproperty_new_exdate(icalproperty_get_recurrenceid(rid));
-        if (icalparameter* tz = icalproperty_get_first_parameter(rid, ICAL_TZID_PARAMETER)) {
-          icalproperty_add_parameter(ex, icalparameter_new_clone(tz));
-        }
-        icalcomponent_add_property(master, ex);
-      } else {
-        continue;
-      }
-      copy.changed = true;
-      ++updated;
-    }
-  }
-  return updated;
-}
-
-// Stores the iTIP object in the inbox, replacing an older one with the same UID. False when
 // the inbox holds a newer SEQUENCE of it (nothing written).
-bool StaleInInboxTx(pqxx::work& tx, int64_t account, int64_t inbox, const Parsed& p) {
+bool StaleInInboxTx(pqxx::work& tx, int64_t account, int64_t inbox, const ItipObject& p) {
   pqxx::result r = tx.exec_params(
       "SELECT sequence FROM calendar_objects WHERE account_id = $1 AND calendar_id = $2 AND uid = $3",
       account, inbox, p.uid);
   return !r.empty() && r[0][0].as<int>() > p.sequence;
 }
 
-void StoreInInboxTx(pqxx::work& tx, int64_t account, int64_t inbox, const std::string& uri, const Parsed& p,
+void StoreInInboxTx(pqxx::work& tx, int64_t account, int64_t inbox, const std::string& uri, const ItipObject& p,
                     const std::string& text) {
   pqxx::result old = tx.exec_params(
       "DELETE FROM calendar_objects WHERE account_id = $1 AND calendar_id = $2 AND (uid = $3 OR uri = $4) "
@@ -383,7 +148,7 @@ void WriteCopiesTx(pqxx::work& tx, int64_t account, std::vector<Copy>& copies) {
 // The whole call, inside one transaction. `parsed` is the parse result (InvalidArgument for
 // an object that is not valid iTIP).
 Result ApplyTx(pqxx::work& tx, const sv1::DeliverItipRequest& req, const std::string& recipient,
-               const std::string& sender, const absl::StatusOr<Parsed>& parsed) {
+               const std::string& sender, const absl::StatusOr<ItipObject>& parsed) {
   const int64_t account = req.recipient_account_id();
   if (tx.exec_params("SELECT 1 FROM accounts WHERE id = $1", account).empty()) {
     return Ignored("no such account");
@@ -396,20 +161,9 @@ Result ApplyTx(pqxx::work& tx, const sv1::DeliverItipRequest& req, const std::st
 
   Result result = [&]() -> Result {
     if (!parsed.ok()) return {sv1::ITIP_OUTCOME_INVALID, std::string(parsed.status().message())};
-    const Parsed& p = *parsed;
+    const ItipObject& p = *parsed;
     const std::string& method = req.method();
-    if (method == "REPLY") {
-      // RFC 5546 3.2.3: a REPLY names the one attendee who replies; it must be the sender.
-      bool sender_replies = false;
-      for (icalcomponent* c : p.objects) {
-        for (icalproperty* a = icalcomponent_get_first_property(c, ICAL_ATTENDEE_PROPERTY); a != nullptr;
-             a = icalcomponent_get_next_property(c, ICAL_ATTENDEE_PROPERTY)) {
-          if (MailtoAddress(icalproperty_get_attendee(a)) != sender) return Ignored("ATTENDEE is not the sender");
-          sender_replies = true;
-        }
-      }
-      if (!sender_replies || sender.empty()) return Ignored("ATTENDEE is not the sender");
-    }
+    if (method == "REPLY" && !RepliesAsSender(p, sender)) return Ignored("ATTENDEE is not the sender");
     int64_t inbox = LockInboxTx(tx, account);
     if (StaleInInboxTx(tx, account, inbox, p)) return Ignored("stale SEQUENCE: the inbox holds a newer one");
 
@@ -418,8 +172,17 @@ Result ApplyTx(pqxx::work& tx, const sv1::DeliverItipRequest& req, const std::st
     if (method == "REPLY" || method == "CANCEL") copies = LockCopiesTx(tx, account, p.uid);
     if (method == "REPLY" && !copies.empty()) {
       bool known = false;
+      int n = 0;
       std::string partstats;
-      int n = ApplyReply(p, sender, copies, &known, &partstats);
+      for (Copy& c : copies) {
+        ReplyEffect effect = ApplyReply(p, sender, c.root.get());
+        known = known || effect.attendee_known;
+        n += effect.updated;
+        c.changed = effect.updated > 0;
+        for (absl::string_view v : absl::StrSplit(effect.partstats, ',', absl::SkipEmpty())) {
+          if (partstats.find(SV(v)) == std::string::npos) absl::StrAppend(&partstats, partstats.empty() ? "" : ",", v);
+        }
+      }
       if (!known) return Ignored("the sender is not an attendee of the organiser's copy");
       absl::StrAppend(&detail, "; PARTSTAT ", partstats.empty() ? "unchanged" : partstats, " in ", n,
                       " instance(s) of the organiser's copy");
@@ -428,7 +191,12 @@ Result ApplyTx(pqxx::work& tx, const sv1::DeliverItipRequest& req, const std::st
         if (c.organizer.empty() || c.organizer != sender) return Ignored("the sender is not the event's ORGANIZER");
         if (p.sequence < c.sequence) return Ignored("stale SEQUENCE: the copy is newer than the cancellation");
       }
-      int n = ApplyCancel(p, copies);
+      int n = 0;
+      for (Copy& c : copies) {
+        int k = ApplyCancel(p, c.root.get());
+        c.changed = k > 0;
+        n += k;
+      }
       absl::StrAppend(&detail, "; cancelled ", n, " instance(s) of the recipient's copy");
     } else if (method == "REPLY" || method == "CANCEL") {
       absl::StrAppend(&detail, "; no copy of the event in the recipient's calendars");
@@ -464,13 +232,6 @@ const char* OutcomeLabel(sv1::ItipOutcome o) {
   }
 }
 
-bool KnownMethod(const std::string& m) {
-  for (const char* x : {"REQUEST", "REPLY", "CANCEL", "ADD", "REFRESH", "COUNTER", "DECLINECOUNTER"}) {
-    if (m == x) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 SchedulingService::SchedulingService(store::Pool& pool, prometheus::Registry& registry)
@@ -479,7 +240,6 @@ SchedulingService::SchedulingService(store::Pool& pool, prometheus::Registry& re
                   .Name("kite_caldav_itip_total")
                   .Help("iTIP objects handed over by kite-delivery (iMIP), by outcome")
                   .Register(registry)) {
-  InitLibical();
   for (const char* o : {"applied", "duplicate", "ignored", "invalid", "error"}) family_.Add({{"outcome", o}});
 }
 
@@ -490,16 +250,7 @@ grpc::Status SchedulingService::DeliverItip(grpc::ServerContext*, const sv1::Del
   if (req->recipient_account_id() <= 0 || req->spool_id() <= 0 || req->part() < 0 || recipient.empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "recipient_account_id, spool_id and recipient are required");
   }
-  absl::StatusOr<Parsed> parsed = absl::InvalidArgumentError("unknown METHOD");
-  if (!KnownMethod(req->method())) {
-    // stays invalid
-  } else if (req->icalendar().size() > kMaxItipBytes) {
-    parsed = absl::InvalidArgumentError("larger than 1 MiB");
-  } else if (!ValidUtf8(req->icalendar())) {
-    parsed = absl::InvalidArgumentError("not UTF-8");
-  } else {
-    parsed = ParseItip(req->icalendar(), req->method());
-  }
+  absl::StatusOr<ItipObject> parsed = ParseItip(req->icalendar(), req->method());
   absl::StatusOr<Result> r =
       pool_.Transact([&](pqxx::work& tx) { return ApplyTx(tx, *req, recipient, sender, parsed); });
   if (!r.ok()) {

@@ -30,16 +30,12 @@
 #ifndef KITE_SERVICES_CALDAV_SCHEDULING_SERVICE_H_
 #define KITE_SERVICES_CALDAV_SCHEDULING_SERVICE_H_
 
-#include <cstddef>
-
 #include "kite/scheduling/v1/scheduling.grpc.pb.h"
 #include "lib/store/pool.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
 
 namespace kite::caldav {
-
-inline constexpr size_t kMaxItipBytes = 1 << 20;
 
 class SchedulingService final : public kite::scheduling::v1::Scheduling::Service {
  public:

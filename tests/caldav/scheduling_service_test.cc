@@ -227,9 +227,18 @@ TEST_CASE("Objects that are not valid iTIP are INVALID and recorded once", "[cal
   CHECK(deliver(5, "REQUEST", Request("u@test", 0) + std::string("\xC3", 1)) == sv1::ITIP_OUTCOME_INVALID);
   CHECK(deliver(6, "REQUEST", Crlf("BEGIN:VCALENDAR\nMETHOD:REQUEST\nVERSION:2.0\nEND:VCALENDAR\n")) ==
         sv1::ITIP_OUTCOME_INVALID);
+  // Stray or crossed END lines (libical would complain on stderr) and trailing garbage.
+  CHECK(deliver(8, "REQUEST", "END:VEVENT\r\n" + Request("u@test", 0)) == sv1::ITIP_OUTCOME_INVALID);
+  std::string crossed = Request("u@test", 0);
+  crossed.replace(crossed.find("END:VEVENT"), 10, "END:VTODO");
+  CHECK(deliver(9, "REQUEST", crossed) == sv1::ITIP_OUTCOME_INVALID);
+  CHECK(deliver(10, "REQUEST", Request("u@test", 0) + "BEGIN:VCALENDAR\r\n") == sv1::ITIP_OUTCOME_INVALID);
+  // A byte order mark is fine.
+  CHECK(deliver(11, "REQUEST", "\xEF\xBB\xBF" + Request("bom@test", 0)) == sv1::ITIP_OUTCOME_APPLIED);
+  REQUIRE(e.pool->Transact([](pqxx::work& tx) { tx.exec0("DELETE FROM calendar_objects"); }).ok());
   CHECK(deliver(1, "REQUEST", "hello, not a calendar") == sv1::ITIP_OUTCOME_DUPLICATE);
   CHECK(e.Count("SELECT count(*) FROM calendar_objects") == 0);
-  CHECK(e.Count("SELECT count(*) FROM itip_received WHERE outcome = 'invalid'") == 6);
+  CHECK(e.Count("SELECT count(*) FROM itip_received WHERE outcome = 'invalid'") == 9);
   // An account that no longer exists.
   CHECK(e.Deliver(7, 999999, "gone@example.test", "olga@example.test", "REQUEST", Request("u@test", 0)).outcome() ==
         sv1::ITIP_OUTCOME_IGNORED);
