@@ -14,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "delivery/autoreply.h"
+#include "delivery/itip.h"
+#include "delivery/itip_outbox.h"
 #include "lib/base/strings.h"
 #include "lib/directory/directory.h"
 #include "lib/log/log.h"
@@ -80,6 +82,7 @@ struct SpoolMessage {
   mime::Message parsed;
   std::string sha256;
   std::string structure;
+  std::vector<ItipPart> itip;  // calendar invitations / replies (iMIP) in the message
 
   std::vector<std::string> Header(std::string_view name) const {
     return mime::HeaderValues(body, parsed.root, name, 256 * 1024);
@@ -225,6 +228,7 @@ struct Engine::Impl {
     m->parsed = mime::Parse(m->body);
     m->structure = mime::EncodeStorage(m->parsed);
     m->sha256 = Sha256(m->body);
+    m->itip = FindItip(m->body, m->parsed);
     m->loaded_at = absl::Now();
     absl::MutexLock lock(&mu);
     recent.remove_if([&](const auto& old) { return old->id == spool_id; });
@@ -518,6 +522,11 @@ struct Engine::Impl {
       t.result.stored.push_back(*s);
       added_bytes += m.size;
       ++added_messages;
+    }
+    // A calendar invitation or reply (iMIP) also goes to kite-caldav's scheduling inbox,
+    // through the outbox in this transaction (exactly once); not for quarantined mail.
+    if (!m.itip.empty() && !m.quarantine && !filings.empty()) {
+      t.result.itip += RecordItipTx(tx, p.account_id, m.id, p.address, absl::AsciiStrToLower(m.mail_from), m.itip);
     }
     // The quota warning, once per crossing of the threshold.
     int pct = options.quota_warning_percent;

@@ -17,12 +17,14 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "delivery/engine.h"
+#include "delivery/itip_outbox.h"
 #include "lib/daemon/backends.h"
 #include "lib/daemon/daemon.h"
 #include "lib/log/log.h"
-#include "delivery/engine.h"
 #include "lib/queue/queue.h"
 #include "lib/redis/client.h"
+#include "lib/rpc/rpc.h"
 #include "lib/store/pool.h"
 
 namespace {
@@ -32,6 +34,9 @@ using kite::redis::StreamEntry;
 struct Delivery {
   std::unique_ptr<kite::store::Pool> pool;
   std::unique_ptr<kite::delivery::Engine> engine;
+  // iMIP: invitations recorded by the engine go on to kite-caldav (declared after the pool:
+  // destroyed first).
+  std::unique_ptr<kite::delivery::ItipForwarder> itip;
   kite::redis::Options redis_options;
   std::string consumer;
   std::chrono::milliseconds claim_idle{60000};
@@ -87,6 +92,7 @@ struct Delivery {
     if (r->deferred_members > 0) log.Kv("deferred_members", r->deferred_members);
     // Generated messages (redirects, replies, notices, remote list members): on the streams
     // now; if this fails the reconciler enqueues them.
+    if (r->itip > 0) itip->Wake();
     for (const auto& [id, rcpts] : r->to_enqueue) {
       kite::queue::Enqueue(redis, *pool, id, rcpts).IgnoreError();
     }
@@ -180,8 +186,8 @@ int main(int argc, char** argv) {
           "STANDARDS: RFC 5228 Sieve with fileinto, reject/ereject (5429), envelope, imap4flags (5232),\n"
           "vacation (5230, 3834), mailbox (5490), copy (3894); RFC 3464 bounces; Redis streams consumer\n"
           "groups (XREADGROUP/XACK/XAUTOCLAIM).\n"
-          "STATUS: lists, aliases, shared mailboxes, Sieve, quotas and vacation; iMIP handover to kite-caldav\n"
-          "is not wired yet.",
+          "STATUS: lists, aliases, shared mailboxes, Sieve, quotas, vacation, and iMIP handed to\n"
+          "kite-caldav's scheduling inbox.",
   };
   static Delivery d;
   return kite::daemon::Main(argc, argv, spec, [](kite::daemon::Runtime& rt) -> absl::Status {
@@ -224,18 +230,23 @@ int main(int argc, char** argv) {
     d.failures = &m.Counter("kite_delivery_failures_total", "Deliveries that failed and will be retried").Add({});
     d.reconciled = &m.Counter("kite_delivery_reconciled_total", "Spool entries re-enqueued by the reconciler").Add({});
     d.claimed = &m.Counter("kite_delivery_claimed_total", "Entries claimed from crashed consumers").Add({});
+    d.itip = std::make_unique<kite::delivery::ItipForwarder>(
+        *d.pool, kite::rpc::MakeChannel(c.Address("global", "caldav_address").ToString(), rt.grpc_tls()),
+        kite::delivery::ItipForwarder::FromConfig(c), rt.metrics().registry());
     int consumers = static_cast<int>(c.Int("delivery", "consumers"));
     // Consumers start once the daemon runs (after the gRPC server is up), so a failed start
     // never leaves threads behind.
     boost::asio::post(rt.io(), [consumers] {
       for (int i = 0; i < consumers; ++i) d.threads.emplace_back([i] { d.Consume(i); });
       d.threads.emplace_back([] { d.ReconcileLoop(); });
+      d.itip->Start();
     });
     rt.OnShutdown([&rt](std::chrono::milliseconds) -> boost::asio::awaitable<void> {
       d.stop = true;
       // Consumers finish the entry in hand (a transaction at most) and leave.
       co_await rt.Blocking([] {
         for (auto& t : d.threads) t.join();
+        d.itip->Stop();
       });
     });
     return absl::OkStatus();

@@ -58,6 +58,8 @@ Schema Build() {
   s.Add({"global", "redis", Type::kHostPort, "127.0.0.1:6379", "Redis address (queue streams, notifications, throttles)"});
   s.Add({"global", "redis_password", Type::kSecret, "", "Redis AUTH password (empty: none)"});
   s.Add({"global", "auth_address", Type::kHostPort, "127.0.0.1:7000", "kite-auth gRPC address"});
+  s.Add({"global", "caldav_address", Type::kHostPort, "127.0.0.1:7006",
+         "kite-caldav gRPC address (kite-delivery hands calendar invitations received by mail to it)"});
   s.Add({"global", "tls_cert", Type::kString, "", "PEM certificate chain for the client ports (TLS is required: every client port needs it)"});
   s.Add({"global", "tls_key", Type::kString, "", "PEM private key for tls_cert"});
   s.Add({"global", "grpc_tls_cert", Type::kString, "", "Certificate for gRPC between daemons (empty: plaintext gRPC, for loopback and service meshes)"});
@@ -178,6 +180,11 @@ Schema Build() {
          "How long a message waits for a full mailbox before it bounces to the sender"});
   s.Add({"delivery", "fileinto_autocreate", Type::kBool, "true",
          "Sieve fileinto creates a missing folder even without :create (false: file into INBOX instead)"});
+  s.Add({"delivery", "itip_retry_initial", Type::kDuration, "10s",
+         "First retry of an iMIP hand-over to kite-caldav that failed (kite-caldav unreachable); doubles each time"});
+  s.Add({"delivery", "itip_retry_max", Type::kDuration, "1h", "Longest wait between retries of an iMIP hand-over"});
+  s.Add({"delivery", "itip_lifetime", Type::kDuration, "5d",
+         "An iMIP hand-over kite-caldav has not accepted after this long is dropped (logged as itip.expired)"});
 
   AddDaemon(s, "imap", 7004, 9104);
   s.Add({"imap", "starttls_listen", Type::kHostPort, "127.0.0.1:2143", "IMAP with STARTTLS (production: 0.0.0.0:143)"});
