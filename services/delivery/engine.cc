@@ -174,6 +174,14 @@ std::optional<std::string> CleanMailbox(std::string_view name) {
   return std::string(name);
 }
 
+// The message is done when no recipient (local or remote) waits any more.
+void DeleteSpoolIfDone(pqxx::work& tx, int64_t spool_id) {
+  tx.exec_params(
+      "DELETE FROM spool s WHERE s.id = $1 AND NOT EXISTS (SELECT 1 FROM spool_recipients x "
+      "WHERE x.spool_id = s.id AND x.state IN ('queued', 'deferred'))",
+      spool_id);
+}
+
 std::string DomainOf(std::string_view address) {
   size_t at = address.rfind('@');
   return at == std::string_view::npos ? std::string() : std::string(address.substr(at + 1));
@@ -786,10 +794,7 @@ absl::StatusOr<Result> Engine::Deliver(int64_t spool_id, const std::string& reci
           "UPDATE spool_recipients SET state = $3, updated_at = now(), attempts = attempts + 1 "
           "WHERE spool_id = $1 AND recipient = $2",
           spool_id, recipient, new_state);
-      tx.exec_params(
-          "DELETE FROM spool s WHERE s.id = $1 AND NOT EXISTS (SELECT 1 FROM spool_recipients x "
-          "WHERE x.spool_id = s.id AND x.state IN ('queued', 'deferred'))",
-          spool_id);
+      DeleteSpoolIfDone(tx, spool_id);
     };
     if (claim.empty() || st == "delivered" || st == "failed") {
       // Done before (a redelivered entry, or a list that reached this address already).
@@ -814,10 +819,7 @@ absl::StatusOr<Result> Engine::Deliver(int64_t spool_id, const std::string& reci
               tx.exec_params("DELETE FROM deliveries WHERE spool_id = $1 AND recipient = $2", spool_id, recipient);
             } else {
               // Failed for good: the key stays (a redelivered entry is a no-op).
-              tx.exec_params(
-                  "DELETE FROM spool s WHERE s.id = $1 AND NOT EXISTS (SELECT 1 FROM spool_recipients x "
-                  "WHERE x.spool_id = s.id AND x.state IN ('queued', 'deferred'))",
-                  spool_id);
+              DeleteSpoolIfDone(tx, spool_id);
             }
             return r;
           }
