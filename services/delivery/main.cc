@@ -18,6 +18,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "delivery/managesieve.h"  // ManageSieve (RFC 5804), see the block in main()
 #include "lib/daemon/backends.h"
 #include "lib/daemon/daemon.h"
 #include "lib/log/log.h"
@@ -184,6 +185,14 @@ int main(int argc, char** argv) {
     d.failures = &m.Counter("kite_delivery_failures_total", "Deliveries that failed and will be retried").Add({});
     d.reconciled = &m.Counter("kite_delivery_reconciled_total", "Spool entries re-enqueued by the reconciler").Add({});
     d.claimed = &m.Counter("kite_delivery_claimed_total", "Entries claimed from crashed consumers").Add({});
+    // ---- ManageSieve (RFC 5804) on delivery.managesieve_listen (services/delivery/managesieve.h).
+    // Sockets must go before the io_context: released in OnExit, not by static destruction.
+    static std::unique_ptr<kite::delivery::ManageSieveServer> managesieve;
+    auto started = kite::delivery::StartManageSieve(rt, *d.pool);
+    if (!started.ok()) return started.status();
+    managesieve = std::move(*started);
+    rt.OnExit([] { managesieve.reset(); });
+    // ---- end ManageSieve
     int consumers = static_cast<int>(c.Int("delivery", "consumers"));
     // Consumers start once the daemon runs (after the gRPC server is up), so a failed start
     // never leaves threads behind.
