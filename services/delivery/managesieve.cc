@@ -237,7 +237,8 @@ boost::asio::awaitable<void> ManageSieveServer::Session(std::shared_ptr<net::Con
       }
       bool maxsize = ev->too_big && (ev->name == "PUTSCRIPT" || ev->name == "CHECKSCRIPT");
       wbuf = No(absl::StrCat(maxsize ? "Script too large: " : "Syntax error: ", ev->error), maxsize ? "QUOTA/MAXSIZE" : "");
-      if (++errors >= limits_.max_errors) wbuf += Response("BYE", "", "Too many errors");
+      // An oversized script is the user's mistake, not abuse: it does not count.
+      if (!maxsize && ++errors >= limits_.max_errors) wbuf += Response("BYE", "", "Too many errors");
       if (!co_await write(wbuf)) co_return;
       if (errors >= limits_.max_errors) co_return;
       continue;
