@@ -156,10 +156,14 @@ ManageSieveServer::ManageSieveServer(daemon::Runtime& rt, store::Pool& pool, std
 ManageSieveServer::~ManageSieveServer() { listener.reset(); }
 
 boost::asio::awaitable<void> ManageSieveServer::Session(std::shared_ptr<net::Connection> conn) {
-  Parser::Limits plimits;
-  plimits.max_literal = limits_.store.sieve.max_script_size;
-  plimits.max_command = limits_.store.sieve.max_script_size + 64 * 1024;
-  auto parser = std::make_unique<Parser>(plimits);
+  // Before authentication only SASL responses need literals: scripts are accepted after it.
+  Parser::Limits login_limits;
+  login_limits.max_literal = 8 * 1024;
+  login_limits.max_command = 64 * 1024;
+  Parser::Limits user_limits;
+  user_limits.max_literal = limits_.store.sieve.max_script_size;
+  user_limits.max_command = limits_.store.sieve.max_script_size + 64 * 1024;
+  auto parser = std::make_unique<Parser>(login_limits);
   int64_t account_id = 0;
   std::string account;
   int errors = 0;
@@ -285,7 +289,7 @@ boost::asio::awaitable<void> ManageSieveServer::Session(std::shared_ptr<net::Con
         if (parser->buffered() > 0 || conn->HadBufferedInput()) {
           log::Warn("managesieve.starttls_injection").Kv("client", peer);
         }
-        parser = std::make_unique<Parser>(plimits);  // forget plaintext pipelined behind STARTTLS
+        parser = std::make_unique<Parser>(login_limits);  // forget plaintext pipelined behind STARTTLS
         co_await load_mechanisms();
         // RFC 5804 2.2: the capabilities again, now with SASL mechanisms.
         wbuf = capability() + Ok("TLS negotiation successful");
@@ -364,6 +368,7 @@ boost::asio::awaitable<void> ManageSieveServer::Session(std::shared_ptr<net::Con
             case av1::AUTH_RESULT_OK:
               account_id = step.outcome().identity().account_id();
               account = step.outcome().identity().address();
+              parser->set_limits(user_limits);
               outcome = "ok";
               wbuf = step.challenge().empty()
                          ? Ok("Authenticated")
@@ -408,6 +413,7 @@ boost::asio::awaitable<void> ManageSieveServer::Session(std::shared_ptr<net::Con
         log::Info("managesieve.unauthenticate").Kv("client", peer).Kv("user", account);
         account_id = 0;
         account.clear();
+        parser->set_limits(login_limits);
         wbuf = Ok("Unauthenticate completed");
       }
     } else if (NeedsAuthentication(cmd.name)) {

@@ -76,6 +76,10 @@ class Parser {
   // Call between commands only.
   void ExpectResponse() { expect_response_ = true; }
 
+  // New limits from the next command on (a session allows larger literals once the user
+  // is authenticated). Call between commands only.
+  void set_limits(const Limits& limits) { limits_ = limits; }
+
   // Bytes fed but not yet consumed (plaintext pipelined behind STARTTLS must be dropped).
   size_t buffered() const { return buffer_.size() - pos_; }
 

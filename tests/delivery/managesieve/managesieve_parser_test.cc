@@ -145,6 +145,16 @@ TEST_CASE("Limits: line, quoted string, literal, arguments, command", "[managesi
   CHECK(Parse("NOOP " + std::string(200, 'x') + "\r\nNOOP\r\n", l) == V{"FATAL+big[] command too long"});
 }
 
+TEST_CASE("set_limits applies from the next command on", "[managesieve][parser]") {
+  Parser::Limits small;
+  small.max_literal = 4;
+  Parser p(small);
+  p.Feed("PUTSCRIPT \"s\" {5+}\r\nkeep;\r\nPUTSCRIPT \"s\" {5+}\r\nkeep;\r\n");
+  CHECK(Describe(p.Next()) == "ERR+big[PUTSCRIPT] literal too large");
+  p.set_limits(Parser::Limits{});
+  CHECK(Describe(p.Next()) == "CMD PUTSCRIPT q:s l:keep;");
+}
+
 TEST_CASE("Number accepts 0 to 4294967295 only", "[managesieve][parser]") {
   CHECK(Argument{Argument::kAtom, "0"}.Number() == 0u);
   CHECK(Argument{Argument::kAtom, "4294967295"}.Number() == 4294967295u);
