@@ -24,6 +24,16 @@ absl::Status Positive(std::string_view v) {
   return absl::OkStatus();
 }
 
+absl::Status Percent(std::string_view v) {
+  int n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9' || n > 100) return absl::InvalidArgumentError("must be a whole number from 0 to 100");
+    n = n * 10 + (c - '0');
+  }
+  if (v.empty() || n > 100) return absl::InvalidArgumentError("must be a whole number from 0 to 100");
+  return absl::OkStatus();
+}
+
 absl::Status NonNegative(std::string_view v) {
   if (v.empty() || v[0] == '-') return absl::InvalidArgumentError("must be 0 or more");
   return absl::OkStatus();
@@ -158,6 +168,16 @@ Schema Build() {
   s.Add({"delivery", "claim_idle", Type::kDuration, "60s", "Claim queue entries a crashed consumer left unacknowledged this long"});
   s.Add({"delivery", "reconcile_interval", Type::kDuration, "30s", "How often the spool is checked for due entries missing from Redis"});
   s.Add({"delivery", "consumer_name", Type::kString, "", "Consumer name in the Redis group (empty: host name and pid)"});
+  s.Add({"delivery", "quota_warning_percent", Type::kInt, "80",
+         "Deliver one warning to the user when mailbox usage first crosses this percentage of the quota (0: never)",
+         Percent});
+  s.Add({"delivery", "quota_full_bounce", Type::kBool, "false",
+         "At the quota limit bounce at once (5.2.2) instead of deferring (4.2.2) until delivery.lifetime runs out"});
+  s.Add({"delivery", "quota_retry", Type::kDuration, "15m", "Retry interval for a recipient whose mailbox is full"});
+  s.Add({"delivery", "lifetime", Type::kDuration, "5d",
+         "How long a message waits for a full mailbox before it bounces to the sender"});
+  s.Add({"delivery", "fileinto_autocreate", Type::kBool, "true",
+         "Sieve fileinto creates a missing folder even without :create (false: file into INBOX instead)"});
   // ManageSieve (RFC 5804) and Sieve script storage (services/delivery/managesieve.h).
   s.Add({"delivery", "managesieve_listen", Type::kHostPort, "127.0.0.1:4190",
          "ManageSieve with STARTTLS, for users' Sieve scripts (production: 0.0.0.0:4190)"});
