@@ -31,7 +31,9 @@ std::string Response(std::string_view kind, std::string_view code, std::string_v
   return out;
 }
 std::string Ok(std::string_view text) { return Response("OK", "", text); }
-std::string No(std::string_view text, std::string_view code = "") { return Response("NO", code, text); }
+std::string No(std::string_view text, std::string_view code = "") {
+  return Response("NO", code, text);
+}
 
 // The answer to a failed sievestore call.
 std::string StoreError(const absl::Status& s) {
@@ -43,7 +45,8 @@ std::string StoreError(const absl::Status& s) {
     case absl::StatusCode::kAlreadyExists:
       return No(SV(s.message()), "ALREADYEXISTS");
     case absl::StatusCode::kResourceExhausted:
-      return No(SV(s.message()), sievestore::QuotaCode(s).empty() ? "QUOTA" : sievestore::QuotaCode(s));
+      return No(SV(s.message()),
+                sievestore::QuotaCode(s).empty() ? "QUOTA" : sievestore::QuotaCode(s));
     case absl::StatusCode::kInvalidArgument:
       return No(SV(s.message()));
     default:
@@ -62,9 +65,10 @@ bool Strings(const Command& cmd, size_t n) {
 }
 
 bool KnownCommand(const std::string& n) {
-  return n == "CAPABILITY" || n == "NOOP" || n == "LOGOUT" || n == "STARTTLS" || n == "AUTHENTICATE" ||
-         n == "HAVESPACE" || n == "PUTSCRIPT" || n == "LISTSCRIPTS" || n == "SETACTIVE" || n == "GETSCRIPT" ||
-         n == "DELETESCRIPT" || n == "RENAMESCRIPT" || n == "CHECKSCRIPT" || n == "UNAUTHENTICATE";
+  return n == "CAPABILITY" || n == "NOOP" || n == "LOGOUT" || n == "STARTTLS" ||
+         n == "AUTHENTICATE" || n == "HAVESPACE" || n == "PUTSCRIPT" || n == "LISTSCRIPTS" ||
+         n == "SETACTIVE" || n == "GETSCRIPT" || n == "DELETESCRIPT" || n == "RENAMESCRIPT" ||
+         n == "CHECKSCRIPT" || n == "UNAUTHENTICATE";
 }
 
 // "OK", "NO" or "BYE": the first word of a response's last line (for metrics).
@@ -76,14 +80,15 @@ std::string ResultWord(std::string_view response) {
 }
 
 bool NeedsAuthentication(const std::string& n) {
-  return n == "HAVESPACE" || n == "PUTSCRIPT" || n == "LISTSCRIPTS" || n == "SETACTIVE" || n == "GETSCRIPT" ||
-         n == "DELETESCRIPT" || n == "RENAMESCRIPT" || n == "CHECKSCRIPT" || n == "UNAUTHENTICATE";
+  return n == "HAVESPACE" || n == "PUTSCRIPT" || n == "LISTSCRIPTS" || n == "SETACTIVE" ||
+         n == "GETSCRIPT" || n == "DELETESCRIPT" || n == "RENAMESCRIPT" || n == "CHECKSCRIPT" ||
+         n == "UNAUTHENTICATE";
 }
 
 // The script commands, run on the worker pool (they call PostgreSQL): the whole response.
 // `syntax_error` is set for a malformed command (it counts towards max_errors).
-std::string ScriptCommand(store::Pool& pool, const sievestore::Limits& limits, int64_t account_id, const Command& cmd,
-                          bool& syntax_error) {
+std::string ScriptCommand(store::Pool& pool, const sievestore::Limits& limits, int64_t account_id,
+                          const Command& cmd, bool& syntax_error) {
   const std::string& n = cmd.name;
   auto bad = [&](std::string_view usage) {
     syntax_error = true;
@@ -93,13 +98,18 @@ std::string ScriptCommand(store::Pool& pool, const sievestore::Limits& limits, i
     if (cmd.args.size() != 2 || !cmd.args[0].IsString() || !cmd.args[1].Number()) {
       return bad("HAVESPACE <name> <size>");
     }
-    absl::Status s = sievestore::HaveSpace(pool, account_id, cmd.args[0].value, *cmd.args[1].Number(), limits);
+    absl::Status s =
+        sievestore::HaveSpace(pool, account_id, cmd.args[0].value, *cmd.args[1].Number(), limits);
     return s.ok() ? Ok("Putscript would succeed") : StoreError(s);
   }
   if (n == "PUTSCRIPT") {
     if (!Strings(cmd, 2)) return bad("PUTSCRIPT <name> <script>");
-    absl::Status s = sievestore::Put(pool, account_id, cmd.args[0].value, cmd.args[1].value, limits);
-    if (s.ok()) log::Info("managesieve.putscript").Kv("account_id", account_id).Kv("name", log::Truncate(cmd.args[0].value, 200));
+    absl::Status s =
+        sievestore::Put(pool, account_id, cmd.args[0].value, cmd.args[1].value, limits);
+    if (s.ok())
+      log::Info("managesieve.putscript")
+          .Kv("account_id", account_id)
+          .Kv("name", log::Truncate(cmd.args[0].value, 200));
     return s.ok() ? Ok("Script stored") : StoreError(s);
   }
   if (n == "CHECKSCRIPT") {
@@ -112,14 +122,19 @@ std::string ScriptCommand(store::Pool& pool, const sievestore::Limits& limits, i
     auto list = sievestore::List(pool, account_id);
     if (!list.ok()) return StoreError(list.status());
     std::string out;
-    for (const auto& s : *list) absl::StrAppend(&out, EncodeString(s.name), s.active ? " ACTIVE" : "", "\r\n");
+    for (const auto& s : *list)
+      absl::StrAppend(&out, EncodeString(s.name), s.active ? " ACTIVE" : "", "\r\n");
     return out + Ok("Listscripts completed");
   }
   if (n == "SETACTIVE") {
     if (!Strings(cmd, 1)) return bad("SETACTIVE <name>");
     absl::Status s = sievestore::SetActive(pool, account_id, cmd.args[0].value);
-    if (s.ok()) log::Info("managesieve.setactive").Kv("account_id", account_id).Kv("name", log::Truncate(cmd.args[0].value, 200));
-    return s.ok() ? Ok(cmd.args[0].value.empty() ? "No script is active" : "Script activated") : StoreError(s);
+    if (s.ok())
+      log::Info("managesieve.setactive")
+          .Kv("account_id", account_id)
+          .Kv("name", log::Truncate(cmd.args[0].value, 200));
+    return s.ok() ? Ok(cmd.args[0].value.empty() ? "No script is active" : "Script activated")
+                  : StoreError(s);
   }
   if (n == "GETSCRIPT") {
     if (!Strings(cmd, 1)) return bad("GETSCRIPT <name>");
@@ -144,14 +159,17 @@ std::string ScriptCommand(store::Pool& pool, const sievestore::Limits& limits, i
 
 }  // namespace
 
-ManageSieveServer::ManageSieveServer(daemon::Runtime& rt, store::Pool& pool, std::shared_ptr<av1::Auth::Stub> auth,
+ManageSieveServer::ManageSieveServer(daemon::Runtime& rt, store::Pool& pool,
+                                     std::shared_ptr<av1::Auth::Stub> auth,
                                      ManageSieveLimits limits)
     : rt_(rt),
       pool_(pool),
       auth_(std::move(auth)),
       limits_(limits),
-      commands_(rt.metrics().Counter("kite_managesieve_commands_total", "ManageSieve commands by name and result")),
-      logins_(rt.metrics().Counter("kite_managesieve_logins_total", "ManageSieve authentications by result")) {}
+      commands_(rt.metrics().Counter("kite_managesieve_commands_total",
+                                     "ManageSieve commands by name and result")),
+      logins_(rt.metrics().Counter("kite_managesieve_logins_total",
+                                   "ManageSieve authentications by result")) {}
 
 ManageSieveServer::~ManageSieveServer() { listener.reset(); }
 
@@ -199,10 +217,12 @@ boost::asio::awaitable<void> ManageSieveServer::Session(std::shared_ptr<net::Con
     }
   };
   auto capability = [&]() {
-    std::string out = EncodeString("IMPLEMENTATION") + " " + EncodeString("Kite ManageSieve") + "\r\n";
+    std::string out =
+        EncodeString("IMPLEMENTATION") + " " + EncodeString("Kite ManageSieve") + "\r\n";
     // RFC 5804 1.7: the SASL list may be empty only while STARTTLS is offered.
     absl::StrAppend(&out, "\"SASL\" ", EncodeString(conn->is_tls() ? mechanisms : ""), "\r\n");
-    absl::StrAppend(&out, "\"SIEVE\" ", EncodeString(absl::StrJoin(sievestore::Extensions(), " ")), "\r\n");
+    absl::StrAppend(&out, "\"SIEVE\" ", EncodeString(absl::StrJoin(sievestore::Extensions(), " ")),
+                    "\r\n");
     if (!conn->is_tls() && conn->tls_available()) out += "\"STARTTLS\"\r\n";
     absl::StrAppend(&out, "\"MAXREDIRECTS\" \"", limits_.store.sieve.max_redirects, "\"\r\n");
     if (account_id) absl::StrAppend(&out, "\"OWNER\" ", EncodeString(account), "\r\n");
@@ -235,14 +255,17 @@ boost::asio::awaitable<void> ManageSieveServer::Session(std::shared_ptr<net::Con
     if (ev->kind == Parser::Event::kError) {
       commands_.Add({{"command", "invalid"}, {"result", "NO"}}).Increment();
       if (ev->fatal) {
-        wbuf = Response("BYE", ev->too_big ? "QUOTA/MAXSIZE" : "", absl::StrCat("Protocol error: ", ev->error));
+        wbuf = Response("BYE", ev->too_big ? "QUOTA/MAXSIZE" : "",
+                        absl::StrCat("Protocol error: ", ev->error));
         co_await write(wbuf);
         co_return;
       }
       bool maxsize = ev->too_big && (ev->name == "PUTSCRIPT" || ev->name == "CHECKSCRIPT");
-      wbuf = No(absl::StrCat(maxsize ? "Script too large: " : "Syntax error: ", ev->error), maxsize ? "QUOTA/MAXSIZE" : "");
+      wbuf = No(absl::StrCat(maxsize ? "Script too large: " : "Syntax error: ", ev->error),
+                maxsize ? "QUOTA/MAXSIZE" : "");
       // An oversized script is the user's mistake, not abuse: it does not count.
-      if (!maxsize && ++errors >= limits_.max_errors) wbuf += Response("BYE", "", "Too many errors");
+      if (!maxsize && ++errors >= limits_.max_errors)
+        wbuf += Response("BYE", "", "Too many errors");
       if (!co_await write(wbuf)) co_return;
       if (errors >= limits_.max_errors) co_return;
       continue;
@@ -289,7 +312,8 @@ boost::asio::awaitable<void> ManageSieveServer::Session(std::shared_ptr<net::Con
         if (parser->buffered() > 0 || conn->HadBufferedInput()) {
           log::Warn("managesieve.starttls_injection").Kv("client", peer);
         }
-        parser = std::make_unique<Parser>(login_limits);  // forget plaintext pipelined behind STARTTLS
+        parser =
+            std::make_unique<Parser>(login_limits);  // forget plaintext pipelined behind STARTTLS
         co_await load_mechanisms();
         // RFC 5804 2.2: the capabilities again, now with SASL mechanisms.
         wbuf = capability() + Ok("TLS negotiation successful");
@@ -360,7 +384,9 @@ boost::asio::awaitable<void> ManageSieveServer::Session(std::shared_ptr<net::Con
           syntax_error = true;
           wbuf = No(failure);
         } else if (!rpc_status.ok()) {
-          log::Warn("managesieve.auth_unavailable").Kv("client", peer).Kv("error", rpc_status.message());
+          log::Warn("managesieve.auth_unavailable")
+              .Kv("client", peer)
+              .Kv("error", rpc_status.message());
           outcome = "unavailable";
           wbuf = No("Authentication service unavailable, try again later", "TRYLATER");
         } else {
@@ -372,7 +398,9 @@ boost::asio::awaitable<void> ManageSieveServer::Session(std::shared_ptr<net::Con
               outcome = "ok";
               wbuf = step.challenge().empty()
                          ? Ok("Authenticated")
-                         : absl::StrCat("OK (SASL ", EncodeString(absl::Base64Escape(step.challenge())), ") \"Authenticated\"\r\n");
+                         : absl::StrCat("OK (SASL ",
+                                        EncodeString(absl::Base64Escape(step.challenge())),
+                                        ") \"Authenticated\"\r\n");
               break;
             case av1::AUTH_RESULT_THROTTLED:
               outcome = "throttled";
@@ -400,8 +428,11 @@ boost::asio::awaitable<void> ManageSieveServer::Session(std::shared_ptr<net::Con
           }
         }
         logins_.Add({{"result", outcome}}).Increment();
-        log::Info("managesieve.auth").Kv("client", peer).Kv("mechanism", log::Truncate(start.mechanism(), 40))
-            .Kv("result", outcome).Kv("user", account);
+        log::Info("managesieve.auth")
+            .Kv("client", peer)
+            .Kv("mechanism", log::Truncate(start.mechanism(), 40))
+            .Kv("result", outcome)
+            .Kv("user", account);
       }
     } else if (NeedsAuthentication(cmd.name) && account_id == 0) {
       wbuf = No("Authenticate first");
@@ -427,8 +458,12 @@ boost::asio::awaitable<void> ManageSieveServer::Session(std::shared_ptr<net::Con
       wbuf = No("Unknown command");
     }
 
-    commands_.Add({{"command", KnownCommand(cmd.name) ? cmd.name : "unknown"}, {"result", ResultWord(wbuf)}}).Increment();
-    if (syntax_error && ++errors >= limits_.max_errors) wbuf += Response("BYE", "", "Too many errors");
+    commands_
+        .Add({{"command", KnownCommand(cmd.name) ? cmd.name : "unknown"},
+              {"result", ResultWord(wbuf)}})
+        .Increment();
+    if (syntax_error && ++errors >= limits_.max_errors)
+      wbuf += Response("BYE", "", "Too many errors");
     if (!co_await write(wbuf)) co_return;
     if (errors >= limits_.max_errors) co_return;
   }
@@ -436,12 +471,13 @@ boost::asio::awaitable<void> ManageSieveServer::Session(std::shared_ptr<net::Con
   co_await write(wbuf);
 }
 
-absl::StatusOr<std::unique_ptr<ManageSieveServer>> StartManageSieve(daemon::Runtime& rt, store::Pool& pool) {
+absl::StatusOr<std::unique_ptr<ManageSieveServer>> StartManageSieve(daemon::Runtime& rt,
+                                                                    store::Pool& pool) {
   const auto& c = rt.config();
   auto tls = daemon::LoadTls(rt);
   if (!tls.ok()) return tls.status();
-  auto auth = std::shared_ptr<av1::Auth::Stub>(
-      av1::Auth::NewStub(rpc::MakeChannel(c.Address("global", "auth_address").ToString(), rt.grpc_tls())));
+  auto auth = std::shared_ptr<av1::Auth::Stub>(av1::Auth::NewStub(
+      rpc::MakeChannel(c.Address("global", "auth_address").ToString(), rt.grpc_tls())));
   ManageSieveLimits limits;
   limits.login_timeout = c.Duration("delivery", "managesieve_login_timeout");
   limits.idle_timeout = c.Duration("delivery", "managesieve_idle_timeout");

@@ -40,8 +40,8 @@ struct ManageSieveLimits {
 // The sessions' shared state. Owned by the daemon; destroy before the io_context.
 class ManageSieveServer {
  public:
-  ManageSieveServer(daemon::Runtime& rt, store::Pool& pool, std::shared_ptr<kite::auth::v1::Auth::Stub> auth,
-                    ManageSieveLimits limits);
+  ManageSieveServer(daemon::Runtime& rt, store::Pool& pool,
+                    std::shared_ptr<kite::auth::v1::Auth::Stub> auth, ManageSieveLimits limits);
   ~ManageSieveServer();
   boost::asio::awaitable<void> Session(std::shared_ptr<net::Connection> conn);
 
@@ -61,6 +61,7 @@ class ManageSieveServer {
 // Starts the ManageSieve listener on delivery.managesieve_listen with the daemon's TLS
 // certificate (global.tls_cert/tls_key) and kite-auth at global.auth_address. Release the
 // result in Runtime::OnExit.
-absl::StatusOr<std::unique_ptr<ManageSieveServer>> StartManageSieve(daemon::Runtime& rt, store::Pool& pool);
+absl::StatusOr<std::unique_ptr<ManageSieveServer>> StartManageSieve(daemon::Runtime& rt,
+                                                                    store::Pool& pool);
 
 }  // namespace kite::delivery

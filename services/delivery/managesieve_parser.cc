@@ -18,7 +18,8 @@ std::optional<uint64_t> TrailingLiteral(std::string_view line) {
   if (!line.empty() && line.back() == '+') line.remove_suffix(1);
   size_t digits = 0;
   while (digits < line.size() && IsDigit(line[line.size() - 1 - digits])) ++digits;
-  if (digits == 0 || digits > 10 || digits == line.size() || line[line.size() - 1 - digits] != '{') {
+  if (digits == 0 || digits > 10 || digits == line.size() ||
+      line[line.size() - 1 - digits] != '{') {
     return std::nullopt;
   }
   uint64_t n = 0;
@@ -286,11 +287,13 @@ Parser::Event Parser::Next() {
           Compact();
           return Event{};
         }
-        std::string_view raw(buffer_.data() + pos_, lf - pos_);  // StartSkipping removes the CR itself
+        std::string_view raw(buffer_.data() + pos_,
+                             lf - pos_);  // StartSkipping removes the CR itself
         std::string_view line = raw;
         pos_ = lf + 1;
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (!started_ && !expect_response_ && line.empty()) continue;  // blank lines between commands
+        if (!started_ && !expect_response_ && line.empty())
+          continue;  // blank lines between commands
         if (line.size() > limits_.max_line) {
           SetError("line too long", true);
           skipped_ += raw.size() + 1;

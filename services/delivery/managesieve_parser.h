@@ -46,12 +46,12 @@ struct Command {
 class Parser {
  public:
   struct Limits {
-    size_t max_line = 8 * 1024;             // one line of a command, without its literals
-    size_t max_quoted = 1024;               // RFC 5804: quoted strings are at most 1024 octets
-    size_t max_literal = 1024 * 1024;       // one literal (the session: the script size limit)
-    size_t max_command = 2 * 1024 * 1024;   // a whole command: lines and literals
-    size_t max_args = 8;                    // no ManageSieve command takes more than 2
-    size_t max_skip = 16 * 1024 * 1024;     // octets skipped for one bad command before giving up
+    size_t max_line = 8 * 1024;            // one line of a command, without its literals
+    size_t max_quoted = 1024;              // RFC 5804: quoted strings are at most 1024 octets
+    size_t max_literal = 1024 * 1024;      // one literal (the session: the script size limit)
+    size_t max_command = 2 * 1024 * 1024;  // a whole command: lines and literals
+    size_t max_args = 8;                   // no ManageSieve command takes more than 2
+    size_t max_skip = 16 * 1024 * 1024;    // octets skipped for one bad command before giving up
   };
 
   struct Event {
@@ -102,7 +102,7 @@ class Parser {
 
   // The command being built.
   Command command_;
-  bool started_ = false;       // the command name (or the first line of a response) was read
+  bool started_ = false;  // the command name (or the first line of a response) was read
   bool expect_response_ = false;
   size_t command_size_ = 0;
   size_t literal_remaining_ = 0;

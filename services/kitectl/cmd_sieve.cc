@@ -13,7 +13,8 @@ namespace kite::kitectl {
 namespace {
 
 constexpr char kUsage[] =
-    "Usage: kitectl sieve put ADDRESS NAME FILE|- [--activate]   (compiled first: a bad script is refused)\n"
+    "Usage: kitectl sieve put ADDRESS NAME FILE|- [--activate]   (compiled first: a bad script is "
+    "refused)\n"
     "       kitectl sieve get ADDRESS NAME\n"
     "       kitectl sieve list ADDRESS\n"
     "       kitectl sieve activate ADDRESS NAME\n"
@@ -68,7 +69,8 @@ int Sieve(Cli& cli) {
     if (a.size() != 1) return Usage(kUsage, false);
     auto text = ReadScript(a[0], limits.sieve.max_script_size);
     if (!text.ok()) return Fail(text.status());
-    if (auto s = sievestore::Check(*text, limits); !s.ok()) return ScriptFail(a[0] == "-" ? "(stdin)" : a[0], s);
+    if (auto s = sievestore::Check(*text, limits); !s.ok())
+      return ScriptFail(a[0] == "-" ? "(stdin)" : a[0], s);
     if (cli.json) {
       std::printf("%s\n", JsonObject().Add("ok", true).str().c_str());
     } else {
@@ -77,9 +79,12 @@ int Sieve(Cli& cli) {
     return 0;
   }
 
-  size_t want = verb == "put" ? 3 : verb == "rename" ? 3 : verb == "list" || verb == "deactivate" ? 1 : 2;
-  bool known = verb == "put" || verb == "get" || verb == "list" || verb == "activate" || verb == "deactivate" ||
-               verb == "rename" || verb == "remove";
+  size_t want = verb == "put"                            ? 3
+                : verb == "rename"                       ? 3
+                : verb == "list" || verb == "deactivate" ? 1
+                                                         : 2;
+  bool known = verb == "put" || verb == "get" || verb == "list" || verb == "activate" ||
+               verb == "deactivate" || verb == "rename" || verb == "remove";
   if (!known || a.size() != want) return Usage(kUsage, false);
 
   std::string text;
@@ -97,15 +102,22 @@ int Sieve(Cli& cli) {
   const std::string& address = (*account)->address;
 
   if (verb == "put") {
-    if (auto s = sievestore::Put(*pool, id, a[1], text, limits); !s.ok()) return ScriptFail(a[1], s);
+    if (auto s = sievestore::Put(*pool, id, a[1], text, limits); !s.ok())
+      return ScriptFail(a[1], s);
     if (activate) {
       if (auto s = sievestore::SetActive(*pool, id, a[1]); !s.ok()) return Fail(s);
     }
     if (cli.json) {
-      std::printf("%s\n",
-                  JsonObject().Add("address", address).Add("name", a[1]).Add("active", activate).Add("ok", true).str().c_str());
+      std::printf("%s\n", JsonObject()
+                              .Add("address", address)
+                              .Add("name", a[1])
+                              .Add("active", activate)
+                              .Add("ok", true)
+                              .str()
+                              .c_str());
     } else {
-      std::printf("script %s of %s stored%s\n", a[1].c_str(), address.c_str(), activate ? " and activated" : "");
+      std::printf("script %s of %s stored%s\n", a[1].c_str(), address.c_str(),
+                  activate ? " and activated" : "");
     }
     return 0;
   }
@@ -113,7 +125,12 @@ int Sieve(Cli& cli) {
     auto script = sievestore::Get(*pool, id, a[1]);
     if (!script.ok()) return Fail(script.status());
     if (cli.json) {
-      std::printf("%s\n", JsonObject().Add("address", address).Add("name", a[1]).Add("script", *script).str().c_str());
+      std::printf("%s\n", JsonObject()
+                              .Add("address", address)
+                              .Add("name", a[1])
+                              .Add("script", *script)
+                              .str()
+                              .c_str());
     } else {
       std::fwrite(script->data(), 1, script->size(), stdout);
     }
@@ -125,9 +142,11 @@ int Sieve(Cli& cli) {
     std::vector<std::string> items;
     for (const auto& s : *list) {
       if (cli.json) {
-        items.push_back(JsonObject().Add("name", s.name).Add("active", s.active).Add("size", s.size).str());
+        items.push_back(
+            JsonObject().Add("name", s.name).Add("active", s.active).Add("size", s.size).str());
       } else {
-        std::printf("%-40s %8lld B%s\n", s.name.c_str(), static_cast<long long>(s.size), s.active ? "  ACTIVE" : "");
+        std::printf("%-40s %8lld B%s\n", s.name.c_str(), static_cast<long long>(s.size),
+                    s.active ? "  ACTIVE" : "");
       }
     }
     if (cli.json) std::printf("%s\n", JsonArray(items).c_str());
@@ -159,6 +178,7 @@ int Sieve(Cli& cli) {
 
 }  // namespace
 
-static const Registration kSieveCommand{"sieve", Sieve, "put | get | list | activate | remove users' Sieve scripts"};
+static const Registration kSieveCommand{
+    "sieve", Sieve, "put | get | list | activate | remove users' Sieve scripts"};
 
 }  // namespace kite::kitectl

@@ -16,7 +16,8 @@ absl::Status Quota(std::string_view code, std::string_view message) {
 }
 
 absl::Status MaxSize(const Limits& limits) {
-  return Quota("QUOTA/MAXSIZE", absl::StrCat("script larger than ", limits.sieve.max_script_size, " octets"));
+  return Quota("QUOTA/MAXSIZE",
+               absl::StrCat("script larger than ", limits.sieve.max_script_size, " octets"));
 }
 
 // Decodes one UTF-8 character at s[i] (advancing i); false for malformed, overlong or
@@ -55,7 +56,8 @@ absl::Status ValidText(std::string_view text) {
   int line = 1;
   for (size_t i = 0; i < text.size();) {
     uint32_t cp;
-    if (!NextCodePoint(text, i, cp)) return absl::InvalidArgumentError(absl::StrCat("line ", line, ": invalid UTF-8"));
+    if (!NextCodePoint(text, i, cp))
+      return absl::InvalidArgumentError(absl::StrCat("line ", line, ": invalid UTF-8"));
     if (cp == 0) return absl::InvalidArgumentError(absl::StrCat("line ", line, ": NUL character"));
     if (cp == '\n') ++line;
   }
@@ -65,16 +67,19 @@ absl::Status ValidText(std::string_view text) {
 // Serialises the changes of one account (the script count and the one active script are
 // checked, then written). Two-key advisory locks never collide with one-key ones.
 void LockAccount(pqxx::work& tx, int64_t account_id) {
-  tx.exec_params("SELECT pg_advisory_xact_lock(1397315141, ($1::bigint % 2147483647)::int)", account_id);
+  tx.exec_params("SELECT pg_advisory_xact_lock(1397315141, ($1::bigint % 2147483647)::int)",
+                 account_id);
 }
 
 bool Exists(pqxx::work& tx, int64_t account_id, std::string_view name) {
-  return !tx.exec_params("SELECT 1 FROM sieve_scripts WHERE account_id = $1 AND name = $2", account_id, std::string(name))
+  return !tx.exec_params("SELECT 1 FROM sieve_scripts WHERE account_id = $1 AND name = $2",
+                         account_id, std::string(name))
               .empty();
 }
 
 int64_t Count(pqxx::work& tx, int64_t account_id) {
-  return tx.exec_params1("SELECT count(*) FROM sieve_scripts WHERE account_id = $1", account_id)[0].as<int64_t>();
+  return tx.exec_params1("SELECT count(*) FROM sieve_scripts WHERE account_id = $1", account_id)[0]
+      .as<int64_t>();
 }
 
 absl::Status NoSuchScript(std::string_view name) {
@@ -84,9 +89,17 @@ absl::Status NoSuchScript(std::string_view name) {
 }  // namespace
 
 const std::vector<std::string>& Extensions() {
-  static const auto* kList = new std::vector<std::string>{
-      "fileinto", "reject",  "ereject", "envelope", "imap4flags", "vacation", "vacation-seconds",
-      "mailbox",  "copy",    "comparator-i;octet", "comparator-i;ascii-casemap"};
+  static const auto* kList = new std::vector<std::string>{"fileinto",
+                                                          "reject",
+                                                          "ereject",
+                                                          "envelope",
+                                                          "imap4flags",
+                                                          "vacation",
+                                                          "vacation-seconds",
+                                                          "mailbox",
+                                                          "copy",
+                                                          "comparator-i;octet",
+                                                          "comparator-i;ascii-casemap"};
   return *kList;
 }
 
@@ -95,13 +108,15 @@ absl::Status ValidateName(std::string_view name) {
   size_t chars = 0;
   for (size_t i = 0; i < name.size();) {
     uint32_t cp;
-    if (!NextCodePoint(name, i, cp)) return absl::InvalidArgumentError("the script name is not valid UTF-8");
+    if (!NextCodePoint(name, i, cp))
+      return absl::InvalidArgumentError("the script name is not valid UTF-8");
     // RFC 5804 1.6 (Net-Unicode, RFC 5198): no C0/C1 controls, DEL, LINE/PARAGRAPH SEPARATOR.
     if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029) {
       return absl::InvalidArgumentError("the script name contains a control character");
     }
     if (++chars > kMaxNameLength) {
-      return absl::InvalidArgumentError(absl::StrCat("the script name is longer than ", kMaxNameLength, " characters"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the script name is longer than ", kMaxNameLength, " characters"));
     }
   }
   return absl::OkStatus();
@@ -122,14 +137,16 @@ std::string QuotaCode(const absl::Status& status) {
   return payload ? std::string(*payload) : "";
 }
 
-absl::Status Put(store::Pool& pool, int64_t account_id, std::string_view name, std::string_view text,
-                 const Limits& limits) {
+absl::Status Put(store::Pool& pool, int64_t account_id, std::string_view name,
+                 std::string_view text, const Limits& limits) {
   if (auto s = ValidateName(name); !s.ok()) return s;
   if (auto s = Check(text, limits); !s.ok()) return s;
   return pool.Transact([&](pqxx::work& tx) -> absl::Status {
     LockAccount(tx, account_id);
-    if (!Exists(tx, account_id, name) && Count(tx, account_id) >= static_cast<int64_t>(limits.max_scripts)) {
-      return Quota("QUOTA/MAXSCRIPTS", absl::StrCat("at most ", limits.max_scripts, " scripts per account"));
+    if (!Exists(tx, account_id, name) &&
+        Count(tx, account_id) >= static_cast<int64_t>(limits.max_scripts)) {
+      return Quota("QUOTA/MAXSCRIPTS",
+                   absl::StrCat("at most ", limits.max_scripts, " scripts per account"));
     }
     tx.exec_params(
         "INSERT INTO sieve_scripts (account_id, name, script) VALUES ($1, $2, $3) "
@@ -141,8 +158,8 @@ absl::Status Put(store::Pool& pool, int64_t account_id, std::string_view name, s
 
 absl::StatusOr<std::string> Get(store::Pool& pool, int64_t account_id, std::string_view name) {
   return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::string> {
-    auto r = tx.exec_params("SELECT script FROM sieve_scripts WHERE account_id = $1 AND name = $2", account_id,
-                            std::string(name));
+    auto r = tx.exec_params("SELECT script FROM sieve_scripts WHERE account_id = $1 AND name = $2",
+                            account_id, std::string(name));
     if (r.empty()) return NoSuchScript(name);
     return r[0][0].as<std::string>();
   });
@@ -152,9 +169,11 @@ absl::StatusOr<std::vector<ScriptInfo>> List(store::Pool& pool, int64_t account_
   return pool.Transact([&](pqxx::work& tx) {
     std::vector<ScriptInfo> out;
     auto r = tx.exec_params(
-        "SELECT name, active, octet_length(script) FROM sieve_scripts WHERE account_id = $1 ORDER BY name COLLATE \"C\"",
+        "SELECT name, active, octet_length(script) FROM sieve_scripts WHERE account_id = $1 ORDER "
+        "BY name COLLATE \"C\"",
         account_id);
-    for (const auto& row : r) out.push_back({row[0].as<std::string>(), row[1].as<bool>(), row[2].as<int64_t>()});
+    for (const auto& row : r)
+      out.push_back({row[0].as<std::string>(), row[1].as<bool>(), row[2].as<int64_t>()});
     return out;
   });
 }
@@ -163,11 +182,14 @@ absl::Status SetActive(store::Pool& pool, int64_t account_id, std::string_view n
   return pool.Transact([&](pqxx::work& tx) -> absl::Status {
     LockAccount(tx, account_id);
     if (!name.empty() && !Exists(tx, account_id, name)) return NoSuchScript(name);
-    tx.exec_params("UPDATE sieve_scripts SET active = false WHERE account_id = $1 AND active AND name <> $2",
-                   account_id, std::string(name));
+    tx.exec_params(
+        "UPDATE sieve_scripts SET active = false WHERE account_id = $1 AND active AND name <> $2",
+        account_id, std::string(name));
     if (!name.empty()) {
-      tx.exec_params("UPDATE sieve_scripts SET active = true WHERE account_id = $1 AND name = $2 AND NOT active",
-                     account_id, std::string(name));
+      tx.exec_params(
+          "UPDATE sieve_scripts SET active = true WHERE account_id = $1 AND name = $2 AND NOT "
+          "active",
+          account_id, std::string(name));
     }
     return absl::OkStatus();
   });
@@ -176,28 +198,33 @@ absl::Status SetActive(store::Pool& pool, int64_t account_id, std::string_view n
 absl::Status Delete(store::Pool& pool, int64_t account_id, std::string_view name) {
   return pool.Transact([&](pqxx::work& tx) -> absl::Status {
     LockAccount(tx, account_id);
-    auto r = tx.exec_params("SELECT active FROM sieve_scripts WHERE account_id = $1 AND name = $2", account_id,
-                            std::string(name));
+    auto r = tx.exec_params("SELECT active FROM sieve_scripts WHERE account_id = $1 AND name = $2",
+                            account_id, std::string(name));
     if (r.empty()) return NoSuchScript(name);
     if (r[0][0].as<bool>()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("\"", AV(name), "\" is the active script: deactivate it or activate another first"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "\"", AV(name), "\" is the active script: deactivate it or activate another first"));
     }
-    tx.exec_params("DELETE FROM sieve_scripts WHERE account_id = $1 AND name = $2", account_id, std::string(name));
+    tx.exec_params("DELETE FROM sieve_scripts WHERE account_id = $1 AND name = $2", account_id,
+                   std::string(name));
     return absl::OkStatus();
   });
 }
 
-absl::Status Rename(store::Pool& pool, int64_t account_id, std::string_view from, std::string_view to) {
+absl::Status Rename(store::Pool& pool, int64_t account_id, std::string_view from,
+                    std::string_view to) {
   if (auto s = ValidateName(to); !s.ok()) return s;
   return pool.Transact([&](pqxx::work& tx) -> absl::Status {
     LockAccount(tx, account_id);
     if (!Exists(tx, account_id, from)) return NoSuchScript(from);
     if (Exists(tx, account_id, to)) {
-      return absl::AlreadyExistsError(absl::StrCat("a script named \"", AV(to), "\" already exists"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("a script named \"", AV(to), "\" already exists"));
     }
-    tx.exec_params("UPDATE sieve_scripts SET name = $3, updated_at = now() WHERE account_id = $1 AND name = $2",
-                   account_id, std::string(from), std::string(to));
+    tx.exec_params(
+        "UPDATE sieve_scripts SET name = $3, updated_at = now() WHERE account_id = $1 AND name = "
+        "$2",
+        account_id, std::string(from), std::string(to));
     return absl::OkStatus();
   });
 }
@@ -207,8 +234,10 @@ absl::Status HaveSpace(store::Pool& pool, int64_t account_id, std::string_view n
   if (auto s = ValidateName(name); !s.ok()) return s;
   if (size > limits.sieve.max_script_size) return MaxSize(limits);
   return pool.Transact([&](pqxx::work& tx) -> absl::Status {
-    if (!Exists(tx, account_id, name) && Count(tx, account_id) >= static_cast<int64_t>(limits.max_scripts)) {
-      return Quota("QUOTA/MAXSCRIPTS", absl::StrCat("at most ", limits.max_scripts, " scripts per account"));
+    if (!Exists(tx, account_id, name) &&
+        Count(tx, account_id) >= static_cast<int64_t>(limits.max_scripts)) {
+      return Quota("QUOTA/MAXSCRIPTS",
+                   absl::StrCat("at most ", limits.max_scripts, " scripts per account"));
     }
     return absl::OkStatus();
   });
@@ -216,9 +245,11 @@ absl::Status HaveSpace(store::Pool& pool, int64_t account_id, std::string_view n
 
 absl::StatusOr<std::optional<ActiveScript>> GetActive(store::Pool& pool, int64_t account_id) {
   return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::optional<ActiveScript>> {
-    auto r = tx.exec_params("SELECT name, script FROM sieve_scripts WHERE account_id = $1 AND active", account_id);
+    auto r = tx.exec_params(
+        "SELECT name, script FROM sieve_scripts WHERE account_id = $1 AND active", account_id);
     if (r.empty()) return std::optional<ActiveScript>();
-    return std::optional<ActiveScript>(ActiveScript{r[0][0].as<std::string>(), r[0][1].as<std::string>()});
+    return std::optional<ActiveScript>(
+        ActiveScript{r[0][0].as<std::string>(), r[0][1].as<std::string>()});
   });
 }
 

@@ -61,8 +61,8 @@ absl::Status Check(std::string_view text, const Limits& limits = {});
 std::string QuotaCode(const absl::Status& status);
 
 // Creates or replaces the script `name` (replacing the active script keeps it active).
-absl::Status Put(store::Pool& pool, int64_t account_id, std::string_view name, std::string_view text,
-                 const Limits& limits = {});
+absl::Status Put(store::Pool& pool, int64_t account_id, std::string_view name,
+                 std::string_view text, const Limits& limits = {});
 
 absl::StatusOr<std::string> Get(store::Pool& pool, int64_t account_id, std::string_view name);
 
@@ -81,7 +81,8 @@ absl::Status SetActive(store::Pool& pool, int64_t account_id, std::string_view n
 absl::Status Delete(store::Pool& pool, int64_t account_id, std::string_view name);
 
 // An active script stays active under its new name.
-absl::Status Rename(store::Pool& pool, int64_t account_id, std::string_view from, std::string_view to);
+absl::Status Rename(store::Pool& pool, int64_t account_id, std::string_view from,
+                    std::string_view to);
 
 // Whether a script `name` of `size` octets could be stored now (HAVESPACE): OK or
 // ResourceExhausted (QuotaCode says which limit), InvalidArgument for a bad name.

@@ -26,10 +26,12 @@ void RoundTrip(const std::string& value) {
   p.Feed("X " + kite::managesieve::EncodeString(value) + "\r\n");
   Parser::Event e = p.Next();
   Check(e.kind == Parser::Event::kCommand);
-  Check(e.command.args.size() == 1 && e.command.args[0].IsString() && e.command.args[0].value == value);
+  Check(e.command.args.size() == 1 && e.command.args[0].IsString() &&
+        e.command.args[0].value == value);
 }
 
-std::string Run(std::string_view input, const Parser::Limits& limits, size_t chunk, bool round_trip) {
+std::string Run(std::string_view input, const Parser::Limits& limits, size_t chunk,
+                bool round_trip) {
   Parser parser(limits);
   std::string trace;
   for (size_t pos = 0; pos < input.size(); pos += chunk) {
@@ -37,7 +39,8 @@ std::string Run(std::string_view input, const Parser::Limits& limits, size_t chu
     for (;;) {
       Parser::Event e = parser.Next();
       if (e.kind == Parser::Event::kNeedMore) break;
-      trace += std::to_string(static_cast<int>(e.kind)) + "[" + e.name + "]" + e.error + (e.too_big ? "B" : "") + " ";
+      trace += std::to_string(static_cast<int>(e.kind)) + "[" + e.name + "]" + e.error +
+               (e.too_big ? "B" : "") + " ";
       if (e.kind == Parser::Event::kCommand) {
         Check(e.command.args.size() <= limits.max_args);
         trace += e.command.name;
@@ -46,7 +49,8 @@ std::string Run(std::string_view input, const Parser::Limits& limits, size_t chu
           total += a.value.size();
           if (a.kind == Argument::kLiteral) Check(a.value.size() <= limits.max_literal);
           if (a.kind != Argument::kLiteral) Check(a.value.size() <= limits.max_quoted);
-          trace += " " + std::to_string(static_cast<int>(a.kind)) + ":" + std::to_string(a.value.size()) + ":" + a.value;
+          trace += " " + std::to_string(static_cast<int>(a.kind)) + ":" +
+                   std::to_string(a.value.size()) + ":" + a.value;
           (void)a.Number();
           if (round_trip) RoundTrip(a.value);
         }

@@ -1,15 +1,15 @@
 // kite_sievestore against a real PostgreSQL: every call scoped to one account, compile errors
 // refused with the line, the one-active-script rule, limits, and concurrent uploads.
+#include "lib/sievestore/sievestore.h"
+
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <catch2/catch.hpp>
-
 #include "fixtures/test_env.h"
 #include "lib/directory/directory.h"
-#include "lib/sievestore/sievestore.h"
 #include "lib/store/migrations.h"
 #include "lib/store/pool.h"
 
@@ -37,7 +37,8 @@ Db MakeDb(std::string_view tag) {
   return db;
 }
 
-constexpr char kGood[] = "require \"fileinto\";\nif header :contains \"subject\" \"x\" { fileinto \"X\"; }\n";
+constexpr char kGood[] =
+    "require \"fileinto\";\nif header :contains \"subject\" \"x\" { fileinto \"X\"; }\n";
 constexpr char kOther[] = "keep;\n";
 constexpr char kBad[] = "require \"fileinto\";\nkeep;\nfileino \"X\";\n";
 
@@ -57,7 +58,8 @@ TEST_CASE("Check compiles without storing and names the line of an error", "[sie
   CHECK(QuotaCode(absl::ResourceExhaustedError("other")).empty());
 }
 
-TEST_CASE("Every advertised extension compiles with require, an unknown one does not", "[sievestore]") {
+TEST_CASE("Every advertised extension compiles with require, an unknown one does not",
+          "[sievestore]") {
   for (const std::string& ext : Extensions()) {
     INFO(ext);
     CHECK(Check("require \"" + ext + "\";\nkeep;\n").ok());
@@ -67,7 +69,9 @@ TEST_CASE("Every advertised extension compiles with require, an unknown one does
 
 TEST_CASE("Script names follow RFC 5804 section 1.6", "[sievestore]") {
   CHECK(ValidateName("vacation").ok());
-  CHECK(ValidateName("Ferien \xc3\xbc" "ber Weihnachten").ok());
+  CHECK(ValidateName("Ferien \xc3\xbc"
+                     "ber Weihnachten")
+            .ok());
   CHECK(ValidateName(std::string(kMaxNameLength, 'a')).ok());
   std::string umlauts;
   for (size_t i = 0; i < kMaxNameLength; ++i) umlauts += "\xc3\xbc";
@@ -80,7 +84,7 @@ TEST_CASE("Script names follow RFC 5804 section 1.6", "[sievestore]") {
   CHECK(absl::IsInvalidArgument(ValidateName("a\xc2\x85")));      // U+0085 NEL
   CHECK(absl::IsInvalidArgument(ValidateName("a\xe2\x80\xa8")));  // U+2028
   CHECK(absl::IsInvalidArgument(ValidateName("a\xff")));
-  CHECK(absl::IsInvalidArgument(ValidateName("\xc0\xaf")));  // overlong "/"
+  CHECK(absl::IsInvalidArgument(ValidateName("\xc0\xaf")));      // overlong "/"
   CHECK(absl::IsInvalidArgument(ValidateName("\xed\xa0\x80")));  // a surrogate
 }
 
@@ -119,7 +123,8 @@ TEST_CASE("Put, Get, List, Rename and Delete a script", "[sievestore]") {
   CHECK(List(pool, db.alice)->size() == 1);
 }
 
-TEST_CASE("A script that does not compile is refused with its line and nothing is stored", "[sievestore]") {
+TEST_CASE("A script that does not compile is refused with its line and nothing is stored",
+          "[sievestore]") {
   Db db = MakeDb("sieve_bad");
   absl::Status s = Put(*db.pool, db.alice, "bad", kBad);
   CHECK(absl::IsInvalidArgument(s));
@@ -132,8 +137,9 @@ TEST_CASE("A script that does not compile is refused with its line and nothing i
   CHECK(absl::IsInvalidArgument(Put(*db.pool, db.alice, "bad\nname", kGood)));
 }
 
-TEST_CASE("One active script: SetActive switches, \"\" deactivates, the active one cannot be deleted",
-          "[sievestore]") {
+TEST_CASE(
+    "One active script: SetActive switches, \"\" deactivates, the active one cannot be deleted",
+    "[sievestore]") {
   Db db = MakeDb("sieve_active");
   store::Pool& pool = *db.pool;
   REQUIRE(Put(pool, db.alice, "a", kGood).ok());
@@ -195,14 +201,16 @@ TEST_CASE("HaveSpace and Put enforce the script size and count limits", "[sieves
   store::Pool& pool = *db.pool;
   Limits limits;
   limits.max_scripts = 3;
-  for (int i = 0; i < 3; ++i) REQUIRE(Put(pool, db.alice, "s" + std::to_string(i), kOther, limits).ok());
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(Put(pool, db.alice, "s" + std::to_string(i), kOther, limits).ok());
   absl::Status full = Put(pool, db.alice, "s3", kOther, limits);
   CHECK(absl::IsResourceExhausted(full));
   CHECK(QuotaCode(full) == "QUOTA/MAXSCRIPTS");
   CHECK(Put(pool, db.alice, "s0", kGood, limits).ok());  // replacing needs no new slot
   CHECK(HaveSpace(pool, db.alice, "s0", 100, limits).ok());
   CHECK(QuotaCode(HaveSpace(pool, db.alice, "s3", 100, limits)) == "QUOTA/MAXSCRIPTS");
-  CHECK(QuotaCode(HaveSpace(pool, db.alice, "s0", limits.sieve.max_script_size + 1, limits)) == "QUOTA/MAXSIZE");
+  CHECK(QuotaCode(HaveSpace(pool, db.alice, "s0", limits.sieve.max_script_size + 1, limits)) ==
+        "QUOTA/MAXSIZE");
   CHECK(HaveSpace(pool, db.alice, "s0", limits.sieve.max_script_size, limits).ok());
   CHECK(absl::IsInvalidArgument(HaveSpace(pool, db.alice, "", 1, limits)));
   CHECK(HaveSpace(pool, db.bob, "s3", 100, limits).ok());  // the count is per account
@@ -219,7 +227,8 @@ TEST_CASE("Concurrent uploads never exceed the script count limit", "[sievestore
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 3; ++i) {
-        absl::Status s = Put(*db.pool, db.alice, "t" + std::to_string(t) + "-" + std::to_string(i), kOther, limits);
+        absl::Status s = Put(*db.pool, db.alice, "t" + std::to_string(t) + "-" + std::to_string(i),
+                             kOther, limits);
         if (s.ok()) {
           ++stored;
         } else if (QuotaCode(s) == "QUOTA/MAXSCRIPTS") {
@@ -239,7 +248,8 @@ TEST_CASE("Concurrent uploads never exceed the script count limit", "[sievestore
 
 TEST_CASE("Concurrent SetActive calls leave exactly one active script", "[sievestore]") {
   Db db = MakeDb("sieve_active_race");
-  for (int i = 0; i < 6; ++i) REQUIRE(Put(*db.pool, db.alice, "s" + std::to_string(i), kOther).ok());
+  for (int i = 0; i < 6; ++i)
+    REQUIRE(Put(*db.pool, db.alice, "s" + std::to_string(i), kOther).ok());
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 6; ++t) {
