@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "delivery/engine.h"
 #include "delivery/itip_outbox.h"
+#include "delivery/managesieve.h"  // ManageSieve (RFC 5804), see the block in main()
 #include "lib/daemon/backends.h"
 #include "lib/daemon/daemon.h"
 #include "lib/log/log.h"
@@ -183,14 +184,20 @@ int main(int argc, char** argv) {
       .summary = "final delivery: lists, Sieve, quotas and vacation; the kite:deliver stream into mailboxes, exactly once",
       .details =
           "SECURITY: message bodies and Sieve scripts are untrusted; bounded parsers.\n"
-          "STANDARDS: RFC 5228 Sieve with fileinto, reject/ereject (5429), envelope, imap4flags (5232),\n"
+          "STANDARDS: RFC 5804 ManageSieve (STARTTLS, SASL through kite-auth); RFC 5228 Sieve with fileinto, reject/ereject (5429), envelope, imap4flags (5232),\n"
           "vacation (5230, 3834), mailbox (5490), copy (3894); RFC 3464 bounces; Redis streams consumer\n"
           "groups (XREADGROUP/XACK/XAUTOCLAIM).\n"
           "STATUS: lists, aliases, shared mailboxes, Sieve, quotas, vacation, and iMIP handed to\n"
           "kite-caldav's scheduling inbox.",
+      .check = kite::daemon::CheckTls,  // ManageSieve's certificate
   };
   static Delivery d;
   return kite::daemon::Main(argc, argv, spec, [](kite::daemon::Runtime& rt) -> absl::Status {
+    // The engine's caches and the forwarder go before the io_context (daemon.h OnExit).
+    rt.OnExit([] {
+      d.itip.reset();
+      d.engine.reset();
+    });
     const auto& c = rt.config();
     auto pool = kite::daemon::OpenPostgres(c);
     if (!pool.ok()) return pool.status();
@@ -233,6 +240,14 @@ int main(int argc, char** argv) {
     d.itip = std::make_unique<kite::delivery::ItipForwarder>(
         *d.pool, kite::rpc::MakeChannel(c.Address("global", "caldav_address").ToString(), rt.grpc_tls()),
         kite::delivery::ItipForwarder::FromConfig(c), rt.metrics().registry());
+    // ---- ManageSieve (RFC 5804) on delivery.managesieve_listen (services/delivery/managesieve.h).
+    // Sockets must go before the io_context: released in OnExit, not by static destruction.
+    static std::unique_ptr<kite::delivery::ManageSieveServer> managesieve;
+    auto started = kite::delivery::StartManageSieve(rt, *d.pool);
+    if (!started.ok()) return started.status();
+    managesieve = std::move(*started);
+    rt.OnExit([] { managesieve.reset(); });
+    // ---- end ManageSieve
     int consumers = static_cast<int>(c.Int("delivery", "consumers"));
     // Consumers start once the daemon runs (after the gRPC server is up), so a failed start
     // never leaves threads behind.

@@ -185,6 +185,16 @@ Schema Build() {
   s.Add({"delivery", "itip_retry_max", Type::kDuration, "1h", "Longest wait between retries of an iMIP hand-over"});
   s.Add({"delivery", "itip_lifetime", Type::kDuration, "5d",
          "An iMIP hand-over kite-caldav has not accepted after this long is dropped (logged as itip.expired)"});
+  // ManageSieve (RFC 5804) and Sieve script storage (services/delivery/managesieve.h).
+  s.Add({"delivery", "managesieve_listen", Type::kHostPort, "127.0.0.1:4190",
+         "ManageSieve with STARTTLS, for users' Sieve scripts (production: 0.0.0.0:4190)"});
+  s.Add({"delivery", "managesieve_max_connections", Type::kInt, "1000", "Concurrent ManageSieve sessions per replica", Positive});
+  s.Add({"delivery", "managesieve_login_timeout", Type::kDuration, "60s", "ManageSieve: close idle sessions before authentication"});
+  s.Add({"delivery", "managesieve_idle_timeout", Type::kDuration, "10m", "ManageSieve: close idle authenticated sessions"});
+  s.Add({"delivery", "managesieve_max_errors", Type::kInt, "10",
+         "ManageSieve: protocol errors (failed logins included) per session before BYE and close", Positive});
+  s.Add({"delivery", "sieve_max_scripts", Type::kInt, "32",
+         "Sieve scripts per account (ManageSieve and kitectl; each at most 64 KiB)", Positive});
 
   AddDaemon(s, "imap", 7004, 9104);
   s.Add({"imap", "starttls_listen", Type::kHostPort, "127.0.0.1:2143", "IMAP with STARTTLS (production: 0.0.0.0:143)"});
