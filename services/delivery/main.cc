@@ -22,6 +22,7 @@
 #include "delivery/managesieve.h"  // ManageSieve (RFC 5804), see the block in main()
 #include "lib/daemon/backends.h"
 #include "lib/daemon/daemon.h"
+#include "lib/daemon/listen.h"
 #include "lib/log/log.h"
 #include "lib/queue/queue.h"
 #include "lib/redis/client.h"
