@@ -225,7 +225,7 @@ class Delivery(SuiteTestCase):
         self.assertEqual(self.copies(token), [(f"support@{DOMAIN}", "INBOX", "")])
 
     # ------------------------------------------------------------------ Sieve
-    SIEVE = r'''require ["fileinto", "mailbox", "imap4flags", "envelope", "copy", "reject"];
+    SIEVE = r'''require ["fileinto", "mailbox", "imap4flags", "envelope", "copy", "reject", "ereject"];
 # Mailing list traffic into its own folder, created on the fly.
 if header :contains "List-Id" "kite-dev" {
   fileinto :create "Lists/kite-dev";
@@ -243,6 +243,12 @@ if anyof (header :is "Subject" "copy me", address :all :is "cc" "watch@client.te
   redirect :copy "target@example.test";
 }
 if header :is "Subject" "move me" { redirect "target@example.test"; stop; }
+if header :matches "Subject" "ticket #???" {
+  setflag "\\Answered"; addflag "$Ticket"; removeflag "\\Answered";
+  if hasflag "$Ticket" { fileinto "Tickets"; stop; }
+}
+if allof (mailboxexists "Archive", header :is "X-Archive" "yes") { fileinto "Archive"; stop; }
+if header :is "Subject" "go away" { ereject "No thanks."; stop; }
 if size :over 200K { fileinto "Big"; }
 if true { keep; }
 '''
@@ -261,6 +267,10 @@ if true { keep; }
             "cc": dict(extra="Cc: <watch@client.test>\r\n"),
             "move": dict(subject="move me"),
             "big": dict(size=250 * 1024),
+            "ticket": dict(subject="ticket #123"),
+            "notticket": dict(subject="ticket #1234"),
+            "archive": dict(extra="X-Archive: yes\r\n"),
+            "ereject": dict(subject="go away", sender=f"poster@{DOMAIN}"),
             "plain": dict(),
         }
         tokens = {}
@@ -289,6 +299,12 @@ if true { keep; }
         self.assertEqual(where("move", f"target@{DOMAIN}"), [("INBOX", "")])
         self.assertEqual(sorted(where("big")), [("Big", ""), ("INBOX", "")])
         self.assertEqual(where("plain"), [("INBOX", "")])
+        self.assertEqual(where("ticket"), [("Tickets", "$Ticket")])
+        self.assertEqual(where("notticket"), [("INBOX", "")])
+        self.assertEqual(where("archive"), [("Archive", "")])
+        self.assertEqual(where("ereject"), [])
+        wait_until(lambda: self.bodies(f"poster@{DOMAIN}", "No thanks."), 30)
+        self.assertEqual(len(self.bodies(f"poster@{DOMAIN}", "No thanks.")), 1)
         # The redirected copy carries Delivered-To (loop protection).
         body = self.bodies(f"target@{DOMAIN}", f"X-Token: {tokens['move']}")
         self.assertTrue(body and body[0].startswith(f"Delivered-To: {me}"), body)
