@@ -12,8 +12,14 @@ For each case and replica count:
      PostgreSQL session polls the spool every 20 ms until it is empty. The clock runs from
      the first poll that sees a message gone (so daemon start-up is not counted) to the first
      poll that sees none left. Mailbox entries are counted (mailbox_entries rows) at both ends.
-Prints a table (case, replicas, messages, messages/s, mailbox entries/s, seconds; the peak RSS
-of the replicas) and writes the figures as JSON. Checks that every message reached every
+The peer (--postfix, default when Postfix is installed and we are root): a private Postfix
+(tests/fixtures/postfix_instance.py) with the same accounts as virtual(8) Maildirs and the
+list as a virtual alias, its smtpd putting what it accepts on hold; the same messages are
+sent to it, the hold queue is released (postsuper -H ALL), and the Maildirs are counted every
+50 ms from the first file to the last (fsync'ed files written by up to
+default_destination_concurrency_limit = 20 parallel virtual(8) processes: Postfix's defaults).
+Prints a table (case, server, replicas, messages, messages/s, mailbox entries/s, seconds; the
+peak RSS of the replicas) and writes the figures as JSON. Checks that every message reached every
 mailbox it should have (entries added == messages x recipients) and says so when not.
 A benchmark, not a test: nothing passes or fails on time. Loopback only; never a DNS lookup.
 """
@@ -31,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "fixtures"))
 from kite_ops import message, psql_path  # noqa: E402
+import postfix_instance  # noqa: E402
 
 DOMAIN = "example.test"
 
@@ -112,14 +119,14 @@ class Kite:
         return peak or None
 
 
-def prefill(args, count, recipients_of, tag):
-    """Sends `count` messages through kite-mta over args.sessions sessions; returns
+def prefill(args, count, recipients_of, tag, port=None):
+    """Sends `count` messages to kite-mta (or `port`) over args.sessions sessions; returns
     (accepted, first refusal text or None)."""
     lock = threading.Lock()
     state = {"next": 0, "accepted": 0, "refusal": None}
 
     def worker():
-        conn = smtplib.SMTP("127.0.0.1", args.smtp_port, local_hostname="client.test", timeout=120)
+        conn = smtplib.SMTP("127.0.0.1", port or args.smtp_port, local_hostname="client.test", timeout=120)
         try:
             conn.ehlo()
             while True:
@@ -183,6 +190,53 @@ def drain(kite, sql, replicas, messages, poll=0.02, limit=3600):
     }
 
 
+def free_port():
+    import socket
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def postfix_run(args, members, lists, count, recipients_of, per_message, tag, poll=0.05, limit=3600):
+    """The same messages through a private Postfix into Maildirs (see the module comment)."""
+    pf = postfix_instance.PostfixInstance(smtpd_port=free_port(), mailboxes=members, lists=lists, hold=True,
+                                          maxproc=args.sessions + 10)
+    pf.start()
+    try:
+        accepted, refusal = prefill(args, count, recipients_of, tag, port=pf.smtpd_port)
+        if refusal:
+            raise RuntimeError(f"postfix refused: {refusal}")
+        expected = accepted * per_message
+        started = time.monotonic()
+        pf.release()
+        t0 = files0 = None
+        while time.monotonic() - started < limit:
+            files = pf.delivered_files()
+            now = time.monotonic()
+            if t0 is None and files > 0:
+                t0, files0 = now, files
+            if files >= expected:
+                break
+            time.sleep(poll)
+        else:
+            raise RuntimeError(f"postfix did not deliver everything in {limit} s ({files} of {expected})")
+        end = time.monotonic()
+        seconds = max(end - t0, 1e-6)
+        return {
+            "messages": accepted,
+            "seconds": round(seconds, 3),
+            "seconds_from_start": round(end - started, 3),
+            "msgs_per_s": round((expected - files0) / per_message / seconds, 1),
+            "entries_per_s": round((expected - files0) / seconds, 1),
+            "entries_added": files,
+            "entries_expected": expected,
+        }
+    finally:
+        pf.stop()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smtp-port", type=int, required=True, help="kite-mta's SMTP port")
@@ -198,6 +252,8 @@ def main():
     p.add_argument("--cases", default="single,list")
     p.add_argument("--size", type=int, default=4096, help="message size in bytes (about)")
     p.add_argument("--sessions", type=int, default=16, help="SMTP sessions for the pre-fill")
+    p.add_argument("--postfix", choices=["auto", "yes", "no"], default="auto",
+                   help="also measure a private Postfix delivering into Maildirs (needs postfix and root)")
     p.add_argument("--build", default="", help="how the binaries were built (for the report)")
     p.add_argument("--json", default="", help="write the results here")
     args = p.parse_args()
@@ -205,6 +261,7 @@ def main():
     if any(r < 1 or r > 9 for r in replicas):
         sys.exit("delivery_bench: --replicas must be 1..9 each")
     cases = args.cases.split(",")
+    with_postfix = args.postfix == "yes" or (args.postfix == "auto" and postfix_instance.available())
     kite = Kite(args)
     members = [f"bench{i}@{DOMAIN}" for i in range(1, args.list_members + 1)]
     list_address = f"benchlist@{DOMAIN}"
@@ -223,7 +280,7 @@ def main():
     }
     sql = Sql(args.data, args.pg_port)
     results, notes = [], []
-    print(f"{'case':<20} {'replicas':>8} {'messages':>8} | {'messages/s':>10} {'entries/s':>10} "
+    print(f"{'case':<18} {'server':<8} {'replicas':>8} {'messages':>8} | {'messages/s':>10} {'entries/s':>10} "
           f"{'seconds':>8} | {'peak RSS/replica':>16}", flush=True)
     try:
         kite.stop_delivery()
@@ -253,15 +310,24 @@ def main():
                 peak = kite.peak_rss()
                 kite.stop_delivery()
                 expected = accepted * per_message
-                row = {"case": case, "recipients_per_message": per_message, "replicas": r,
+                row = {"case": case, "recipients_per_message": per_message, "server": "kite", "replicas": r,
                        "messages": accepted, "size": args.size, **m,
                        "entries_expected": expected, "peak_rss_bytes_per_replica": peak}
                 results.append(row)
                 rss = f"{peak / 1048576:.1f} MiB" if peak else "n/a"
                 check = "" if m["entries_added"] == expected else \
                     f"   (mailbox entries added {m['entries_added']}, expected {expected}!)"
-                print(f"{label:<20} {r:>8} {accepted:>8} | {m['msgs_per_s']:>10.1f} {m['entries_per_s']:>10.1f} "
-                      f"{m['seconds']:>8.2f} | {rss:>16}{check}", flush=True)
+                print(f"{label:<18} {'kite':<8} {r:>8} {accepted:>8} | {m['msgs_per_s']:>10.1f} "
+                      f"{m['entries_per_s']:>10.1f} {m['seconds']:>8.2f} | {rss:>16}{check}", flush=True)
+            if with_postfix:
+                m = postfix_run(args, members, {list_address: members}, count, recipients_of, per_message,
+                                f"{case}pf")
+                results.append({"case": case, "recipients_per_message": per_message, "server": "postfix",
+                                "size": args.size, **m})
+                check = "" if m["entries_added"] == m["entries_expected"] else \
+                    f"   (Maildir files {m['entries_added']}, expected {m['entries_expected']}!)"
+                print(f"{label:<18} {'postfix':<8} {'-':>8} {m['messages']:>8} | {m['msgs_per_s']:>10.1f} "
+                      f"{m['entries_per_s']:>10.1f} {m['seconds']:>8.2f} | {'':>16}{check}", flush=True)
     finally:
         sql.close()
         kite.stop_delivery()
@@ -273,6 +339,9 @@ def main():
         "method": "queue pre-filled through kite-mta with kite-delivery stopped; replicas started; "
                   "spool polled every 20 ms from the first message gone to empty",
         "size": args.size,
+        "postfix": (f"Postfix {subprocess.run(['/usr/sbin/postconf', '-h', 'mail_version'], capture_output=True, text=True).stdout.strip()}, "
+                    "private instance, virtual(8) into Maildirs, hold queue released at once, default concurrency")
+        if with_postfix else None,
         "results": results,
         "notes": notes,
     }
