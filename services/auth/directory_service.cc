@@ -40,6 +40,13 @@ dv1::RecipientKind WireKind(directory::RecipientKind kind) {
   return dv1::RECIPIENT_KIND_UNSPECIFIED;
 }
 
+void AddRights(const directory::Rights& r, google::protobuf::RepeatedField<int>* out) {
+  if (r.read) out->Add(dv1::MAILBOX_RIGHT_READ);
+  if (r.write) out->Add(dv1::MAILBOX_RIGHT_WRITE);
+  if (r.send_as) out->Add(dv1::MAILBOX_RIGHT_SEND_AS);
+  if (r.send_on_behalf) out->Add(dv1::MAILBOX_RIGHT_SEND_ON_BEHALF);
+}
+
 }  // namespace
 
 grpc::Status DirectoryService::ResolveRecipient(grpc::ServerContext*,
@@ -77,16 +84,32 @@ grpc::Status DirectoryService::CheckSender(grpc::ServerContext*, const dv1::Send
 grpc::Status DirectoryService::SharedRights(grpc::ServerContext*,
                                             const dv1::SharedRightsRequest* req,
                                             dv1::SharedRightsResponse* resp) {
-  auto r = directory::GetRights(pool_, req->account_id(), req->shared_address());
+  auto r = directory::GetSharedAccess(pool_, req->account_id(), req->shared_address());
   if (!r.ok()) {
     if (r.status().code() == absl::StatusCode::kInvalidArgument)
       return grpc::Status::OK;  // no rights
     return Failure(r.status());
   }
-  if (r->read) resp->add_rights(dv1::MAILBOX_RIGHT_READ);
-  if (r->write) resp->add_rights(dv1::MAILBOX_RIGHT_WRITE);
-  if (r->send_as) resp->add_rights(dv1::MAILBOX_RIGHT_SEND_AS);
-  if (r->send_on_behalf) resp->add_rights(dv1::MAILBOX_RIGHT_SEND_ON_BEHALF);
+  AddRights(r->rights, resp->mutable_rights());
+  if (r->rights.any()) {
+    resp->set_owner_account_id(r->owner_account_id);
+    resp->set_owner_address(r->address);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status DirectoryService::ListSharedMailboxes(grpc::ServerContext*,
+                                                   const dv1::ListSharedMailboxesRequest* req,
+                                                   dv1::ListSharedMailboxesResponse* resp) {
+  auto list = directory::ListSharedAccess(pool_, req->account_id());
+  if (!list.ok()) return Failure(list.status());
+  for (const auto& a : *list) {
+    if (!a.rights.any()) continue;
+    auto* m = resp->add_mailboxes();
+    m->set_address(a.address);
+    m->set_owner_account_id(a.owner_account_id);
+    AddRights(a.rights, m->mutable_rights());
+  }
   return grpc::Status::OK;
 }
 

@@ -1,5 +1,6 @@
 // kite-auth's kite.directory.v1.Directory service: recipient resolution, sender rights,
-// shared mailbox rights, free/busy visibility, list posting policy. Thin: the answers come
+// shared mailbox rights and the shared mailboxes a user may open, free/busy visibility, list
+// posting policy. Thin: the answers come
 // from lib/directory; this maps them to the wire. A malformed address from a client is an
 // answer (not allowed / INVALID_ARGUMENT), never a crash; store failures are UNAVAILABLE etc.
 // Untrusted input: addresses from SMTP/IMAP clients, passed through by the protocol daemons
@@ -21,6 +22,9 @@ class DirectoryService final : public kite::directory::v1::Directory::Service {
                            kite::directory::v1::SenderCheckResponse*) override;
   grpc::Status SharedRights(grpc::ServerContext*, const kite::directory::v1::SharedRightsRequest*,
                             kite::directory::v1::SharedRightsResponse*) override;
+  grpc::Status ListSharedMailboxes(grpc::ServerContext*,
+                                   const kite::directory::v1::ListSharedMailboxesRequest*,
+                                   kite::directory::v1::ListSharedMailboxesResponse*) override;
   grpc::Status FreeBusyVisibility(grpc::ServerContext*,
                                   const kite::directory::v1::FreeBusyVisibilityRequest*,
                                   kite::directory::v1::FreeBusyVisibilityResponse*) override;

@@ -20,9 +20,9 @@ int main(int argc, char** argv) {
       .section = "imap",
       .summary = "IMAP4rev1 mailbox access (STARTTLS on 143, TLS on 993)",
       .details =
-          "SECURITY: bounded command parser; LOGIN only after TLS; every query is scoped to the\n"
-          "authenticated account.\n"
-          "STANDARDS: RFC 3501 (subset), 3691, 7888. STATUS: walking skeleton — see imap_session.h.",
+          "SECURITY: bounded command parser; LOGIN only after TLS; every query names the owning\n"
+          "account (the user's, or a shared mailbox's after kite-auth confirms the right).\n"
+          "STANDARDS: RFC 3501 (subset), 2342, 3691, 4314 (NOPERM), 7888. STATUS: walking skeleton — see imap_session.h.",
       .check = kite::daemon::CheckTls,
   };
   static State state;
@@ -35,10 +35,12 @@ int main(int argc, char** argv) {
     state.pool = std::move(*pool);
     auto tls = kite::daemon::LoadTls(rt);
     if (!tls.ok()) return tls.status();
-    auto auth = std::shared_ptr<kite::auth::v1::Auth::Stub>(kite::auth::v1::Auth::NewStub(
-        kite::rpc::MakeChannel(c.Address("global", "auth_address").ToString(), rt.grpc_tls())));
+    auto channel = kite::rpc::MakeChannel(c.Address("global", "auth_address").ToString(), rt.grpc_tls());
+    auto auth = std::shared_ptr<kite::auth::v1::Auth::Stub>(kite::auth::v1::Auth::NewStub(channel));
+    auto directory =
+        std::shared_ptr<kite::directory::v1::Directory::Stub>(kite::directory::v1::Directory::NewStub(channel));
     state.server = std::make_unique<kite::imap::Server>(
-        rt, *state.pool, auth,
+        rt, *state.pool, auth, directory,
         kite::imap::Limits{.idle_timeout = c.Duration("imap", "idle_timeout"),
                            .login_timeout = c.Duration("imap", "login_timeout"),
                            .max_literal = c.Size("imap", "max_literal")});

@@ -477,17 +477,45 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
           case dv1::RECIPIENT_KIND_RESOURCE:
           case dv1::RECIPIENT_KIND_ALIAS:
             // One local mailbox: filed under the address the client gave (canonical form),
-            // which keeps (spool id, recipient) unique. Aliases that forward elsewhere need
-            // the outbound relay and fall through to "not supported yet".
+            // which keeps (spool id, recipient) unique. An alias that reaches more (a list,
+            // a forward elsewhere) is queued with no account: kite-delivery expands it.
             if (resolved->account_ids_size() == 1 && resolved->forward_to_size() == 0) {
               rcpts.push_back({resolved->canonical(), true, resolved->account_ids(0)});
               r = {250, "2.1.5", "Ok"};
             } else if (resolved->kind() == dv1::RECIPIENT_KIND_ALIAS) {
-              r = {450, "4.3.2", absl::StrCat("<", addr, ">: Forwarding aliases are not supported yet")};
+              rcpts.push_back({resolved->canonical(), true, 0});
+              r = {250, "2.1.5", "Ok"};
             } else {
               r = {451, "4.3.0", "Temporary lookup failure"};
             }
             break;
+          case dv1::RECIPIENT_KIND_LIST: {
+            // The posting policy is enforced here, at RCPT, so an outsider learns at once
+            // and no bounce is ever generated for it; kite-delivery expands the list.
+            dv1::ListPostingRequest preq;
+            preq.set_list_address(resolved->canonical());
+            preq.set_sender_address(mail_from);
+            auto posting = co_await rt_.Blocking([this, &preq]() -> absl::StatusOr<dv1::ListPostingResponse> {
+              dv1::ListPostingResponse resp;
+              auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(10));
+              grpc::Status st = directory_->CheckListPosting(ctx.get(), preq, &resp);
+              if (!st.ok()) return rpc::FromGrpc(st);
+              return resp;
+            });
+            if (!posting.ok()) {
+              log::Warn("smtp.lookup_failed").Kv("session", sid).Kv("error", posting.status().message());
+              r = {451, "4.3.0", "Temporary lookup failure, try again later"};
+            } else if (!posting->allowed()) {
+              log::Info("smtp.list_refused").Kv("session", sid).Kv("list", resolved->canonical())
+                  .Kv("policy", posting->policy());
+              r = {550, "5.7.1", absl::StrCat("<", addr, ">: Recipient address rejected: you may not post to this list (",
+                                              posting->policy(), " only)")};
+            } else {
+              rcpts.push_back({resolved->canonical(), true, 0});
+              r = {250, "2.1.5", "Ok"};
+            }
+            break;
+          }
           case dv1::RECIPIENT_KIND_UNKNOWN_LOCAL:
             r = {550, "5.1.1", absl::StrCat("<", addr, ">: Recipient address rejected: User unknown")};
             break;
@@ -504,9 +532,7 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
             }
             break;
           default:
-            // Lists are expanded by kite-delivery (not yet): refuse now rather than accept
-            // mail that could not be filed.
-            r = {450, "4.3.2", absl::StrCat("<", addr, ">: Recipient type not supported yet")};
+            r = {451, "4.3.0", "Temporary lookup failure"};
             break;
         }
         if (r.code == 250 && !submission && policies_->greylist.enabled() && !trusted_client) {

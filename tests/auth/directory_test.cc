@@ -415,6 +415,57 @@ TEST_CASE("Shared mailboxes: grants, refusals, rights, send-as vs send-on-behalf
   CHECK(dir::GetRights(*e.pool, e.carol, "sales@example.test")->read);
 }
 
+TEST_CASE("Shared access: a grantee's list of shared mailboxes and the owner's id",
+          "[directory][integration]") {
+  Env e = Setup();
+  auto team = dir::CreateSharedMailbox(*e.pool, "team@example.test", "Team").value();
+  auto desk = dir::CreateSharedMailbox(*e.pool, "desk@example.test", "").value();
+  REQUIRE(dir::GrantShared(*e.pool, "team@example.test", "alice@example.test", {.read = true}).ok());
+  REQUIRE(dir::GrantShared(*e.pool, "desk@example.test", "alice@example.test", {.write = true}).ok());
+  REQUIRE(dir::GrantShared(*e.pool, "team@example.test", "bob@example.test", {.send_as = true}).ok());
+
+  auto alice = dir::ListSharedAccess(*e.pool, e.alice);
+  REQUIRE(alice.ok());
+  REQUIRE(alice->size() == 2);
+  CHECK((*alice)[0].address == "desk@example.test");  // by address
+  CHECK((*alice)[0].owner_account_id == desk);
+  CHECK((*alice)[0].rights.read);  // write implies read
+  CHECK((*alice)[0].rights.write);
+  CHECK((*alice)[1].address == "team@example.test");
+  CHECK((*alice)[1].owner_account_id == team);
+  CHECK((*alice)[1].rights.read);
+  CHECK_FALSE((*alice)[1].rights.write);
+  auto bob = dir::ListSharedAccess(*e.pool, e.bob);
+  REQUIRE(bob->size() == 1);
+  CHECK_FALSE(bob->front().rights.read);
+  CHECK(bob->front().rights.send_as);
+  CHECK(dir::ListSharedAccess(*e.pool, e.carol)->empty());
+
+  auto a = dir::GetSharedAccess(*e.pool, e.alice, "Team+tag@Example.test");
+  REQUIRE(a.ok());
+  CHECK(a->owner_account_id == team);
+  CHECK(a->address == "team@example.test");
+  CHECK(a->rights.read);
+  // No grant and no such address look the same.
+  auto none = dir::GetSharedAccess(*e.pool, e.carol, "team@example.test");
+  REQUIRE(none.ok());
+  CHECK(none->owner_account_id == 0);
+  CHECK_FALSE(none->rights.any());
+  auto ghost = dir::GetSharedAccess(*e.pool, e.alice, "ghost@example.test");
+  REQUIRE(ghost.ok());
+  CHECK(ghost->owner_account_id == 0);
+  CHECK(dir::GetSharedAccess(*e.pool, e.alice, "no-at-sign").status().code() ==
+        absl::StatusCode::kInvalidArgument);
+
+  // Revoked: gone from the list at once. A disabled grantee holds nothing.
+  REQUIRE(dir::RevokeShared(*e.pool, "team@example.test", "alice@example.test", {.read = true}).ok());
+  CHECK(dir::ListSharedAccess(*e.pool, e.alice)->size() == 1);
+  CHECK(dir::GetSharedAccess(*e.pool, e.alice, "team@example.test")->owner_account_id == 0);
+  REQUIRE(dir::SetAccountEnabled(*e.pool, "alice@example.test", false).ok());
+  CHECK(dir::ListSharedAccess(*e.pool, e.alice)->empty());
+  CHECK_FALSE(dir::GetSharedAccess(*e.pool, e.alice, "desk@example.test")->rights.any());
+}
+
 TEST_CASE("CheckSender: own address, sub-address, aliases, others refused",
           "[directory][integration]") {
   Env e = Setup();
@@ -623,10 +674,34 @@ TEST_CASE("Directory gRPC service answers the daemons' questions",
     std::vector<int> rights(resp.rights().begin(), resp.rights().end());
     CHECK(rights == std::vector<int>{dv1::MAILBOX_RIGHT_READ, dv1::MAILBOX_RIGHT_SEND_AS,
                                      dv1::MAILBOX_RIGHT_SEND_ON_BEHALF});
+    CHECK(resp.owner_account_id() == shared);
+    CHECK(resp.owner_address() == "sales@example.test");
     req.set_account_id(e.carol);
     dv1::SharedRightsResponse none;
     REQUIRE(svc.SharedRights(nullptr, &req, &none).ok());
     CHECK(none.rights_size() == 0);
+    CHECK(none.owner_account_id() == 0);
+    req.set_shared_address("not an address");
+    REQUIRE(svc.SharedRights(nullptr, &req, &none).ok());
+    CHECK(none.rights_size() == 0);
+  }
+
+  // ListSharedMailboxes.
+  {
+    dv1::ListSharedMailboxesRequest req;
+    req.set_account_id(e.alice);
+    dv1::ListSharedMailboxesResponse resp;
+    REQUIRE(svc.ListSharedMailboxes(nullptr, &req, &resp).ok());
+    REQUIRE(resp.mailboxes_size() == 1);
+    CHECK(resp.mailboxes(0).address() == "sales@example.test");
+    CHECK(resp.mailboxes(0).owner_account_id() == shared);
+    std::vector<int> rights(resp.mailboxes(0).rights().begin(), resp.mailboxes(0).rights().end());
+    CHECK(rights == std::vector<int>{dv1::MAILBOX_RIGHT_READ, dv1::MAILBOX_RIGHT_SEND_AS,
+                                     dv1::MAILBOX_RIGHT_SEND_ON_BEHALF});
+    req.set_account_id(e.carol);
+    dv1::ListSharedMailboxesResponse none;
+    REQUIRE(svc.ListSharedMailboxes(nullptr, &req, &none).ok());
+    CHECK(none.mailboxes_size() == 0);
   }
 
   // FreeBusyVisibility.

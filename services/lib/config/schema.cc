@@ -24,6 +24,16 @@ absl::Status Positive(std::string_view v) {
   return absl::OkStatus();
 }
 
+absl::Status Percent(std::string_view v) {
+  int n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9' || n > 100) return absl::InvalidArgumentError("must be a whole number from 0 to 100");
+    n = n * 10 + (c - '0');
+  }
+  if (v.empty() || n > 100) return absl::InvalidArgumentError("must be a whole number from 0 to 100");
+  return absl::OkStatus();
+}
+
 absl::Status NonNegative(std::string_view v) {
   if (v.empty() || v[0] == '-') return absl::InvalidArgumentError("must be 0 or more");
   return absl::OkStatus();
@@ -48,6 +58,8 @@ Schema Build() {
   s.Add({"global", "redis", Type::kHostPort, "127.0.0.1:6379", "Redis address (queue streams, notifications, throttles)"});
   s.Add({"global", "redis_password", Type::kSecret, "", "Redis AUTH password (empty: none)"});
   s.Add({"global", "auth_address", Type::kHostPort, "127.0.0.1:7000", "kite-auth gRPC address"});
+  s.Add({"global", "caldav_address", Type::kHostPort, "127.0.0.1:7006",
+         "kite-caldav gRPC address (kite-delivery hands calendar invitations received by mail to it)"});
   s.Add({"global", "tls_cert", Type::kString, "", "PEM certificate chain for the client ports (TLS is required: every client port needs it)"});
   s.Add({"global", "tls_key", Type::kString, "", "PEM private key for tls_cert"});
   s.Add({"global", "grpc_tls_cert", Type::kString, "", "Certificate for gRPC between daemons (empty: plaintext gRPC, for loopback and service meshes)"});
@@ -158,6 +170,21 @@ Schema Build() {
   s.Add({"delivery", "claim_idle", Type::kDuration, "60s", "Claim queue entries a crashed consumer left unacknowledged this long"});
   s.Add({"delivery", "reconcile_interval", Type::kDuration, "30s", "How often the spool is checked for due entries missing from Redis"});
   s.Add({"delivery", "consumer_name", Type::kString, "", "Consumer name in the Redis group (empty: host name and pid)"});
+  s.Add({"delivery", "quota_warning_percent", Type::kInt, "80",
+         "Deliver one warning to the user when mailbox usage first crosses this percentage of the quota (0: never)",
+         Percent});
+  s.Add({"delivery", "quota_full_bounce", Type::kBool, "false",
+         "At the quota limit bounce at once (5.2.2) instead of deferring (4.2.2) until delivery.lifetime runs out"});
+  s.Add({"delivery", "quota_retry", Type::kDuration, "15m", "Retry interval for a recipient whose mailbox is full"});
+  s.Add({"delivery", "lifetime", Type::kDuration, "5d",
+         "How long a message waits for a full mailbox before it bounces to the sender"});
+  s.Add({"delivery", "fileinto_autocreate", Type::kBool, "true",
+         "Sieve fileinto creates a missing folder even without :create (false: file into INBOX instead)"});
+  s.Add({"delivery", "itip_retry_initial", Type::kDuration, "10s",
+         "First retry of an iMIP hand-over to kite-caldav that failed (kite-caldav unreachable); doubles each time"});
+  s.Add({"delivery", "itip_retry_max", Type::kDuration, "1h", "Longest wait between retries of an iMIP hand-over"});
+  s.Add({"delivery", "itip_lifetime", Type::kDuration, "5d",
+         "An iMIP hand-over kite-caldav has not accepted after this long is dropped (logged as itip.expired)"});
 
   AddDaemon(s, "imap", 7004, 9104);
   s.Add({"imap", "starttls_listen", Type::kHostPort, "127.0.0.1:2143", "IMAP with STARTTLS (production: 0.0.0.0:143)"});

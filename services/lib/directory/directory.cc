@@ -810,60 +810,83 @@ absl::StatusOr<PostingDecision> MayPost(store::Pool& pool, std::string_view list
   });
 }
 
-absl::StatusOr<Expansion> ExpandList(store::Pool& pool, std::string_view list) {
+namespace {
+// Follows `work` (addresses still to resolve) through lists and aliases; `seen` holds every
+// address already taken (a loop ends there).
+Expansion ExpandTx(pqxx::work& tx, std::vector<std::string> work, std::set<std::string> seen) {
   constexpr size_t kMaxAddresses = 100000;
+  Expansion out;
+  std::set<int64_t> accounts;
+  auto members = [&](int64_t list_id) {
+    for (const auto& row : tx.exec_params("SELECT address FROM list_members WHERE list_id = $1", list_id)) {
+      std::string a = row[0].as<std::string>();
+      if (seen.insert(a).second) work.push_back(a);
+    }
+  };
+  while (!work.empty() && seen.size() < kMaxAddresses) {
+    std::string addr = work.back();
+    work.pop_back();
+    std::string detail;
+    std::string base = StripDetail(addr, &detail);
+    auto r = tx.exec_params(
+        "SELECT (SELECT id FROM domains WHERE name = $2) IS NOT NULL, c.kind, c.owner_id, "
+        "a.enabled, "
+        "COALESCE(al.target_account_id, 0), COALESCE(al.target_address, ''), "
+        "COALESCE(ta.enabled, false), "
+        "(SELECT catch_all FROM domains WHERE name = $2) "
+        "FROM (SELECT 1) one LEFT JOIN address_claims c ON c.address = $1 "
+        "LEFT JOIN accounts a ON c.kind = 'account' AND a.id = c.owner_id "
+        "LEFT JOIN aliases al ON c.kind = 'alias' AND al.id = c.owner_id "
+        "LEFT JOIN accounts ta ON ta.id = al.target_account_id",
+        base, DomainOf(base));
+    const auto& row = r[0];
+    if (!row[0].as<bool>()) {
+      out.remote.push_back(addr);
+      continue;
+    }
+    if (row[1].is_null()) {
+      // Unknown local address: the domain's catch-all, when there is one, takes it.
+      if (!row[7].is_null()) {
+        std::string target = row[7].as<std::string>();
+        if (seen.insert(target).second) work.push_back(target);
+      }
+      continue;
+    }
+    std::string kind = row[1].as<std::string>();
+    if (kind == "account") {
+      if (row[3].as<bool>()) accounts.insert(row[2].as<int64_t>());
+    } else if (kind == "list") {
+      members(row[2].as<int64_t>());
+    } else if (row[4].as<int64_t>() != 0) {
+      if (row[6].as<bool>()) accounts.insert(row[4].as<int64_t>());
+    } else if (std::string t = row[5].as<std::string>(); seen.insert(t).second) {
+      work.push_back(t);
+    }
+  }
+  out.account_ids.assign(accounts.begin(), accounts.end());
+  std::sort(out.remote.begin(), out.remote.end());
+  return out;
+}
+}  // namespace
+
+absl::StatusOr<Expansion> ExpandList(store::Pool& pool, std::string_view list) {
   std::string lower = absl::AsciiStrToLower(AV(list));
   return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<Expansion> {
     auto root = ListTx(tx, lower);
     if (!root.ok()) return root.status();
-    Expansion out;
-    std::set<int64_t> accounts;
     std::set<std::string> seen{lower};
     std::vector<std::string> work;
-    auto members = [&](int64_t list_id) {
-      for (const auto& row :
-           tx.exec_params("SELECT address FROM list_members WHERE list_id = $1", list_id)) {
-        std::string a = row[0].as<std::string>();
-        if (seen.insert(a).second) work.push_back(a);
-      }
-    };
-    members(root->id);
-    while (!work.empty() && seen.size() < kMaxAddresses) {
-      std::string addr = work.back();
-      work.pop_back();
-      std::string detail;
-      std::string base = StripDetail(addr, &detail);
-      auto r = tx.exec_params(
-          "SELECT (SELECT id FROM domains WHERE name = $2) IS NOT NULL, c.kind, c.owner_id, "
-          "a.enabled, "
-          "COALESCE(al.target_account_id, 0), COALESCE(al.target_address, ''), "
-          "COALESCE(ta.enabled, false) "
-          "FROM (SELECT 1) one LEFT JOIN address_claims c ON c.address = $1 "
-          "LEFT JOIN accounts a ON c.kind = 'account' AND a.id = c.owner_id "
-          "LEFT JOIN aliases al ON c.kind = 'alias' AND al.id = c.owner_id "
-          "LEFT JOIN accounts ta ON ta.id = al.target_account_id",
-          base, DomainOf(base));
-      const auto& row = r[0];
-      if (!row[0].as<bool>()) {
-        out.remote.push_back(addr);
-        continue;
-      }
-      if (row[1].is_null()) continue;  // unknown local address: nothing to reach
-      std::string kind = row[1].as<std::string>();
-      if (kind == "account") {
-        if (row[3].as<bool>()) accounts.insert(row[2].as<int64_t>());
-      } else if (kind == "list") {
-        members(row[2].as<int64_t>());
-      } else if (row[4].as<int64_t>() != 0) {
-        if (row[6].as<bool>()) accounts.insert(row[4].as<int64_t>());
-      } else if (std::string t = row[5].as<std::string>(); seen.insert(t).second) {
-        work.push_back(t);
-      }
+    for (const auto& row : tx.exec_params("SELECT address FROM list_members WHERE list_id = $1", root->id)) {
+      std::string a = row[0].as<std::string>();
+      if (seen.insert(a).second) work.push_back(a);
     }
-    out.account_ids.assign(accounts.begin(), accounts.end());
-    std::sort(out.remote.begin(), out.remote.end());
-    return out;
+    return ExpandTx(tx, std::move(work), std::move(seen));
   });
+}
+
+absl::StatusOr<Expansion> ExpandAddress(store::Pool& pool, std::string_view address) {
+  std::string lower = absl::AsciiStrToLower(AV(address));
+  return pool.Transact([&](pqxx::work& tx) -> Expansion { return ExpandTx(tx, {lower}, {lower}); });
 }
 
 // ---- Shared mailboxes -------------------------------------------------------------------
@@ -964,17 +987,42 @@ absl::Status RevokeShared(store::Pool& pool, std::string_view shared, std::strin
 
 absl::StatusOr<Rights> GetRights(store::Pool& pool, int64_t account_id,
                                  std::string_view owner_address) {
+  auto access = GetSharedAccess(pool, account_id, owner_address);
+  if (!access.ok()) return access.status();
+  return access->rights;
+}
+
+absl::StatusOr<SharedAccess> GetSharedAccess(store::Pool& pool, int64_t account_id,
+                                             std::string_view owner_address) {
   auto parts = SplitAddress(owner_address);
   if (!parts.ok()) return parts.status();
   std::string owner = StripDetail(absl::StrCat(parts->first, "@", parts->second));
-  return pool.Transact([&](pqxx::work& tx) -> Rights {
+  return pool.Transact([&](pqxx::work& tx) -> SharedAccess {
     auto r = tx.exec_params(
-        "SELECT g.may_read, g.may_write, g.may_send_as, g.may_send_on_behalf FROM accounts o "
+        "SELECT g.may_read, g.may_write, g.may_send_as, g.may_send_on_behalf, o.id, o.address "
+        "FROM accounts o "
         "JOIN account_grants g ON g.owner_account_id = o.id AND g.grantee_account_id = $1 "
         "JOIN accounts u ON u.id = $1 AND u.enabled WHERE o.address = $2",
         account_id, owner);
-    if (r.empty()) return Rights{};
-    return RowRights(r[0], 0);
+    if (r.empty()) return SharedAccess{};
+    return SharedAccess{r[0][4].as<int64_t>(), r[0][5].as<std::string>(), RowRights(r[0], 0)};
+  });
+}
+
+absl::StatusOr<std::vector<SharedAccess>> ListSharedAccess(store::Pool& pool, int64_t account_id) {
+  return pool.Transact([&](pqxx::work& tx) {
+    std::vector<SharedAccess> out;
+    for (const auto& row : tx.exec_params(
+             "SELECT g.may_read, g.may_write, g.may_send_as, g.may_send_on_behalf, o.id, o.address "
+             "FROM account_grants g JOIN accounts o ON o.id = g.owner_account_id "
+             "JOIN shared_mailboxes s ON s.account_id = o.id "
+             "JOIN accounts u ON u.id = g.grantee_account_id AND u.enabled "
+             "WHERE g.grantee_account_id = $1 ORDER BY o.address",
+             account_id)) {
+      out.push_back(
+          SharedAccess{row[4].as<int64_t>(), row[5].as<std::string>(), RowRights(row, 0)});
+    }
+    return out;
   });
 }
 

@@ -193,6 +193,9 @@ struct Expansion {
 // Expands a list for delivery: nested lists and local aliases followed, each list once
 // (a loop ends there), depth bounded.
 absl::StatusOr<Expansion> ExpandList(store::Pool& pool, std::string_view list);
+// The same for any address kite-delivery was handed (a list, a forwarding alias, a domain's
+// catch-all, an account): every local account and remote address it finally reaches.
+absl::StatusOr<Expansion> ExpandAddress(store::Pool& pool, std::string_view address);
 
 // ---- Shared mailboxes -------------------------------------------------------------------
 
@@ -211,6 +214,21 @@ absl::Status RevokeShared(store::Pool& pool, std::string_view shared, std::strin
 // a delegating person). No grant = no rights; an unknown address = no rights.
 absl::StatusOr<Rights> GetRights(store::Pool& pool, int64_t account_id,
                                  std::string_view owner_address);
+
+// A grant seen from the grantee's side, with the owner's account id so that a protocol
+// daemon can open the owner's mailboxes (every mailstore query names the owning account).
+struct SharedAccess {
+  int64_t owner_account_id = 0;  // 0 when no right is held
+  std::string address;           // the owner's address (canonical, lower case)
+  Rights rights;
+};
+// GetRights with the owner's id and canonical address; no grant (or an unknown address, or a
+// disabled grantee) = owner_account_id 0 and no rights.
+absl::StatusOr<SharedAccess> GetSharedAccess(store::Pool& pool, int64_t account_id,
+                                             std::string_view owner_address);
+// The shared mailboxes account `account_id` holds any right on, by address (what IMAP lists
+// under its shared namespace). None for a disabled account.
+absl::StatusOr<std::vector<SharedAccess>> ListSharedAccess(store::Pool& pool, int64_t account_id);
 
 // ---- Resources --------------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 #include "lib/mailstore/mailstore.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace kite::mailstore {
@@ -203,6 +205,63 @@ absl::StatusOr<std::vector<std::string>> AddFlag(store::Pool& pool, int64_t acco
         "UPDATE mailbox_entries SET flags = array_append(flags, $4), modseq = $5 "
         "WHERE account_id = $1 AND mailbox_id = $2 AND uid = $3 RETURNING flags::text",
         account_id, mailbox_id, uid, flag, modseq);
+    return ParseTextArray(r[0][0].as<std::string>());
+  });
+}
+
+namespace {
+// A PostgreSQL text[] literal with every element quoted (flags are atoms; quoting is belt
+// and braces, the value still travels as a parameter).
+std::string TextArrayLiteral(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> StoreFlags(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                                    int64_t uid, FlagOp op, const std::vector<std::string>& flags) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::vector<std::string>> {
+    auto cur = tx.exec_params(
+        "SELECT flags::text FROM mailbox_entries WHERE account_id = $1 AND mailbox_id = $2 AND uid = $3 FOR UPDATE",
+        account_id, mailbox_id, uid);
+    if (cur.empty()) return absl::NotFoundError("no such message");
+    std::vector<std::string> before = ParseTextArray(cur[0][0].as<std::string>());
+    auto has = [](const std::vector<std::string>& v, const std::string& f) {
+      return std::find(v.begin(), v.end(), f) != v.end();
+    };
+    std::vector<std::string> after;
+    if (op == FlagOp::kAdd) after = before;
+    if (op == FlagOp::kRemove) {
+      for (const auto& f : before) {
+        if (!has(flags, f)) after.push_back(f);
+      }
+    } else {
+      for (const auto& f : flags) {
+        if (!has(after, f)) after.push_back(f);
+      }
+    }
+    bool same = before.size() == after.size() &&
+                std::all_of(after.begin(), after.end(), [&](const std::string& f) { return has(before, f); });
+    if (same) return before;
+    auto modseq = tx.exec_params(
+        "UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE account_id = $1 AND id = $2 "
+        "RETURNING highest_modseq",
+        account_id, mailbox_id)[0][0]
+                      .as<int64_t>();
+    auto r = tx.exec_params(
+        "UPDATE mailbox_entries SET flags = $4::text[], modseq = $5 "
+        "WHERE account_id = $1 AND mailbox_id = $2 AND uid = $3 RETURNING flags::text",
+        account_id, mailbox_id, uid, TextArrayLiteral(after), modseq);
     return ParseTextArray(r[0][0].as<std::string>());
   });
 }

@@ -67,4 +67,11 @@ absl::StatusOr<std::string> GetBody(store::Pool& pool, int64_t account_id, int64
 absl::StatusOr<std::vector<std::string>> AddFlag(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
                                                  int64_t uid, const std::string& flag);
 
+// STORE (RFC 3501 6.4.6): replaces, adds or removes `flags` on an entry, bumping the
+// mailbox's and the entry's MODSEQ only when the flags change; returns the new flags.
+// Callers validate the flags (IsValidFlag) and decide which ones the user may change.
+enum class FlagOp { kReplace, kAdd, kRemove };
+absl::StatusOr<std::vector<std::string>> StoreFlags(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                                    int64_t uid, FlagOp op, const std::vector<std::string>& flags);
+
 }  // namespace kite::mailstore

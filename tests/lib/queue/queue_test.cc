@@ -189,3 +189,39 @@ TEST_CASE("argon2id hashes verify, reject wrong passwords and tell when to rehas
   CHECK(kite::password::NeedsRehash(*h, {.memory_kib = 2048, .iterations = 1, .parallelism = 1}));
   CHECK_FALSE(kite::password::Hash(std::string(2000, 'x'), fast).ok());
 }
+
+TEST_CASE("STORE flags: replace, add, remove; MODSEQ moves only when the flags change",
+          "[mailstore][integration]") {
+  Env e = Setup();
+  auto spool_id = kite::queue::Spool(*e.pool, Envelope(e.account), "Subject: flags\r\n\r\nx\r\n");
+  REQUIRE(spool_id.ok());
+  REQUIRE(kite::mailstore::DeliverFromSpool(*e.pool, *spool_id, "demo@example.test", e.account).ok());
+  auto inbox = kite::mailstore::GetMailbox(*e.pool, e.account, "INBOX").value().value();
+  using kite::mailstore::FlagOp;
+  auto store = [&](FlagOp op, std::vector<std::string> flags) {
+    auto r = kite::mailstore::StoreFlags(*e.pool, e.account, inbox.id, 1, op, flags);
+    REQUIRE(r.ok());
+    return *r;
+  };
+  auto modseq = [&] { return kite::mailstore::GetMailbox(*e.pool, e.account, "INBOX").value()->highest_modseq; };
+  CHECK(store(FlagOp::kAdd, {"\\Seen", "$Label", "\\Seen"}) == std::vector<std::string>{"\\Seen", "$Label"});
+  int64_t after_add = modseq();
+  CHECK(after_add > inbox.highest_modseq);
+  CHECK(store(FlagOp::kAdd, {"\\Seen"}) == std::vector<std::string>{"\\Seen", "$Label"});
+  CHECK(modseq() == after_add);  // nothing changed
+  CHECK(store(FlagOp::kRemove, {"\\Seen", "\\Flagged"}) == std::vector<std::string>{"$Label"});
+  CHECK(store(FlagOp::kReplace, {"\\Flagged", "\\Draft"}) == std::vector<std::string>{"\\Flagged", "\\Draft"});
+  CHECK(store(FlagOp::kReplace, {"\\Draft", "\\Flagged"}) == std::vector<std::string>{"\\Flagged", "\\Draft"});
+  int64_t after_replace = modseq();
+  CHECK(store(FlagOp::kReplace, {}).empty());
+  CHECK(modseq() > after_replace);
+  auto entries = kite::mailstore::ListEntries(*e.pool, e.account, inbox.id);
+  REQUIRE(entries.ok());
+  CHECK(entries->front().flags.empty());
+  CHECK(entries->front().modseq == modseq());
+  // Another account cannot touch it: every query names the owner.
+  auto other = kite::directory::CreateAccount(*e.pool, "other@example.test", "", "!", 0);
+  REQUIRE(other.ok());
+  CHECK(kite::mailstore::StoreFlags(*e.pool, *other, inbox.id, 1, FlagOp::kAdd, {"\\Seen"}).status().code() ==
+        absl::StatusCode::kNotFound);
+}
