@@ -130,7 +130,7 @@ class DeliveryCrashTest(SuiteTestCase):
                     if "delivery.claimed" in line:
                         m = re.search(r"entries=(\d+)", line)
                         claimed += int(m.group(1)) if m else 0
-                    elif "delivery.duplicate" in line:
+                    elif "delivery.duplicate" in line or ("delivery.done" in line and 'outcome="duplicate"' in line):
                         duplicates += 1
         return claimed, duplicates
 
