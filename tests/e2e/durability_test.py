@@ -16,101 +16,17 @@ printed. A message whose 250 was lost with a killed kite-mta may or may not be d
 Bounded: a few hundred messages in all. Never uses DNS: 127.0.0.1 and .test domains only.
 """
 import os
-import smtplib
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 from kite_suite import SuiteTestCase, record_failure  # noqa: E402
-from kite_ops import DEMO, inbox_seqs, message, redis_cli, wait_healthy, wait_until  # noqa: E402
+from kite_ops import Stream, inbox_seqs, redis_cli, wait_healthy, wait_until  # noqa: E402
 
 MESSAGES = 150      # per scenario
 CONNECTIONS = 4     # concurrent SMTP sessions
 DELIVERY_WAIT = 180  # seconds to wait for the last accepted message to be delivered
-
-
-class Stream:
-    """Sends `total` numbered messages over `connections` SMTP sessions, reconnecting after
-    failures, and records the outcome of each: accepted (250 after DATA), unacknowledged (the
-    connection broke after DATA was sent) or refused (a non-250 answer to DATA)."""
-
-    def __init__(self, suite, tag, total=MESSAGES, connections=CONNECTIONS, deadline=240):
-        self.suite, self.tag, self.total, self.connections = suite, tag, total, connections
-        self.deadline = time.monotonic() + deadline
-        self.lock = threading.Lock()
-        self.next_seq = 0
-        self.accepted, self.unacked, self.refused = set(), set(), set()
-        self.connect_failures = 0
-        self.threads = []
-
-    def start(self):
-        for _ in range(self.connections):
-            t = threading.Thread(target=self.worker, daemon=True)
-            t.start()
-            self.threads.append(t)
-        return self
-
-    def join(self):
-        for t in self.threads:
-            t.join(max(1, self.deadline - time.monotonic() + 30))
-
-    def accepted_count(self):
-        with self.lock:
-            return len(self.accepted)
-
-    def take(self):
-        with self.lock:
-            if self.next_seq >= self.total:
-                return None
-            self.next_seq += 1
-            return self.next_seq
-
-    def worker(self):
-        conn = None
-        seq = self.take()
-        while seq is not None and time.monotonic() < self.deadline:
-            _, body = message(DEMO, seq, self.tag)
-            data_sent = False
-            try:
-                if conn is None:
-                    conn = smtplib.SMTP("127.0.0.1", self.suite.port("smtp"), local_hostname="client.test",
-                                        timeout=30)
-                    conn.ehlo()
-                code, resp = conn.mail("stream@client.test")
-                if code != 250:
-                    raise smtplib.SMTPResponseException(code, resp)
-                code, resp = conn.rcpt(DEMO)
-                if code != 250:
-                    raise smtplib.SMTPResponseException(code, resp)
-                data_sent = True
-                code, resp = conn.data(body)
-                with self.lock:
-                    (self.accepted if code == 250 else self.refused).add(seq)
-                seq = self.take()
-            except (smtplib.SMTPException, OSError):
-                # Before DATA nothing was sent: the same number is tried again on a new
-                # connection. After DATA the outcome is unknown: count it apart, move on.
-                if conn is not None:
-                    try:
-                        conn.close()
-                    except OSError:
-                        pass
-                conn = None
-                if data_sent:
-                    with self.lock:
-                        self.unacked.add(seq)
-                    seq = self.take()
-                else:
-                    with self.lock:
-                        self.connect_failures += 1
-                    time.sleep(0.2)
-        if conn is not None:
-            try:
-                conn.quit()
-            except (smtplib.SMTPException, OSError):
-                pass
 
 
 class DurabilityTest(SuiteTestCase):
@@ -121,7 +37,7 @@ class DurabilityTest(SuiteTestCase):
     # ------------------------------------------------------------------ helpers
     def run_stream(self, tag, crash, at_fraction=0.35):
         """Starts a stream, calls crash() once a fraction of it was accepted, waits for the rest."""
-        stream = Stream(self, tag).start()
+        stream = Stream(self, tag, MESSAGES, CONNECTIONS).start()
         reached = wait_until(lambda: stream.accepted_count() >= int(MESSAGES * at_fraction), 120, 0.05)
         self.assertTrue(reached, f"[{tag}] the stream did not get going: {stream.accepted_count()} accepted")
         print(f"[{tag}] crash after {stream.accepted_count()} accepted", file=sys.stderr)
@@ -179,7 +95,7 @@ class DurabilityTest(SuiteTestCase):
     @record_failure
     def test_c_redis_flushed_while_queued(self):
         self.kite_local("kill-daemon", "delivery", "TERM")
-        stream = Stream(self, "dura-c", total=100).start()
+        stream = Stream(self, "dura-c", 100, CONNECTIONS).start()
         stream.join()
         self.assertEqual(len(stream.accepted), 100, "every message should be accepted with nothing crashing")
         queued = self.ok("--json", "queue", "list", "--kind", "local").json()

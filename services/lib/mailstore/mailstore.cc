@@ -76,6 +76,13 @@ absl::StatusOr<DeliverResult> DeliverFromSpool(store::Pool& pool, int64_t spool_
       result.duplicate = true;
       return result;
     }
+    // The spool row first: deliveries of the recipients of one message take turns. Without
+    // it two of them commit concurrently, each still seeing the other recipient queued, and
+    // neither deletes the spool row (it stays forever); both may also store the body.
+    auto spool = tx.exec_params("SELECT size, sha256(body), quarantine FROM spool WHERE id = $1 FOR UPDATE", spool_id);
+    if (spool.empty()) {
+      return absl::NotFoundError(absl::StrCat("spool entry ", spool_id, " is gone but was never delivered to ", recipient));
+    }
     // An operator may have deleted this recipient (kitectl queue delete) while its stream
     // entry was in flight; the row lock orders this delivery with such a delete.
     auto rcpt = tx.exec_params("SELECT 1 FROM spool_recipients WHERE spool_id = $1 AND recipient = $2 FOR UPDATE",
@@ -83,10 +90,6 @@ absl::StatusOr<DeliverResult> DeliverFromSpool(store::Pool& pool, int64_t spool_
     if (rcpt.empty()) {
       return absl::NotFoundError(absl::StrCat("recipient ", recipient, " of spool entry ", spool_id,
                                               " is no longer queued"));
-    }
-    auto spool = tx.exec_params("SELECT size, sha256(body), quarantine FROM spool WHERE id = $1", spool_id);
-    if (spool.empty()) {
-      return absl::NotFoundError(absl::StrCat("spool entry ", spool_id, " is gone but was never delivered to ", recipient));
     }
     int64_t size = spool[0][0].as<int64_t>();
     // DMARC quarantine (kite-mta): INBOX deliveries go to the account's Junk mailbox.

@@ -54,10 +54,14 @@ absl::Status MarkEnqueued(store::Pool& pool, int64_t spool_id, const std::vector
     for (const auto& rcpt : recipients) {
       // Only while the entry is still the recipient's pending work: a consumer that was
       // quicker than this update (took the entry, deferred the recipient and cleared
-      // enqueued_at for the reconciler) must not have its retry hidden.
+      // enqueued_at for the reconciler) must not have its retry hidden. A row a consumer
+      // holds locked is skipped, never waited for: that consumer is delivering or deferring
+      // it right now, and waiting deadlocked with its delete of the spool row (which cascades
+      // to the other recipients' rows this transaction had locked).
       tx.exec_params(
-          "UPDATE spool_recipients SET enqueued_at = now() WHERE spool_id = $1 AND recipient = $2 "
-          "AND (state = 'queued' OR (state = 'deferred' AND next_attempt_at <= now()))",
+          "UPDATE spool_recipients SET enqueued_at = now() WHERE (spool_id, recipient) IN ("
+          "SELECT spool_id, recipient FROM spool_recipients WHERE spool_id = $1 AND recipient = $2 "
+          "AND (state = 'queued' OR (state = 'deferred' AND next_attempt_at <= now())) FOR UPDATE SKIP LOCKED)",
           spool_id, rcpt);
     }
   });
