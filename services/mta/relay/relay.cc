@@ -434,6 +434,9 @@ awaitable<void> Relay::Transaction(Group group) {
   auto commit = co_await Blocking([&]() -> absl::Status {
     return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
       reports.clear();
+      // The spool row first, as kite-delivery does: a local and a remote recipient of one
+      // message finishing at once take turns, so the last one always deletes the row.
+      tx.exec_params("SELECT 1 FROM spool WHERE id = $1 FOR UPDATE", spool_id);
       for (const Update& u : updates) {
         if (u.state == "deferred") {
           tx.exec_params(
