@@ -190,6 +190,7 @@ std::string DomainOf(std::string_view address) {
 }  // namespace
 
 struct Engine::Impl {
+  static constexpr size_t kCacheMaxBody = 1 << 20;
   store::Pool& pool;
   Options options;
 
@@ -240,8 +241,11 @@ struct Engine::Impl {
     m->loaded_at = absl::Now();
     absl::MutexLock lock(&mu);
     recent.remove_if([&](const auto& old) { return old->id == spool_id; });
-    recent.push_front(m);
-    if (recent.size() > 8) recent.pop_back();
+    // Only small messages are kept: eight large ones would hold hundreds of MiB.
+    if (m->body.size() <= kCacheMaxBody) {
+      recent.push_front(m);
+      if (recent.size() > 8) recent.pop_back();
+    }
     return std::shared_ptr<const SpoolMessage>(m);
   }
 
