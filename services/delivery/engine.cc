@@ -438,9 +438,8 @@ struct Engine::Impl {
     pqxx::binarystring sha(t.m.sha256.data(), t.m.sha256.size());
     auto existing = t.tx.exec_params("SELECT id FROM messages WHERE sha256 = $1 AND size = $2 LIMIT 1", sha, t.m.size);
     if (!existing.empty()) {
+      // Bodies stored before migration 0010 keep a NULL structure: readers parse those.
       t.message_id = existing[0][0].as<int64_t>();
-      t.tx.exec_params("UPDATE messages SET structure = $2 WHERE id = $1 AND structure IS NULL", t.message_id,
-                       pqxx::binarystring(t.m.structure.data(), t.m.structure.size()));
     } else {
       t.message_id = t.tx.exec_params(
                              "INSERT INTO messages(sha256, size, body, structure) SELECT $2, size, body, $3 FROM spool "
