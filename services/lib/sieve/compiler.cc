@@ -16,21 +16,18 @@ namespace kite::sieve {
 
 std::string CompileError::ToString() const { return Cat("line ", line, ": ", message); }
 
+const std::vector<std::string>& Extensions() {
+  static const auto* kList = new std::vector<std::string>{
+      "fileinto", "reject",  "ereject", "envelope",           "imap4flags",
+      "vacation", "vacation-seconds", "mailbox", "copy", "comparator-i;octet", "comparator-i;ascii-casemap"};
+  return *kList;
+}
+
 namespace {
 
-const std::set<std::string, std::less<>>& SupportedExtensions() {
-  static const auto* kSet = new std::set<std::string, std::less<>>{"fileinto",
-                                                                   "reject",
-                                                                   "ereject",
-                                                                   "envelope",
-                                                                   "imap4flags",
-                                                                   "vacation",
-                                                                   "vacation-seconds",
-                                                                   "mailbox",
-                                                                   "copy",
-                                                                   "comparator-i;octet",
-                                                                   "comparator-i;ascii-casemap"};
-  return *kSet;
+bool Supported(std::string_view ext) {
+  const auto& list = Extensions();
+  return std::find(list.begin(), list.end(), ext) != list.end();
 }
 
 // Headers the address test may look at (RFC 5228 5.1: headers that hold addresses).
@@ -150,7 +147,7 @@ class Compiler {
       return Fail(c.line, c.column, "\"require\" takes one string list of extension names");
     }
     for (const std::string& ext : c.arguments[0].strings) {
-      if (SupportedExtensions().count(ext) == 0) {
+      if (!Supported(ext)) {
         return Fail(c.arguments[0].line, c.arguments[0].column,
                     Cat("unsupported extension \"", Printable(ext), "\""));
       }

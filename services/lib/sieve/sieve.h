@@ -181,6 +181,10 @@ absl::StatusOr<Result> Execute(const Script& script, const Message& message,
 
 const char* ActionKindName(Action::Kind kind);
 
+// The extensions `require` accepts, in the order ManageSieve advertises them (SIEVE
+// capability, RFC 5804 1.7).
+const std::vector<std::string>& Extensions();
+
 }  // namespace kite::sieve
 
 #endif  // KITE_SERVICES_LIB_SIEVE_SIEVE_H_

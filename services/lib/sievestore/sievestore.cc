@@ -88,20 +88,7 @@ absl::Status NoSuchScript(std::string_view name) {
 
 }  // namespace
 
-const std::vector<std::string>& Extensions() {
-  static const auto* kList = new std::vector<std::string>{"fileinto",
-                                                          "reject",
-                                                          "ereject",
-                                                          "envelope",
-                                                          "imap4flags",
-                                                          "vacation",
-                                                          "vacation-seconds",
-                                                          "mailbox",
-                                                          "copy",
-                                                          "comparator-i;octet",
-                                                          "comparator-i;ascii-casemap"};
-  return *kList;
-}
+const std::vector<std::string>& Extensions() { return sieve::Extensions(); }
 
 absl::Status ValidateName(std::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("the script name is empty");
