@@ -347,3 +347,98 @@ absl::StatusOr<Changes> ChangesSince(store::Pool& pool, int64_t account_id, int6
 }
 
 }  // namespace kite::mailstore
+
+namespace kite::mailstore {
+
+absl::StatusOr<StoreResult> StoreFlagsMany(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                           const std::vector<int64_t>& uids, FlagOp op,
+                                           const std::vector<std::string>& flags, int64_t unchanged_since) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<StoreResult> {
+    StoreResult out;
+    if (uids.empty()) return out;
+    auto lock = tx.exec_params("SELECT highest_modseq FROM mailboxes WHERE account_id = $1 AND id = $2 FOR UPDATE",
+                               account_id, mailbox_id);
+    if (lock.empty()) return absl::NotFoundError("no such mailbox");
+    const int64_t modseq = lock[0][0].as<int64_t>() + 1;
+    auto has = [](const std::vector<std::string>& v, const std::string& f) {
+      return std::find(v.begin(), v.end(), f) != v.end();
+    };
+    std::vector<int64_t> changed_uids;
+    std::vector<std::string> changed_flags;
+    for (const auto& r : tx.exec_params(
+             "SELECT uid, flags::text, modseq FROM mailbox_entries "
+             "WHERE account_id = $1 AND mailbox_id = $2 AND uid = ANY($3::bigint[]) ORDER BY uid FOR UPDATE",
+             account_id, mailbox_id, PgArray(uids))) {
+      FlagChange fc{r[0].as<int64_t>(), ParseTextArray(r[1].as<std::string>()), r[2].as<int64_t>(), false};
+      if (unchanged_since > 0 && fc.modseq > unchanged_since) {
+        out.modified.push_back(fc.uid);
+        continue;
+      }
+      std::vector<std::string> after;
+      if (op == FlagOp::kAdd) after = fc.flags;
+      if (op == FlagOp::kRemove) {
+        for (const auto& f : fc.flags) {
+          if (!has(flags, f)) after.push_back(f);
+        }
+      } else {
+        for (const auto& f : flags) {
+          if (!has(after, f)) after.push_back(f);
+        }
+      }
+      bool same = fc.flags.size() == after.size() &&
+                  std::all_of(after.begin(), after.end(), [&](const std::string& f) { return has(fc.flags, f); });
+      if (!same) {
+        fc.flags = std::move(after);
+        fc.modseq = modseq;
+        fc.changed = true;
+        changed_uids.push_back(fc.uid);
+        changed_flags.push_back(TextArrayLiteral(fc.flags));
+      }
+      out.entries.push_back(std::move(fc));
+    }
+    if (changed_uids.empty()) return out;
+    tx.exec_params("UPDATE mailboxes SET highest_modseq = $3 WHERE account_id = $1 AND id = $2", account_id,
+                   mailbox_id, modseq);
+    // One statement for all rows: uid[i] gets flags[i] (each a text[] literal).
+    std::string flag_array = "{";
+    for (size_t i = 0; i < changed_flags.size(); ++i) {
+      if (i) flag_array += ',';
+      flag_array += '"';
+      for (char c : changed_flags[i]) {
+        if (c == '"' || c == '\\') flag_array += '\\';
+        flag_array += c;
+      }
+      flag_array += '"';
+    }
+    flag_array += '}';
+    tx.exec_params(
+        "UPDATE mailbox_entries e SET flags = v.f::text[], modseq = $5 "
+        "FROM unnest($3::bigint[], $4::text[]) AS v(u, f) "
+        "WHERE e.account_id = $1 AND e.mailbox_id = $2 AND e.uid = v.u",
+        account_id, mailbox_id, PgArray(changed_uids), flag_array, modseq);
+    return out;
+  });
+}
+
+absl::StatusOr<std::vector<StoredMessage>> LoadMessages(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                                        const std::vector<int64_t>& uids, bool body, bool structure) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::vector<StoredMessage>> {
+    std::vector<StoredMessage> out;
+    if (uids.empty()) return out;
+    for (const auto& r : tx.exec_params(
+             "SELECT e.uid, CASE WHEN $4 OR ($5 AND m.structure IS NULL) THEN m.body END, "
+             "CASE WHEN $5 THEN m.structure END "
+             "FROM mailbox_entries e JOIN messages m ON m.id = e.message_id "
+             "WHERE e.account_id = $1 AND e.mailbox_id = $2 AND e.uid = ANY($3::bigint[]) ORDER BY e.uid",
+             account_id, mailbox_id, PgArray(uids), body, structure)) {
+      StoredMessage m;
+      m.uid = r[0].as<int64_t>();
+      if (!r[1].is_null()) m.body = pqxx::binarystring(r[1]).str();
+      if (!r[2].is_null()) m.structure = pqxx::binarystring(r[2]).str();
+      out.push_back(std::move(m));
+    }
+    return out;
+  });
+}
+
+}  // namespace kite::mailstore

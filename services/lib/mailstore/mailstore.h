@@ -146,6 +146,32 @@ struct Changes {
   std::vector<int64_t> expunged; // UIDs expunged with since < modseq <= highest_modseq, ascending
   bool exists = true;            // false: the mailbox was deleted
 };
+struct FlagChange {
+  int64_t uid = 0;
+  std::vector<std::string> flags;  // after the change
+  int64_t modseq = 0;
+  bool changed = false;
+};
+struct StoreResult {
+  std::vector<FlagChange> entries;  // every matched entry that exists, UID order
+  std::vector<int64_t> modified;    // UNCHANGEDSINCE failed for these (RFC 7162 [MODIFIED])
+};
+// STORE over many entries in one transaction: the changed ones share one new MODSEQ. With
+// unchanged_since > 0, an entry whose MODSEQ is higher is left alone and listed in
+// `modified`.
+absl::StatusOr<StoreResult> StoreFlagsMany(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                           const std::vector<int64_t>& uids, FlagOp op,
+                                           const std::vector<std::string>& flags, int64_t unchanged_since = 0);
+
+struct StoredMessage {
+  int64_t uid = 0;
+  std::string body;       // when asked for (or when the structure is missing)
+  std::string structure;  // lib/mime storage blob; "" when not stored (parse `body`)
+};
+// The bodies and/or stored MIME structures of entries, UID order; missing UIDs are left out.
+absl::StatusOr<std::vector<StoredMessage>> LoadMessages(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                                        const std::vector<int64_t>& uids, bool body, bool structure);
+
 // What changed in a mailbox after MODSEQ `since` (NOOP, IDLE, CONDSTORE, QRESYNC).
 absl::StatusOr<Changes> ChangesSince(store::Pool& pool, int64_t account_id, int64_t mailbox_id, int64_t since);
 

@@ -187,5 +187,38 @@ TEST_CASE("Concurrent appends get distinct UIDs", "[mailstore]") {
   CHECK((*GetMailbox(*db.pool, db.alice, "INBOX"))->uidnext == 41);
 }
 
+TEST_CASE("StoreFlagsMany changes many entries under one MODSEQ and honours UNCHANGEDSINCE", "[mailstore]") {
+  Db db = MakeDb("mbops_store");
+  int64_t inbox = MailboxId(db, db.alice, "INBOX");
+  for (int i = 0; i < 4; ++i) REQUIRE(Append(*db.pool, db.alice, inbox, kMsg + std::to_string(i), {}, 1700000000).ok());
+  REQUIRE(StoreFlags(*db.pool, db.alice, inbox, 4, FlagOp::kAdd, {"\\Seen"}).ok());
+  int64_t mark = (*GetMailbox(*db.pool, db.alice, "INBOX"))->highest_modseq;
+  auto r = StoreFlagsMany(*db.pool, db.alice, inbox, {1, 2, 4, 9}, FlagOp::kAdd, {"\\Seen", "$Work"});
+  REQUIRE(r.ok());
+  REQUIRE(r->entries.size() == 3);
+  CHECK(r->entries[0].changed);
+  CHECK(r->entries[0].flags == std::vector<std::string>{"\\Seen", "$Work"});
+  CHECK(r->entries[0].modseq == mark + 1);
+  CHECK(r->entries[1].modseq == mark + 1);
+  CHECK(r->entries[2].changed);  // $Work added
+  // Nothing to change: no MODSEQ spent.
+  auto same = StoreFlagsMany(*db.pool, db.alice, inbox, {1}, FlagOp::kAdd, {"$Work"});
+  CHECK(!same->entries[0].changed);
+  CHECK((*GetMailbox(*db.pool, db.alice, "INBOX"))->highest_modseq == mark + 1);
+  // UNCHANGEDSINCE below an entry's MODSEQ: that entry is refused, the others change.
+  auto cond = StoreFlagsMany(*db.pool, db.alice, inbox, {1, 3}, FlagOp::kRemove, {"$Work"}, mark);
+  REQUIRE(cond.ok());
+  CHECK(cond->modified == std::vector<int64_t>{1});
+  REQUIRE(cond->entries.size() == 1);
+  CHECK(cond->entries[0].uid == 3);
+  auto loaded = LoadMessages(*db.pool, db.alice, inbox, {2, 3, 77}, true, true);
+  REQUIRE(loaded.ok());
+  REQUIRE(loaded->size() == 2);
+  CHECK((*loaded)[0].body == kMsg + "1");
+  CHECK(!(*loaded)[0].structure.empty());
+  auto only = LoadMessages(*db.pool, db.alice, inbox, {2}, false, true);
+  CHECK((*only)[0].body.empty());
+}
+
 }  // namespace
 }  // namespace kite::mailstore
