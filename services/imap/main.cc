@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
       .details =
           "SECURITY: bounded command parser; LOGIN only after TLS; every query names the owning\n"
           "account (the user's, or a shared mailbox's after kite-auth confirms the right).\n"
-          "STANDARDS: RFC 3501 (subset), 2342, 3691, 4314 (NOPERM), 7888. STATUS: walking skeleton — see imap_session.h.",
+          "STANDARDS: RFC 3501, 2177, 2342, 2971, 3348, 3691, 4314, 4315, 4731, 4959, 4978, 5161, 5182,\n"
+          "5256, 5258, 5819, 6154, 6851, 7162, 7888, 9208 — see imap_session.h.",
       .check = kite::daemon::CheckTls,
   };
   static State state;
@@ -40,7 +41,7 @@ int main(int argc, char** argv) {
     auto directory =
         std::shared_ptr<kite::directory::v1::Directory::Stub>(kite::directory::v1::Directory::NewStub(channel));
     state.server = std::make_unique<kite::imap::Server>(
-        rt, *state.pool, auth, directory,
+        rt, *state.pool, auth, directory, nullptr,
         kite::imap::Limits{.idle_timeout = c.Duration("imap", "idle_timeout"),
                            .login_timeout = c.Duration("imap", "login_timeout"),
                            .max_literal = c.Size("imap", "max_literal")});

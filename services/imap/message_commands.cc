@@ -1,0 +1,708 @@
+// The selected state: SELECT/EXAMINE (CONDSTORE, QRESYNC), CLOSE/UNSELECT, FETCH, STORE,
+// COPY/MOVE (UIDPLUS), EXPUNGE/UID EXPUNGE. SEARCH, SORT and THREAD are in
+// search_commands.cc. See imap_session.h for SECURITY and STANDARDS.
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "imap/notifier.h"
+#include "imap/session.h"
+#include "lib/base/strings.h"
+#include "lib/imap/fetch_items.h"
+#include "lib/imap/mailbox_name.h"
+#include "lib/imap/quote.h"
+#include "lib/imap/sequence_set.h"
+#include "lib/log/log.h"
+#include "lib/mime/message.h"
+
+namespace kite::imap {
+namespace {
+
+std::string Literal(std::string_view bytes, bool binary = false) {
+  return absl::StrCat(binary ? "~{" : "{", bytes.size(), "}\r\n", AV(bytes));
+}
+
+// HEADER.FIELDS / HEADER.FIELDS.NOT: the header lines (with continuation lines) whose name
+// is (not) in `fields`, then the empty line.
+std::string FilterHeader(std::string_view header, const std::vector<std::string>& fields, bool negate) {
+  std::string out;
+  bool keep = false;
+  size_t pos = 0;
+  while (pos < header.size()) {
+    size_t eol = header.find('\n', pos);
+    std::string_view line = header.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol + 1 - pos);
+    pos = eol == std::string_view::npos ? header.size() : eol + 1;
+    if (line == "\r\n" || line == "\n") break;
+    if (line[0] != ' ' && line[0] != '\t') {
+      std::string_view name = line.substr(0, line.find(':'));
+      while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+      bool listed = false;
+      for (const auto& f : fields) listed = listed || absl::EqualsIgnoreCase(AV(f), AV(name));
+      keep = listed != negate;
+    }
+    if (keep) out.append(line);
+  }
+  out += "\r\n";
+  return out;
+}
+
+std::string_view Slice(std::string_view raw, uint64_t offset, uint64_t size) {
+  if (offset >= raw.size()) return {};
+  return raw.substr(offset, std::min<uint64_t>(size, raw.size() - offset));
+}
+
+std::string PartPath(const std::vector<uint32_t>& part) {
+  std::string out;
+  for (size_t i = 0; i < part.size(); ++i) absl::StrAppend(&out, i ? "." : "", part[i]);
+  return out;
+}
+
+// BODY[section] of a message: nullopt when the part does not exist.
+std::optional<std::string> SectionData(std::string_view raw, const mime::Message& msg, const FetchItem& it) {
+  const mime::Part* part = &msg.root;
+  if (!it.part.empty()) {
+    part = mime::FindPart(msg, PartPath(it.part));
+    if (!part) return std::nullopt;
+  }
+  if (it.section.empty()) {
+    if (it.part.empty()) return std::string(raw);
+    return std::string(Slice(raw, part->body_offset, part->body_size));
+  }
+  if (it.section == "MIME") return std::string(Slice(raw, part->header_offset, part->header_size));
+  // HEADER, TEXT and HEADER.FIELDS: of the message, or of a message/rfc822 part's message.
+  const mime::Part* m = part;
+  if (!it.part.empty()) {
+    if (!part->IsMessage() || part->children.empty()) return std::string();
+    m = &part->children[0];
+  }
+  std::string_view header = Slice(raw, m->header_offset, m->header_size);
+  if (it.section == "HEADER") return std::string(header);
+  if (it.section == "TEXT") return std::string(Slice(raw, m->body_offset, m->body_size));
+  return FilterHeader(header, it.fields, it.section == "HEADER.FIELDS.NOT");
+}
+
+}  // namespace
+
+boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
+  const bool examine = cmd.name == "EXAMINE";
+  // A new SELECT ends the previous selection first, even when it fails (RFC 3501 6.3.1).
+  const bool had = sel_.has_value();
+  sel_.reset();
+  view_.Clear();
+  watch_.reset();
+  if (had && qresync_) absl::StrAppend(&out_, "* OK [CLOSED] Previous mailbox closed\r\n");
+  // SELECT mailbox [(CONDSTORE) | (QRESYNC (uidvalidity modseq [known-uids [(seqs uids)]]))]
+  bool syntax = (cmd.args.size() == 1 || cmd.args.size() == 2) && cmd.args[0].IsString();
+  bool want_condstore = false;
+  std::optional<std::pair<int64_t, int64_t>> qr;  // uidvalidity, modseq
+  std::optional<SequenceSet> known;
+  if (syntax && cmd.args.size() == 2) {
+    const Token& p = cmd.args[1];
+    syntax = p.kind == Token::kList;
+    for (size_t i = 0; syntax && i < p.children.size(); ++i) {
+      std::string v = absl::AsciiStrToUpper(p.children[i].value);
+      if (v == "CONDSTORE") {
+        want_condstore = true;
+      } else if (v == "QRESYNC" && i + 1 < p.children.size() && p.children[i + 1].kind == Token::kList) {
+        const auto& q = p.children[++i].children;
+        syntax = qresync_ && q.size() >= 2 && q.size() <= 4 && q[0].kind == Token::kAtom && q[1].kind == Token::kAtom;
+        int64_t uv = 0, ms = 0;
+        syntax = syntax && absl::SimpleAtoi(AV(q[0].value), &uv) && absl::SimpleAtoi(AV(q[1].value), &ms) && uv > 0;
+        if (syntax) qr = {uv, ms};
+        if (syntax && q.size() >= 3) {
+          if (q[2].kind == Token::kAtom) {
+            auto set = SequenceSet::Parse(q[2].value);
+            syntax = set.ok();
+            if (syntax) known = *set;
+          } else {
+            syntax = q[2].kind == Token::kList && q.size() == 3;  // only the seq-match data
+          }
+        }
+      } else {
+        syntax = false;
+      }
+    }
+  }
+  if (!syntax) {
+    result_ = qresync_ || cmd.args.size() != 2
+                  ? absl::StrCat("BAD Syntax: ", cmd.name, " mailbox [(CONDSTORE) | (QRESYNC (...))]")
+                  : "BAD QRESYNC must be enabled first (ENABLE QRESYNC)";
+    co_return;
+  }
+  if (want_condstore) condstore_ = true;
+  const std::string raw = cmd.args[0].value;
+  Target target = co_await ResolveMailbox(raw, false);
+  if (!target.error.empty()) {
+    result_ = target.error;
+    co_return;
+  }
+  const int64_t owner = target.owner, mailbox = target.info.id;
+  // Entries and the change log in one snapshot-consistent step: read the mailbox's
+  // HIGHESTMODSEQ first, then the entries (anything newer arrives through the change log).
+  auto state = co_await rt_.Blocking([&]() -> absl::StatusOr<std::pair<mailstore::Changes, std::vector<mailstore::Entry>>> {
+    auto head = mailstore::ChangesSince(pool_, owner, mailbox, INT64_MAX);
+    if (!head.ok()) return head.status();
+    auto entries = mailstore::ListEntries(pool_, owner, mailbox);
+    if (!entries.ok()) return entries.status();
+    return std::make_pair(std::move(*head), std::move(*entries));
+  });
+  if (!state.ok() || !state->first.exists) {
+    result_ = state.ok() ? "NO [NONEXISTENT] No such mailbox" : kUnavailable;
+    co_return;
+  }
+  const int64_t modseq = state->first.highest_modseq;
+  // Entries newer than the HIGHESTMODSEQ read first are dropped here and come back through
+  // the change log on the next sync.
+  std::vector<mailstore::Entry> entries;
+  for (auto& e : state->second) {
+    if (e.modseq <= modseq) entries.push_back(std::move(e));
+  }
+  Selected s;
+  s.info = target.info;
+  s.client_name = NormalizeInbox(raw);
+  s.owner = target.owner;
+  s.shared = target.shared;
+  s.may_write = target.may_write;
+  s.read_only = examine;
+  sel_ = s;
+  view_.Reset(std::move(entries), modseq, std::max(state->first.uidnext, target.info.uidnext));
+  if (server_.notifier()) watch_ = server_.notifier()->Subscribe(owner, conn_->executor());
+  saved_.clear();
+  saved_valid_ = false;
+
+  const char* permanent = examine          ? ""
+                          : target.may_write ? "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*"
+                                             : "\\Seen";
+  absl::StrAppend(&out_, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n", "* OK [PERMANENTFLAGS (",
+                  permanent, ")] Flags permitted\r\n", "* ", view_.size(), " EXISTS\r\n* 0 RECENT\r\n",
+                  "* OK [UIDVALIDITY ", sel_->info.uidvalidity, "] UIDs valid\r\n", "* OK [UIDNEXT ", view_.uidnext(),
+                  "] Predicted next UID\r\n", "* OK [HIGHESTMODSEQ ", modseq, "] Highest\r\n");
+  // QRESYNC (RFC 7162 3.2.5): what changed since the client's MODSEQ, if its UIDVALIDITY holds.
+  if (qr && qr->first == sel_->info.uidvalidity) {
+    const int64_t since = qr->second;
+    auto changes = co_await rt_.Blocking([&] { return mailstore::ChangesSince(pool_, owner, mailbox, since); });
+    if (changes.ok()) {
+      std::vector<int64_t> vanished;
+      for (int64_t uid : changes->expunged) {
+        if (uid > modseq) continue;
+        if (!known || known->Contains(static_cast<uint32_t>(uid), view_.max_uid())) vanished.push_back(uid);
+      }
+      if (!vanished.empty()) absl::StrAppend(&out_, "* VANISHED (EARLIER) ", CompressUids(vanished), "\r\n");
+      for (const auto& e : changes->changed) {
+        auto i = view_.IndexOfUid(e.uid);
+        if (!i) continue;
+        const auto& v = view_.at(*i);
+        absl::StrAppend(&out_, "* ", *i + 1, " FETCH (UID ", v.uid, " FLAGS ", FormatFlags(v.flags), " MODSEQ (",
+                        v.modseq, "))\r\n");
+      }
+    }
+  }
+  result_ = absl::StrCat("OK [", examine ? "READ-ONLY" : "READ-WRITE", "] ", cmd.name, " completed");
+}
+
+boost::asio::awaitable<absl::StatusOr<std::vector<int64_t>>> Session::ExpungeDeleted(const std::vector<int64_t>* only) {
+  std::vector<int64_t> uids;
+  for (size_t i = 0; i < view_.size(); ++i) {
+    const auto& e = view_.at(i);
+    if (!HasFlag(e.flags, "\\Deleted")) continue;
+    if (only && !std::binary_search(only->begin(), only->end(), e.uid)) continue;
+    uids.push_back(e.uid);
+  }
+  if (uids.empty()) co_return std::vector<int64_t>{};
+  const int64_t owner = sel_->owner, mailbox = sel_->info.id;
+  Server& server = server_;
+  auto r = co_await rt_.Blocking([&]() -> absl::StatusOr<mailstore::ExpungeResult> {
+    auto x = mailstore::Expunge(pool_, owner, mailbox, uids);
+    if (x.ok() && !x->uids.empty()) server.Publish(owner, mailbox);
+    return x;
+  });
+  if (!r.ok()) co_return r.status();
+  co_return r->uids;
+}
+
+boost::asio::awaitable<void> Session::CmdClose(const Command& cmd) {
+  if (!cmd.args.empty()) {
+    result_ = absl::StrCat("BAD Syntax: ", cmd.name);
+    co_return;
+  }
+  // CLOSE expunges \Deleted messages silently when the mailbox is writable (RFC 3501 6.4.2).
+  if (cmd.name == "CLOSE" && !sel_->read_only && sel_->may_write) {
+    auto gone = co_await ExpungeDeleted(nullptr);
+    if (!gone.ok()) {
+      result_ = kUnavailable;
+      co_return;
+    }
+  }
+  sel_.reset();
+  view_.Clear();
+  watch_.reset();
+  result_ = absl::StrCat("OK ", cmd.name, " completed");
+}
+
+boost::asio::awaitable<void> Session::CmdExpunge(const Command& cmd) {
+  std::optional<std::vector<int64_t>> only;
+  if (cmd.uid) {
+    if (cmd.args.size() != 1 || cmd.args[0].kind != Token::kAtom) {
+      result_ = "BAD Syntax: UID EXPUNGE uid-set";
+      co_return;
+    }
+    auto set = SequenceSet::Parse(cmd.args[0].value);
+    if (!set.ok()) {
+      result_ = absl::StrCat("BAD ", set.status().message());
+      co_return;
+    }
+    only.emplace();
+    for (size_t i : view_.Select(*set, true, saved_valid_ ? &saved_ : nullptr)) only->push_back(view_.at(i).uid);
+  } else if (!cmd.args.empty()) {
+    result_ = "BAD Syntax: EXPUNGE";
+    co_return;
+  }
+  if (sel_->read_only) {
+    result_ = "NO [READ-ONLY] The mailbox was opened with EXAMINE";
+    co_return;
+  }
+  if (!sel_->may_write) {
+    result_ = kNoPerm;
+    co_return;
+  }
+  // Fresh flags first: a \Deleted set through another session counts.
+  if (!co_await SyncSelected(true)) {
+    result_ = kUnavailable;
+    co_return;
+  }
+  auto gone = co_await ExpungeDeleted(only ? &*only : nullptr);
+  if (!gone.ok()) {
+    result_ = kUnavailable;
+    co_return;
+  }
+  absl::StrAppend(&out_, view_.Remove(*gone, ViewOptions(true)));
+  result_ = condstore_ ? absl::StrCat("OK [HIGHESTMODSEQ ", view_.highest_modseq(), "] EXPUNGE completed")
+                       : "OK EXPUNGE completed";
+}
+
+boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
+  // FETCH set items [(CHANGEDSINCE n [VANISHED])] (RFC 3501 6.4.5, RFC 7162 3.1.4, 3.2.6).
+  if (cmd.args.size() < 2 || cmd.args.size() > 3 || cmd.args[0].kind != Token::kAtom) {
+    result_ = "BAD Syntax: FETCH set items";
+    co_return;
+  }
+  auto set = SequenceSet::Parse(cmd.args[0].value);
+  if (!set.ok()) {
+    result_ = absl::StrCat("BAD ", set.status().message());
+    co_return;
+  }
+  auto items = ParseFetchItems(cmd.args[1]);
+  if (!items.ok()) {
+    result_ = absl::StrCat("BAD ", items.status().message());
+    co_return;
+  }
+  std::optional<int64_t> changed_since;
+  bool vanished = false;
+  if (cmd.args.size() == 3) {
+    const Token& m = cmd.args[2];
+    bool ok = m.kind == Token::kList;
+    for (size_t i = 0; ok && i < m.children.size(); ++i) {
+      std::string v = absl::AsciiStrToUpper(m.children[i].value);
+      int64_t n = 0;
+      if (v == "CHANGEDSINCE" && i + 1 < m.children.size() && absl::SimpleAtoi(AV(m.children[i + 1].value), &n) &&
+          n >= 0) {
+        changed_since = n;
+        ++i;
+      } else if (v == "VANISHED") {
+        vanished = true;
+      } else {
+        ok = false;
+      }
+    }
+    if (!ok || (vanished && (!cmd.uid || !qresync_ || !changed_since))) {
+      result_ = "BAD Syntax: FETCH set items (CHANGEDSINCE modseq [VANISHED])";
+      co_return;
+    }
+    condstore_ = true;
+  }
+  std::vector<FetchItem> want = *items;
+  bool has_uid = false, has_modseq = false, need_body = false, need_structure = false, sets_seen = false,
+       has_flags = false;
+  for (const auto& it : want) {
+    has_uid |= it.kind == FetchItem::kUid;
+    has_modseq |= it.kind == FetchItem::kModSeq;
+    has_flags |= it.kind == FetchItem::kFlags;
+    need_body |= it.kind == FetchItem::kBodySection || it.kind == FetchItem::kRfc822 ||
+                 it.kind == FetchItem::kRfc822Header || it.kind == FetchItem::kRfc822Text ||
+                 it.kind == FetchItem::kBinary || it.kind == FetchItem::kBinarySize;
+    need_structure |= it.kind == FetchItem::kEnvelope || it.kind == FetchItem::kBody ||
+                      it.kind == FetchItem::kBodyStructure ||
+                      ((it.kind == FetchItem::kBodySection || it.kind == FetchItem::kBinary ||
+                        it.kind == FetchItem::kBinarySize) &&
+                       (!it.part.empty() || !it.section.empty()));
+    sets_seen |= it.SetsSeen();
+  }
+  if (has_modseq) condstore_ = true;
+  if (cmd.uid && !has_uid) want.insert(want.begin(), FetchItem{FetchItem::kUid});
+  if (changed_since && !has_modseq) want.push_back(FetchItem{FetchItem::kModSeq});
+  sets_seen = sets_seen && !sel_->read_only;
+  if (!cmd.uid && !set->is_saved() && !set->IsWithin(static_cast<uint32_t>(view_.size()))) {
+    result_ = "BAD Message sequence number out of range";
+    co_return;
+  }
+  std::vector<size_t> indices = view_.Select(*set, cmd.uid, saved_valid_ ? &saved_ : nullptr);
+  if (changed_since) {
+    indices.erase(std::remove_if(indices.begin(), indices.end(),
+                                 [&](size_t i) { return view_.at(i).modseq <= *changed_since; }),
+                  indices.end());
+  }
+  const int64_t owner = sel_->owner, mailbox = sel_->info.id;
+  if (vanished) {
+    // UID FETCH ... (CHANGEDSINCE m VANISHED): expunged UIDs of the set (RFC 7162 3.2.6).
+    const int64_t since = *changed_since;
+    auto changes = co_await rt_.Blocking([&] { return mailstore::ChangesSince(pool_, owner, mailbox, since); });
+    if (changes.ok()) {
+      std::vector<int64_t> gone;
+      for (int64_t uid : changes->expunged) {
+        if (set->Contains(static_cast<uint32_t>(uid), view_.max_uid())) gone.push_back(uid);
+      }
+      if (!gone.empty()) absl::StrAppend(&out_, "* VANISHED (EARLIER) ", CompressUids(gone), "\r\n");
+    }
+  }
+  const size_t chunk = need_body ? 50 : need_structure ? 500 : indices.size() + 1;
+  bool failed = false;
+  for (size_t start = 0; start < indices.size() && !failed; start += chunk) {
+    const size_t end = std::min(indices.size(), start + chunk);
+    std::vector<int64_t> uids;
+    std::vector<int64_t> to_see;
+    for (size_t k = start; k < end; ++k) {
+      const auto& e = view_.at(indices[k]);
+      uids.push_back(e.uid);
+      if (sets_seen && !HasFlag(e.flags, "\\Seen")) to_see.push_back(e.uid);
+    }
+    std::vector<mailstore::StoredMessage> loaded;
+    if (need_body || need_structure || !to_see.empty()) {
+      const bool body = need_body;
+      const bool structure = need_structure;
+      Server& server = server_;
+      auto got = co_await rt_.Blocking(
+          [&]() -> absl::StatusOr<std::pair<std::vector<mailstore::StoredMessage>, mailstore::StoreResult>> {
+            mailstore::StoreResult seen;
+            if (!to_see.empty()) {
+              auto s = mailstore::StoreFlagsMany(pool_, owner, mailbox, to_see, mailstore::FlagOp::kAdd, {"\\Seen"});
+              if (!s.ok()) return s.status();
+              seen = std::move(*s);
+              server.Publish(owner, mailbox);
+            }
+            std::vector<mailstore::StoredMessage> msgs;
+            if (body || structure) {
+              auto m = mailstore::LoadMessages(pool_, owner, mailbox, uids, body, structure);
+              if (!m.ok()) return m.status();
+              msgs = std::move(*m);
+            }
+            return std::make_pair(std::move(msgs), std::move(seen));
+          });
+      if (!got.ok()) {
+        failed = true;
+        break;
+      }
+      loaded = std::move(got->first);
+      for (const auto& fc : got->second.entries) {
+        if (fc.changed) view_.Record(fc.uid, fc.flags, fc.modseq);
+      }
+    }
+    size_t li = 0;
+    for (size_t k = start; k < end; ++k) {
+      const size_t index = indices[k];
+      const mailstore::Entry& e = view_.at(index);
+      const mailstore::StoredMessage* stored = nullptr;
+      while (li < loaded.size() && loaded[li].uid < e.uid) ++li;
+      if (li < loaded.size() && loaded[li].uid == e.uid) stored = &loaded[li];
+      if ((need_body || need_structure) && !stored) continue;  // expunged meanwhile
+      std::optional<mime::Message> parsed;
+      if (need_structure) {
+        if (!stored->structure.empty()) {
+          auto decoded = mime::DecodeStorage(stored->structure);
+          if (decoded.ok()) parsed = std::move(*decoded);
+        }
+        if (!parsed) parsed = mime::Parse(stored->body);
+      }
+      const std::string_view raw = stored ? std::string_view(stored->body) : std::string_view();
+      std::vector<std::string> parts;
+      bool flags_sent = false;
+      for (const auto& it : want) {
+        switch (it.kind) {
+          case FetchItem::kUid: parts.push_back(absl::StrCat("UID ", e.uid)); break;
+          case FetchItem::kFlags:
+            flags_sent = true;
+            parts.push_back(absl::StrCat("FLAGS ", FormatFlags(e.flags)));
+            break;
+          case FetchItem::kModSeq: parts.push_back(absl::StrCat("MODSEQ (", e.modseq, ")")); break;
+          case FetchItem::kRfc822Size: parts.push_back(absl::StrCat("RFC822.SIZE ", e.size)); break;
+          case FetchItem::kInternalDate:
+            parts.push_back(absl::StrCat("INTERNALDATE \"", InternalDate(e.internal_date), "\""));
+            break;
+          case FetchItem::kEnvelope: parts.push_back(absl::StrCat("ENVELOPE ", mime::ImapEnvelope(parsed->envelope))); break;
+          case FetchItem::kBody: parts.push_back(absl::StrCat("BODY ", mime::ImapBody(parsed->root, false))); break;
+          case FetchItem::kBodyStructure:
+            parts.push_back(absl::StrCat("BODYSTRUCTURE ", mime::ImapBody(parsed->root, true)));
+            break;
+          case FetchItem::kRfc822: parts.push_back(absl::StrCat("RFC822 ", Literal(raw))); break;
+          case FetchItem::kRfc822Header: {
+            size_t end_of_header = raw.find("\r\n\r\n");
+            std::string_view header = end_of_header == std::string_view::npos ? raw : raw.substr(0, end_of_header + 4);
+            parts.push_back(absl::StrCat("RFC822.HEADER ", Literal(header)));
+            break;
+          }
+          case FetchItem::kRfc822Text: {
+            size_t end_of_header = raw.find("\r\n\r\n");
+            std::string_view text =
+                end_of_header == std::string_view::npos ? std::string_view() : raw.substr(end_of_header + 4);
+            parts.push_back(absl::StrCat("RFC822.TEXT ", Literal(text)));
+            break;
+          }
+          case FetchItem::kBodySection: {
+            std::optional<std::string> data;
+            if (it.part.empty() && it.section.empty()) {
+              data = std::string(raw);
+            } else if (parsed) {
+              data = SectionData(raw, *parsed, it);
+            }
+            if (!data) {
+              parts.push_back(absl::StrCat(it.ResponseName(), " NIL"));
+              break;
+            }
+            if (it.partial) {
+              uint64_t from = std::min<uint64_t>(it.partial->first, data->size());
+              *data = data->substr(from, it.partial->second);
+            }
+            parts.push_back(absl::StrCat(it.ResponseName(), " ", Literal(*data)));
+            break;
+          }
+          case FetchItem::kBinary:
+          case FetchItem::kBinarySize: {
+            std::string data;
+            if (it.part.empty()) {
+              data = std::string(raw);
+            } else {
+              const mime::Part* p = parsed ? mime::FindPart(*parsed, PartPath(it.part)) : nullptr;
+              if (!p || p->IsMultipart()) {
+                parts.push_back(absl::StrCat(it.ResponseName(), " NIL"));
+                break;
+              }
+              data = mime::TransferDecode(raw, *p);
+            }
+            if (it.kind == FetchItem::kBinarySize) {
+              parts.push_back(absl::StrCat(it.ResponseName(), " ", data.size()));
+              break;
+            }
+            if (it.partial) {
+              uint64_t from = std::min<uint64_t>(it.partial->first, data.size());
+              data = data.substr(from, it.partial->second);
+            }
+            bool binary = data.find('\0') != std::string::npos;
+            parts.push_back(absl::StrCat(it.ResponseName(), " ", Literal(data, binary)));
+            break;
+          }
+        }
+      }
+      const bool seen_now = std::binary_search(to_see.begin(), to_see.end(), e.uid);
+      if (seen_now && !flags_sent) parts.push_back(absl::StrCat("FLAGS ", FormatFlags(e.flags)));
+      if (condstore_ && (flags_sent || seen_now) && !has_modseq && !changed_since) {
+        parts.push_back(absl::StrCat("MODSEQ (", e.modseq, ")"));
+      }
+      absl::StrAppend(&out_, "* ", index + 1, " FETCH (", absl::StrJoin(parts, " "), ")\r\n");
+    }
+    if (!co_await FlushIfLarge()) {
+      result_.clear();
+      co_return;
+    }
+  }
+  result_ = failed ? kUnavailable : absl::StrCat("OK ", cmd.uid ? "UID " : "", "FETCH completed");
+}
+
+boost::asio::awaitable<void> Session::CmdStore(const Command& cmd) {
+  // STORE set [(UNCHANGEDSINCE n)] FLAGS|+FLAGS|-FLAGS[.SILENT] (flag...) — RFC 3501 6.4.6,
+  // RFC 7162 3.1.3. With the read right only, \Seen is the one flag that changes (RFC 4314 4).
+  size_t i = 1;
+  std::optional<int64_t> unchanged_since;
+  bool syntax = cmd.args.size() >= 3 && cmd.args[0].kind == Token::kAtom;
+  if (syntax && cmd.args[1].kind == Token::kList) {
+    const auto& m = cmd.args[1].children;
+    int64_t n = 0;
+    syntax = m.size() == 2 && absl::EqualsIgnoreCase(m[0].value, "UNCHANGEDSINCE") &&
+             absl::SimpleAtoi(AV(m[1].value), &n) && n >= 0 && cmd.args.size() >= 4;
+    unchanged_since = n;
+    i = 2;
+  }
+  std::string item = syntax && cmd.args[i].kind == Token::kAtom ? absl::AsciiStrToUpper(cmd.args[i].value) : "";
+  bool silent = absl::EndsWith(item, ".SILENT");
+  if (silent) item.resize(item.size() - 7);
+  syntax = syntax && (item == "FLAGS" || item == "+FLAGS" || item == "-FLAGS");
+  std::vector<std::string> flags;
+  if (syntax && i + 1 < cmd.args.size() && cmd.args[i + 1].kind == Token::kList) {
+    syntax = cmd.args.size() == i + 2;
+    for (const Token& t : cmd.args[i + 1].children) {
+      syntax = syntax && t.kind == Token::kAtom;
+      flags.push_back(t.value);
+    }
+  } else {
+    for (size_t k = i + 1; syntax && k < cmd.args.size(); ++k) {
+      syntax = cmd.args[k].kind == Token::kAtom;
+      flags.push_back(cmd.args[k].value);
+    }
+  }
+  std::vector<std::string> unique;
+  for (auto& f : flags) {
+    f = CanonicalFlag(f);
+    syntax = syntax && IsValidFlag(f) && f != "\\Recent";
+    if (!HasFlag(unique, f)) unique.push_back(f);
+  }
+  flags = std::move(unique);
+  if (!syntax || flags.size() > kMaxFlagsPerMessage) {
+    result_ = "BAD Syntax: STORE set [(UNCHANGEDSINCE n)] FLAGS|+FLAGS|-FLAGS[.SILENT] (flags)";
+    co_return;
+  }
+  auto set = SequenceSet::Parse(cmd.args[0].value);
+  if (!set.ok()) {
+    result_ = absl::StrCat("BAD ", set.status().message());
+    co_return;
+  }
+  if (sel_->read_only) {
+    result_ = "NO [READ-ONLY] The mailbox was opened with EXAMINE";
+    co_return;
+  }
+  if (unchanged_since) condstore_ = true;
+  mailstore::FlagOp op = item == "FLAGS"    ? mailstore::FlagOp::kReplace
+                         : item == "+FLAGS" ? mailstore::FlagOp::kAdd
+                                            : mailstore::FlagOp::kRemove;
+  if (!sel_->may_write) {
+    bool seen = HasFlag(flags, "\\Seen");
+    if (op == mailstore::FlagOp::kReplace) {
+      op = seen ? mailstore::FlagOp::kAdd : mailstore::FlagOp::kRemove;
+      flags = {"\\Seen"};
+    } else if (seen) {
+      flags = {"\\Seen"};
+    } else if (!flags.empty()) {
+      result_ = "NO [NOPERM] Only \\Seen may be changed in this mailbox";
+      co_return;
+    }
+  }
+  if (!cmd.uid && !set->is_saved() && !set->IsWithin(static_cast<uint32_t>(view_.size()))) {
+    result_ = "BAD Message sequence number out of range";
+    co_return;
+  }
+  std::vector<int64_t> uids;
+  for (size_t k : view_.Select(*set, cmd.uid, saved_valid_ ? &saved_ : nullptr)) {
+    if (!view_.IsExpunged(k)) uids.push_back(view_.at(k).uid);
+  }
+  const int64_t owner = sel_->owner, mailbox = sel_->info.id;
+  const int64_t since = unchanged_since.value_or(0);
+  Server& server = server_;
+  auto stored = co_await rt_.Blocking([&]() -> absl::StatusOr<mailstore::StoreResult> {
+    auto r = mailstore::StoreFlagsMany(pool_, owner, mailbox, uids, op, flags, since);
+    if (r.ok() && std::any_of(r->entries.begin(), r->entries.end(), [](const auto& e) { return e.changed; })) {
+      server.Publish(owner, mailbox);
+    }
+    return r;
+  });
+  if (!stored.ok()) {
+    result_ = kUnavailable;
+    co_return;
+  }
+  for (const auto& fc : stored->entries) {
+    view_.Record(fc.uid, fc.flags, fc.modseq);
+    if (silent && !(condstore_ && fc.changed && unchanged_since)) continue;
+    auto index = view_.IndexOfUid(fc.uid);
+    if (!index) continue;
+    absl::StrAppend(&out_, "* ", *index + 1, " FETCH (", cmd.uid ? absl::StrCat("UID ", fc.uid, " ") : "");
+    if (!silent) absl::StrAppend(&out_, "FLAGS ", FormatFlags(fc.flags));
+    if (condstore_) absl::StrAppend(&out_, silent ? "" : " ", "MODSEQ (", fc.modseq, ")");
+    out_ += ")\r\n";
+  }
+  if (!stored->modified.empty()) {
+    std::vector<int64_t> numbers;
+    for (int64_t uid : stored->modified) {
+      if (cmd.uid) {
+        numbers.push_back(uid);
+      } else if (auto index = view_.IndexOfUid(uid)) {
+        numbers.push_back(static_cast<int64_t>(*index + 1));
+      }
+    }
+    std::sort(numbers.begin(), numbers.end());
+    result_ = absl::StrCat("OK [MODIFIED ", CompressUids(numbers), "] Conditional STORE failed for some messages");
+    co_return;
+  }
+  result_ = absl::StrCat("OK ", cmd.uid ? "UID " : "", "STORE completed");
+}
+
+boost::asio::awaitable<void> Session::CmdCopy(const Command& cmd) {
+  const bool move = cmd.name == "MOVE";
+  if (cmd.args.size() != 2 || cmd.args[0].kind != Token::kAtom || !cmd.args[1].IsString()) {
+    result_ = absl::StrCat("BAD Syntax: ", cmd.name, " set mailbox");
+    co_return;
+  }
+  auto set = SequenceSet::Parse(cmd.args[0].value);
+  if (!set.ok()) {
+    result_ = absl::StrCat("BAD ", set.status().message());
+    co_return;
+  }
+  if (!cmd.uid && !set->is_saved() && !set->IsWithin(static_cast<uint32_t>(view_.size()))) {
+    result_ = "BAD Message sequence number out of range";
+    co_return;
+  }
+  if (move && sel_->read_only) {
+    result_ = "NO [READ-ONLY] The mailbox was opened with EXAMINE";
+    co_return;
+  }
+  if (move && !sel_->may_write) {
+    result_ = kNoPerm;
+    co_return;
+  }
+  const std::string raw = cmd.args[1].value;
+  Target target = co_await ResolveMailbox(raw, true);
+  if (!target.error.empty()) {
+    result_ = target.error;
+    co_return;
+  }
+  if (!target.may_write) {
+    result_ = kNoPerm;
+    co_return;
+  }
+  std::vector<int64_t> uids;
+  for (size_t k : view_.Select(*set, cmd.uid, saved_valid_ ? &saved_ : nullptr)) {
+    if (!view_.IsExpunged(k)) uids.push_back(view_.at(k).uid);
+  }
+  if (uids.empty()) {
+    result_ = absl::StrCat("OK ", cmd.uid ? "UID " : "", cmd.name, " completed (nothing to do)");
+    co_return;
+  }
+  const int64_t owner = sel_->owner, mailbox = sel_->info.id, dest_owner = target.owner, dest = target.info.id;
+  Server& server = server_;
+  auto copied = co_await rt_.Blocking([&]() -> absl::StatusOr<mailstore::CopyResult> {
+    auto r = mailstore::Copy(pool_, owner, mailbox, uids, dest_owner, dest, move);
+    if (r.ok()) {
+      server.Publish(dest_owner, dest);
+      if (move) server.Publish(owner, mailbox);
+    }
+    return r;
+  });
+  if (!copied.ok()) {
+    result_ = absl::IsNotFound(copied.status())          ? "NO [TRYCREATE] No such mailbox"
+              : absl::IsResourceExhausted(copied.status()) ? "NO [OVERQUOTA] Quota exceeded"
+                                                           : kUnavailable;
+    co_return;
+  }
+  const std::string copyuid = copied->source_uids.empty()
+                                  ? ""
+                                  : absl::StrCat("[COPYUID ", copied->uidvalidity, " ",
+                                                 CompressUids(copied->source_uids), " ",
+                                                 CompressUids(copied->dest_uids), "] ");
+  if (!move) {
+    result_ = absl::StrCat("OK ", copyuid, cmd.uid ? "UID " : "", "COPY completed");
+    co_return;
+  }
+  // RFC 6851 4.3: COPYUID in an untagged OK before the expunges.
+  if (!copyuid.empty()) absl::StrAppend(&out_, "* OK ", copyuid, "Moved\r\n");
+  absl::StrAppend(&out_, view_.Remove(copied->source_uids, ViewOptions(true)));
+  result_ = absl::StrCat("OK ", cmd.uid ? "UID " : "", "MOVE completed");
+}
+
+}  // namespace kite::imap

@@ -1,0 +1,667 @@
+// The IMAP session loop, the commands valid in any state, authentication, ID, ENABLE, IDLE
+// and COMPRESS. See imap_session.h for SECURITY and STANDARDS.
+#include "imap/session.h"
+
+#include <ctime>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "imap/notifier.h"
+#include "lib/imap/mailbox_name.h"
+#include "lib/base/strings.h"
+#include "lib/imap/quote.h"
+#include "lib/log/log.h"
+#include "lib/rpc/rpc.h"
+
+namespace kite::imap {
+
+namespace av1 = kite::auth::v1;
+namespace dv1 = kite::directory::v1;
+
+std::string CanonicalFlag(const std::string& flag) {
+  for (const char* f : {"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft", "\\Recent"}) {
+    if (absl::EqualsIgnoreCase(flag, f)) return f;
+  }
+  return flag;
+}
+
+bool HasFlag(const std::vector<std::string>& flags, std::string_view flag) {
+  return std::find(flags.begin(), flags.end(), flag) != flags.end();
+}
+
+std::string InternalDate(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%d-%b-%Y %H:%M:%S +0000", &tm);
+  return buf;
+}
+
+std::optional<int64_t> ParseDateTime(std::string_view s) {
+  // date-day-fixed "-" date-month "-" date-year SP time SP zone; the day may be " 7" or "7".
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  if (!s.empty() && s[0] == ' ') s.remove_prefix(1);
+  int day = 0, year = 0, hh = 0, mm = 0, ss = 0, zone = 0;
+  char mon[4] = {0};
+  char sign = 0;
+  std::string text(s);
+  int consumed = 0;
+  if (std::sscanf(text.c_str(), "%2d-%3c-%4d %2d:%2d:%2d %c%4d%n", &day, mon, &year, &hh, &mm, &ss, &sign, &zone,
+                  &consumed) != 8 ||
+      static_cast<size_t>(consumed) != text.size() || (sign != '+' && sign != '-')) {
+    return std::nullopt;
+  }
+  int month = -1;
+  for (int i = 0; i < 12; ++i) {
+    if (absl::EqualsIgnoreCase(mon, kMonths[i])) month = i;
+  }
+  if (month < 0 || day < 1 || day > 31 || year < 1900 || year > 9999 || hh > 23 || mm > 59 || ss > 60 ||
+      zone % 100 > 59 || zone > 2359) {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month;
+  tm.tm_mday = day;
+  tm.tm_hour = hh;
+  tm.tm_min = mm;
+  tm.tm_sec = ss;
+  int64_t t = timegm(&tm);
+  int64_t offset = (zone / 100) * 3600 + (zone % 100) * 60;
+  return sign == '+' ? t - offset : t + offset;
+}
+
+namespace {
+
+bool IsAuthenticatedCommand(const std::string& n) {
+  static const char* const kNames[] = {"SELECT", "EXAMINE", "LIST", "LSUB", "CREATE", "DELETE", "RENAME",
+                                       "SUBSCRIBE", "UNSUBSCRIBE", "STATUS", "APPEND", "NAMESPACE", "IDLE",
+                                       "ENABLE", "COMPRESS", "GETQUOTA", "GETQUOTAROOT", "SETQUOTA", "GETACL",
+                                       "SETACL", "DELETEACL", "LISTRIGHTS", "MYRIGHTS"};
+  return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* k) { return n == k; });
+}
+bool IsSelectedCommand(const std::string& n) {
+  static const char* const kNames[] = {"FETCH", "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH",
+                                       "STORE", "COPY",  "MOVE",  "SORT",     "THREAD"};
+  return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* k) { return n == k; });
+}
+// Commands during which EXPUNGE responses are not allowed (RFC 3501 7.4.1): FETCH, STORE,
+// SEARCH and their relatives, unless given as UID commands.
+bool ForbidsExpunge(const Command& cmd) {
+  return !cmd.uid && (cmd.name == "FETCH" || cmd.name == "STORE" || cmd.name == "SEARCH" || cmd.name == "SORT" ||
+                      cmd.name == "THREAD" || cmd.name == "COPY");
+}
+
+// Client text in logs: printable ASCII only, bounded.
+std::string Printable(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 200)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out;
+}
+
+}  // namespace
+
+Server::Server(daemon::Runtime& rt, store::Pool& pool, std::shared_ptr<av1::Auth::Stub> auth,
+               std::shared_ptr<dv1::Directory::Stub> directory, Notifier* notifier, Limits limits)
+    : commands(rt.metrics().Counter("kite_imap_commands_total", "IMAP commands by name and result")),
+      sessions(rt.metrics().Gauge("kite_imap_sessions", "Open IMAP sessions").Add({})),
+      idling(rt.metrics().Gauge("kite_imap_idle_sessions", "IMAP sessions in IDLE").Add({})),
+      rt_(rt),
+      pool_(pool),
+      auth_(std::move(auth)),
+      directory_(std::move(directory)),
+      notifier_(notifier),
+      limits_(limits) {}
+
+void Server::Publish(int64_t account_id, int64_t mailbox_id) {
+  if (!notifier_) return;
+  auto st = notifier_->Publish(account_id, mailbox_id, "imap");
+  if (!st.ok()) log::Warn("imap.publish_failed").Kv("error", st.message());
+}
+
+boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> conn) {
+  auto session = std::make_unique<imap::Session>(*this, std::move(conn));
+  co_await session->Run();
+}
+
+Session::Session(Server& server, std::shared_ptr<net::Connection> conn)
+    : server_(server), rt_(server.rt()), pool_(server.pool()), conn_(std::move(conn)) {
+  rlimits_.max_literal = server_.limits().max_literal;
+  receiver_ = std::make_unique<Receiver>(rlimits_);
+  client_ = conn_->peer_address();
+  server_.sessions.Increment();
+}
+
+Session::~Session() { server_.sessions.Decrement(); }
+
+boost::asio::awaitable<bool> Session::WriteBuffer() {
+  if (wbuf_.empty()) co_return true;
+  auto st = co_await conn_->Write(wbuf_, std::chrono::seconds(60));
+  wbuf_.clear();
+  co_return st.ok();
+}
+
+boost::asio::awaitable<bool> Session::FlushIfLarge() {
+  if (out_.size() < kFlushThreshold) co_return true;
+  wbuf_.swap(out_);
+  out_.clear();
+  co_return co_await WriteBuffer();
+}
+
+boost::asio::awaitable<absl::StatusOr<std::string>> Session::ReadRawLine(std::chrono::milliseconds timeout) {
+  receiver_->ExpectLine();
+  while (true) {
+    Receiver::Event ev = receiver_->Next();
+    if (ev.kind == Receiver::Event::kLine) co_return ev.line;
+    if (ev.kind == Receiver::Event::kError) co_return absl::InvalidArgumentError(ev.error);
+    if (ev.kind != Receiver::Event::kNeedMore) co_return absl::InternalError("unexpected input");
+    auto data = co_await conn_->ReadSome(64 * 1024, timeout);
+    if (!data.ok()) co_return data.status();
+    receiver_->Feed(*data);
+  }
+}
+
+std::string Session::Capability() const {
+  std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN";
+  if (!conn_->is_tls()) {
+    absl::StrAppend(&caps, " STARTTLS LOGINDISABLED");
+  } else if (account_id_ == 0) {
+    absl::StrAppend(&caps, " AUTH=PLAIN AUTH=LOGIN AUTH=SCRAM-SHA-256");
+  }
+  if (account_id_ != 0) {
+    absl::StrAppend(&caps,
+                    " UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS QUOTA "
+                    "QUOTA=RES-STORAGE QUOTA=RES-MESSAGE STATUS=SIZE ACL RIGHTS=texk CONDSTORE QRESYNC ESEARCH "
+                    "SEARCHRES SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN");
+    (void)compressed_;
+  }
+  return caps;
+}
+
+MailboxView::Options Session::ViewOptions(bool allow_expunge) const {
+  return MailboxView::Options{.allow_expunge = allow_expunge, .qresync = qresync_, .condstore = condstore_};
+}
+
+boost::asio::awaitable<bool> Session::SyncSelected(bool allow_expunge) {
+  if (!sel_) co_return true;
+  const int64_t owner = sel_->owner, mailbox = sel_->info.id, since = view_.highest_modseq();
+  auto changes = co_await rt_.Blocking([&] { return mailstore::ChangesSince(pool_, owner, mailbox, since); });
+  if (!changes.ok()) co_return false;
+  if (!changes->exists) {
+    // Deleted or renamed away under us (RFC 3501 leaves it open): end the selection.
+    sel_.reset();
+    view_.Clear();
+    absl::StrAppend(&out_, "* BYE The selected mailbox was deleted\r\n");
+    logout_ = true;
+    co_return true;
+  }
+  absl::StrAppend(&out_, view_.Apply(*changes, ViewOptions(allow_expunge)));
+  co_return true;
+}
+
+boost::asio::awaitable<void> Session::Run() {
+  wbuf_ = absl::StrCat("* OK [CAPABILITY ", Capability(), "] Kite IMAP ready\r\n");
+  if (!co_await WriteBuffer()) co_return;
+  const Limits& limits = server_.limits();
+
+  while (!rt_.stopping() && !logout_) {
+    Receiver::Event ev = receiver_->Next();
+    if (ev.kind == Receiver::Event::kNeedMore) {
+      auto data = co_await conn_->ReadSome(64 * 1024, account_id_ ? limits.idle_timeout : limits.login_timeout);
+      if (!data.ok()) {
+        if (data.status().code() == absl::StatusCode::kDeadlineExceeded) {
+          wbuf_ = "* BYE Autologout; idle for too long\r\n";
+          co_await WriteBuffer();
+        }
+        co_return;
+      }
+      receiver_->Feed(*data);
+      continue;
+    }
+    if (ev.kind == Receiver::Event::kContinuationNeeded) {
+      wbuf_ = "+ Ready for literal data\r\n";
+      if (!co_await WriteBuffer()) co_return;
+      continue;
+    }
+    if (ev.kind == Receiver::Event::kError || ev.kind == Receiver::Event::kLine) {
+      server_.commands.Add({{"command", "invalid"}, {"result", "BAD"}}).Increment();
+      wbuf_ = absl::StrCat(ev.tag.empty() ? "*" : ev.tag, " BAD ", ev.error, "\r\n");
+      if (++bad_in_a_row_ >= limits.max_bad_commands) {
+        absl::StrAppend(&wbuf_, "* BYE Too many invalid commands\r\n");
+        co_await WriteBuffer();
+        co_return;
+      }
+      if (!co_await WriteBuffer()) co_return;
+      if (ev.fatal) co_return;
+      continue;
+    }
+    const Command cmd = std::move(ev.command);
+    out_.clear();
+    result_.clear();
+    answered_ = false;
+    co_await Dispatch(cmd);
+    if (answered_) continue;         // the handler sent the tagged response itself
+    if (result_.empty()) co_return;  // the handler ended the connection
+    std::string verdict = result_.substr(0, result_.find(' '));
+    bad_in_a_row_ = verdict == "BAD" ? bad_in_a_row_ + 1 : 0;
+    server_.commands.Add({{"command", cmd.name}, {"result", verdict}}).Increment();
+    wbuf_ = absl::StrCat(out_, cmd.tag, " ", result_, "\r\n");
+    out_.clear();
+    if (!co_await WriteBuffer()) co_return;
+    if (bad_in_a_row_ >= limits.max_bad_commands) {
+      wbuf_ = "* BYE Too many invalid commands\r\n";
+      co_await WriteBuffer();
+      co_return;
+    }
+  }
+  if (!logout_) {
+    wbuf_ = "* BYE Server shutting down\r\n";
+    co_await WriteBuffer();
+  }
+}
+
+boost::asio::awaitable<void> Session::Dispatch(const Command& cmd) {
+  const std::string& n = cmd.name;
+  if ((IsAuthenticatedCommand(n) || IsSelectedCommand(n)) && account_id_ == 0) {
+    result_ = "BAD Not authenticated";
+    co_return;
+  }
+  if (IsSelectedCommand(n) && !sel_) {
+    result_ = "BAD No mailbox selected";
+    co_return;
+  }
+  if (cmd.uid && n != "FETCH" && n != "STORE" && n != "SEARCH" && n != "COPY" && n != "MOVE" && n != "EXPUNGE" &&
+      n != "SORT" && n != "THREAD") {
+    result_ = absl::StrCat("BAD UID ", n, " is not a command");
+    co_return;
+  }
+  // A shared mailbox stays readable only while the grant does: asked before each command.
+  if (sel_ && !sel_->shared.empty() && (IsSelectedCommand(n) || n == "NOOP" || n == "IDLE")) {
+    std::string denied = co_await RecheckShared(n);
+    if (!denied.empty()) {
+      // NOOP still succeeds; it just learns nothing.
+      result_ = (n == "NOOP" || n == "CHECK") ? absl::StrCat("OK ", n, " completed") : denied;
+      co_return;
+    }
+  }
+
+  if (n == "CAPABILITY") {
+    absl::StrAppend(&out_, "* CAPABILITY ", Capability(), "\r\n");
+    result_ = "OK CAPABILITY completed";
+  } else if (n == "NOOP" || n == "CHECK") {
+    if (sel_ && !co_await SyncSelected(true)) {
+      result_ = kUnavailable;
+    } else {
+      result_ = absl::StrCat("OK ", n, " completed");
+    }
+  } else if (n == "LOGOUT") {
+    absl::StrAppend(&out_, "* BYE Kite IMAP logging out\r\n");
+    result_ = "OK LOGOUT completed";
+    logout_ = true;
+  } else if (n == "STARTTLS") {
+    if (conn_->is_tls() || !conn_->tls_available()) {
+      result_ = "BAD TLS already active";
+    } else if (account_id_ != 0) {
+      result_ = "BAD Already authenticated";
+    } else {
+      wbuf_ = absl::StrCat(cmd.tag, " OK Begin TLS negotiation now\r\n");
+      if (!co_await WriteBuffer()) co_return;
+      if (auto s = co_await conn_->StartTls(std::chrono::seconds(30)); !s.ok()) co_return;
+      receiver_ = std::make_unique<Receiver>(rlimits_);  // RFC 3501 6.2.1: forget plaintext
+      answered_ = true;
+    }
+  } else if (n == "LOGIN") {
+    co_await CmdLogin(cmd);
+  } else if (n == "AUTHENTICATE") {
+    co_await CmdAuthenticate(cmd);
+  } else if (n == "ID") {
+    CmdId(cmd);
+  } else if (n == "ENABLE") {
+    CmdEnable(cmd);
+  } else if (n == "NAMESPACE") {
+    absl::StrAppend(&out_, "* NAMESPACE ((\"\" \"/\")) NIL ((", QuoteString(kSharedPrefix), " \"/\"))\r\n");
+    result_ = "OK NAMESPACE completed";
+  } else if (n == "IDLE") {
+    co_await CmdIdle(cmd);
+  } else if (n == "COMPRESS") {
+    if (cmd.args.size() != 1 || !absl::EqualsIgnoreCase(cmd.args[0].value, "DEFLATE")) {
+      result_ = "BAD Syntax: COMPRESS DEFLATE";
+    } else if (compressed_) {
+      result_ = "NO [COMPRESSIONACTIVE] DEFLATE is already active";
+    } else if (receiver_->buffered() > 0) {
+      result_ = "BAD Nothing may follow COMPRESS before its response";
+    } else {
+      // TODO(compress): net::Connection::StartCompression lands with the COMPRESS work.
+      result_ = "NO [CANNOT] COMPRESS is not available on this server yet";
+    }
+  } else if (n == "SELECT" || n == "EXAMINE") {
+    co_await CmdSelect(cmd);
+  } else if (n == "CREATE") {
+    co_await CmdCreate(cmd);
+  } else if (n == "DELETE") {
+    co_await CmdDelete(cmd);
+  } else if (n == "RENAME") {
+    co_await CmdRename(cmd);
+  } else if (n == "SUBSCRIBE" || n == "UNSUBSCRIBE") {
+    co_await CmdSubscribe(cmd);
+  } else if (n == "LIST" || n == "LSUB") {
+    co_await CmdList(cmd);
+  } else if (n == "STATUS") {
+    co_await CmdStatus(cmd);
+  } else if (n == "APPEND") {
+    co_await CmdAppend(cmd);
+  } else if (n == "GETQUOTA" || n == "GETQUOTAROOT" || n == "SETQUOTA") {
+    co_await CmdQuota(cmd);
+  } else if (n == "GETACL" || n == "SETACL" || n == "DELETEACL" || n == "LISTRIGHTS" || n == "MYRIGHTS") {
+    co_await CmdAcl(cmd);
+  } else if (n == "CLOSE" || n == "UNSELECT") {
+    co_await CmdClose(cmd);
+  } else if (n == "FETCH") {
+    co_await CmdFetch(cmd);
+  } else if (n == "STORE") {
+    co_await CmdStore(cmd);
+  } else if (n == "COPY" || n == "MOVE") {
+    co_await CmdCopy(cmd);
+  } else if (n == "EXPUNGE") {
+    co_await CmdExpunge(cmd);
+  } else if (n == "SEARCH" || n == "SORT" || n == "THREAD") {
+    co_await CmdSearch(cmd);
+  } else {
+    result_ = absl::StrCat("BAD Unknown command ", Printable(n));
+  }
+  // Untagged updates after the command (RFC 3501 7): other sessions' and replicas' changes.
+  if (sel_ && !result_.empty() && !answered_ && n != "NOOP" && n != "CHECK" && n != "IDLE" &&
+      n != "SELECT" && n != "EXAMINE" && (!watch_ || watch_->Pending())) {
+    co_await SyncSelected(!ForbidsExpunge(cmd));
+  }
+}
+
+boost::asio::awaitable<void> Session::CmdLogin(const Command& cmd) {
+  if (account_id_ != 0) {
+    result_ = "BAD Already authenticated";
+    co_return;
+  }
+  if (cmd.args.size() != 2 || !cmd.args[0].IsString() || !cmd.args[1].IsString()) {
+    result_ = "BAD Syntax: LOGIN username password";
+    co_return;
+  }
+  if (!conn_->is_tls()) {
+    result_ = "NO [PRIVACYREQUIRED] LOGIN is disabled before STARTTLS";
+    co_return;
+  }
+  av1::PasswordRequest req;
+  req.set_username(cmd.args[0].value);
+  req.set_password(cmd.args[1].value);
+  req.mutable_client()->set_service("imap");
+  req.mutable_client()->set_remote_address(client_);
+  req.mutable_client()->set_tls(conn_->is_tls());
+  auto& auth = server_.auth();
+  auto resp = co_await rt_.Blocking([&auth, &req]() -> absl::StatusOr<av1::AuthResponse> {
+    av1::AuthResponse r;
+    auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(10));
+    grpc::Status st = auth.CheckPassword(ctx.get(), req, &r);
+    if (!st.ok()) return rpc::FromGrpc(st);
+    return r;
+  });
+  if (!resp.ok()) {
+    log::Warn("imap.auth_unavailable").Kv("error", resp.status().message());
+    result_ = "NO [UNAVAILABLE] Authentication service unavailable, try again later";
+  } else if (resp->result() == av1::AUTH_RESULT_OK) {
+    account_id_ = resp->identity().account_id();
+    account_ = resp->identity().address();
+    result_ = absl::StrCat("OK [CAPABILITY ", Capability(), "] LOGIN completed");
+  } else if (resp->result() == av1::AUTH_RESULT_THROTTLED) {
+    result_ = "NO [UNAVAILABLE] Too many failed attempts, try again later";
+  } else if (resp->result() == av1::AUTH_RESULT_ENCRYPTION_REQUIRED) {
+    result_ = "NO [PRIVACYREQUIRED] Encryption required";
+  } else {
+    result_ = "NO [AUTHENTICATIONFAILED] Authentication failed";
+  }
+}
+
+boost::asio::awaitable<void> Session::CmdAuthenticate(const Command& cmd) {
+  if (account_id_ != 0) {
+    result_ = "BAD Already authenticated";
+    co_return;
+  }
+  if (cmd.args.empty() || cmd.args.size() > 2 || cmd.args[0].kind != Token::kAtom ||
+      (cmd.args.size() == 2 && cmd.args[1].kind != Token::kAtom)) {
+    result_ = "BAD Syntax: AUTHENTICATE mechanism [initial-response]";
+    co_return;
+  }
+  if (!conn_->is_tls()) {
+    result_ = "NO [PRIVACYREQUIRED] AUTHENTICATE is disabled before STARTTLS";
+    co_return;
+  }
+  av1::ClientInfo client;
+  client.set_service("imap");
+  client.set_remote_address(client_);
+  client.set_tls(conn_->is_tls());
+  av1::SaslStartRequest start;
+  start.set_mechanism(absl::AsciiStrToUpper(cmd.args[0].value));
+  *start.mutable_client() = client;
+  if (cmd.args.size() == 2) {
+    // SASL-IR (RFC 4959): "=" is an empty initial response.
+    std::string decoded;
+    if (cmd.args[1].value != "=" && !absl::Base64Unescape(AV(cmd.args[1].value), &decoded)) {
+      result_ = "BAD Invalid base64 in the initial response";
+      co_return;
+    }
+    start.set_initial_response(decoded);
+    start.set_has_initial_response(true);
+  }
+  auto& auth = server_.auth();
+  av1::SaslStepResponse step;
+  grpc::Status rpc_status;
+  co_await rt_.Blocking([&auth, &start, &step, &rpc_status] {
+    auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(10));
+    rpc_status = auth.SaslStart(ctx.get(), start, &step);
+  });
+  int rounds = 0;
+  while (rpc_status.ok() && !step.done()) {
+    if (++rounds > 10) {
+      result_ = "BAD Too many SASL steps";
+      co_return;
+    }
+    wbuf_ = absl::StrCat("+ ", absl::Base64Escape(AV(step.challenge())), "\r\n");
+    if (!co_await WriteBuffer()) co_return;
+    auto line = co_await ReadRawLine(server_.limits().login_timeout);
+    if (!line.ok()) {
+      if (absl::IsInvalidArgument(line.status())) {
+        result_ = "BAD SASL response too long";
+      }
+      co_return;
+    }
+    if (*line == "*") {
+      result_ = "BAD AUTHENTICATE cancelled";
+      co_return;
+    }
+    std::string decoded;
+    if (!absl::Base64Unescape(AV(*line), &decoded)) {
+      result_ = "BAD Invalid base64 in the SASL response";
+      co_return;
+    }
+    av1::SaslStepRequest next;
+    next.set_state(step.state());
+    next.set_response(decoded);
+    *next.mutable_client() = client;
+    co_await rt_.Blocking([&auth, &next, &step, &rpc_status] {
+      auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(10));
+      rpc_status = auth.SaslStep(ctx.get(), next, &step);
+    });
+  }
+  if (!rpc_status.ok()) {
+    if (rpc_status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+      result_ = "NO [CANNOT] Unsupported mechanism or malformed SASL message";
+    } else {
+      log::Warn("imap.auth_unavailable").Kv("error", rpc::FromGrpc(rpc_status).message());
+      result_ = "NO [UNAVAILABLE] Authentication service unavailable, try again later";
+    }
+    co_return;
+  }
+  const av1::AuthResponse& outcome = step.outcome();
+  if (outcome.result() == av1::AUTH_RESULT_OK) {
+    account_id_ = outcome.identity().account_id();
+    account_ = outcome.identity().address();
+    result_ = absl::StrCat("OK [CAPABILITY ", Capability(), "] AUTHENTICATE completed");
+  } else if (outcome.result() == av1::AUTH_RESULT_THROTTLED) {
+    result_ = "NO [UNAVAILABLE] Too many failed attempts, try again later";
+  } else if (outcome.result() == av1::AUTH_RESULT_ENCRYPTION_REQUIRED) {
+    result_ = "NO [PRIVACYREQUIRED] Encryption required";
+  } else {
+    result_ = "NO [AUTHENTICATIONFAILED] Authentication failed";
+  }
+}
+
+void Session::CmdId(const Command& cmd) {
+  // RFC 2971: ID NIL or ID ("key" "value" ...), at most 30 pairs.
+  if (cmd.args.size() != 1 || (cmd.args[0].kind != Token::kNil && cmd.args[0].kind != Token::kList) ||
+      (cmd.args[0].kind == Token::kList && (cmd.args[0].children.size() % 2 != 0 || cmd.args[0].children.size() > 60))) {
+    result_ = "BAD Syntax: ID NIL or ID (\"name\" \"value\" ...)";
+    return;
+  }
+  std::string seen;
+  for (size_t i = 0; cmd.args[0].kind == Token::kList && i + 1 < cmd.args[0].children.size(); i += 2) {
+    const Token& k = cmd.args[0].children[i];
+    const Token& v = cmd.args[0].children[i + 1];
+    if (absl::EqualsIgnoreCase(k.value, "name") || absl::EqualsIgnoreCase(k.value, "version")) {
+      absl::StrAppend(&seen, seen.empty() ? "" : " ", Printable(v.value));
+    }
+  }
+  if (!seen.empty()) log::Info("imap.client_id").Kv("client", client_).Kv("id", seen);
+  absl::StrAppend(&out_, "* ID (\"name\" \"Kite\" \"vendor\" \"Kite\" \"support-url\" \"https://kite.invalid/\")\r\n");
+  result_ = "OK ID completed";
+}
+
+void Session::CmdEnable(const Command& cmd) {
+  if (cmd.args.empty()) {
+    result_ = "BAD Syntax: ENABLE capability...";
+    return;
+  }
+  std::vector<std::string> enabled;
+  for (const auto& t : cmd.args) {
+    std::string c = absl::AsciiStrToUpper(t.value);
+    if (c == "CONDSTORE" && !condstore_) {
+      condstore_ = true;
+      enabled.push_back(c);
+    } else if (c == "QRESYNC" && !qresync_) {
+      qresync_ = true;
+      if (!condstore_) enabled.push_back("CONDSTORE");
+      condstore_ = true;
+      enabled.push_back(c);
+    }
+  }
+  absl::StrAppend(&out_, "* ENABLED", enabled.empty() ? "" : " ", absl::StrJoin(enabled, " "), "\r\n");
+  result_ = "OK ENABLE completed";
+}
+
+// IDLE (RFC 2177): "+ idling", then untagged updates as changes arrive until the client
+// sends DONE. A reader coroutine waits for the client's bytes while this one waits for
+// notifications; the reader touches only the connection and a shared state, so it is safe
+// whichever finishes first.
+boost::asio::awaitable<void> Session::CmdIdle(const Command& cmd) {
+  if (!cmd.args.empty()) {
+    result_ = "BAD Syntax: IDLE";
+    co_return;
+  }
+  struct Shared {
+    explicit Shared(boost::asio::any_io_executor ex) : wake(ex) {}
+    boost::asio::steady_timer wake;
+    bool done = false;
+    absl::StatusOr<std::string> data = std::string();
+  };
+  auto shared = std::make_shared<Shared>(conn_->executor());
+  wbuf_ = "+ idling\r\n";
+  if (!co_await WriteBuffer()) co_return;
+  server_.idling.Increment();
+  struct Leave {
+    Server& s;
+    ~Leave() { s.idling.Decrement(); }
+  } leave{server_};
+
+  const auto deadline = std::chrono::steady_clock::now() + server_.limits().idle_timeout;
+  auto conn = conn_;
+  std::shared_ptr<Watch> watch = watch_;
+  auto start_reader = [shared, conn, watch]() {
+    boost::asio::co_spawn(
+        conn->executor(),
+        [shared, conn, watch]() -> boost::asio::awaitable<void> {
+          auto data = co_await conn->ReadSome(4096, std::chrono::hours(24));
+          shared->data = std::move(data);
+          shared->done = true;
+          shared->wake.cancel();
+          if (watch) watch->Cancel();
+        },
+        boost::asio::detached);
+  };
+  start_reader();
+  // Poll interval without notifications (no Redis): changes still show up, just later.
+  const auto poll = watch_ ? std::chrono::milliseconds(std::chrono::minutes(5)) : std::chrono::milliseconds(2000);
+  while (true) {
+    if (sel_) {
+      if (!co_await SyncSelected(true)) {
+        result_.clear();
+        conn_->Close();
+        co_return;
+      }
+      if (!out_.empty()) {
+        wbuf_.swap(out_);
+        out_.clear();
+        if (!co_await WriteBuffer()) {
+          conn_->Close();
+          co_return;
+        }
+      }
+      if (logout_) {
+        conn_->Close();
+        co_return;
+      }
+    }
+    if (shared->done) {
+      shared->done = false;
+      if (!shared->data.ok()) co_return;  // gone; the connection is closed by the caller
+      receiver_->Feed(*shared->data);
+      receiver_->ExpectLine();
+      Receiver::Event ev = receiver_->Next();
+      if (ev.kind == Receiver::Event::kLine) {
+        result_ = absl::EqualsIgnoreCase(ev.line, "DONE") ? "OK IDLE terminated" : "BAD Expected DONE";
+        co_return;
+      }
+      if (ev.kind == Receiver::Event::kError) {
+        result_ = "BAD Expected DONE";
+        co_return;
+      }
+      start_reader();
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      wbuf_ = "* BYE Autologout; idle for too long\r\n";
+      co_await WriteBuffer();
+      conn_->Close();
+      co_return;
+    }
+    auto wait = std::min<std::chrono::steady_clock::duration>(poll, deadline - now);
+    if (watch_) {
+      auto waited = co_await watch_->Wait(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
+      (void)waited;
+    } else {
+      shared->wake.expires_after(wait);
+      boost::system::error_code ec;
+      auto token = boost::asio::redirect_error(boost::asio::use_awaitable, ec);
+      co_await shared->wake.async_wait(token);
+    }
+  }
+}
+
+}  // namespace kite::imap
