@@ -296,6 +296,20 @@ boost::asio::awaitable<void> Session::Dispatch(const Command& cmd) {
     }
   }
 
+  // Other sessions' and replicas' changes come first (RFC 3501 7), so a FETCH FLAGS after
+  // another member's STORE answers what the store holds now.
+  if (sel_ && IsSelectedCommand(n) && n != "CLOSE" && n != "UNSELECT" && n != "CHECK" &&
+      (!watch_ || watch_->Pending())) {
+    if (!co_await SyncSelected(!ForbidsExpunge(cmd))) {
+      result_ = kUnavailable;
+      co_return;
+    }
+    if (logout_) {
+      result_ = "NO [NONEXISTENT] The selected mailbox was deleted";
+      co_return;
+    }
+  }
+
   if (n == "CAPABILITY") {
     absl::StrAppend(&out_, "* CAPABILITY ", Capability(), "\r\n");
     result_ = "OK CAPABILITY completed";
@@ -380,9 +394,8 @@ boost::asio::awaitable<void> Session::Dispatch(const Command& cmd) {
   } else {
     result_ = absl::StrCat("BAD Unknown command ", Printable(n));
   }
-  // Untagged updates after the command (RFC 3501 7): other sessions' and replicas' changes.
-  if (sel_ && !result_.empty() && !answered_ && n != "NOOP" && n != "CHECK" && n != "IDLE" &&
-      n != "SELECT" && n != "EXAMINE" && (!watch_ || watch_->Pending())) {
+  // After APPEND, COPY or MOVE into the selected mailbox: its new messages (EXISTS).
+  if (sel_ && !result_.empty() && !answered_ && (n == "APPEND" || n == "COPY" || n == "MOVE")) {
     co_await SyncSelected(!ForbidsExpunge(cmd));
   }
 }

@@ -442,3 +442,18 @@ absl::StatusOr<std::vector<StoredMessage>> LoadMessages(store::Pool& pool, int64
 }
 
 }  // namespace kite::mailstore
+
+namespace kite::mailstore {
+
+absl::StatusOr<MailboxCounts> CountMailbox(store::Pool& pool, int64_t account_id, int64_t mailbox_id) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<MailboxCounts> {
+    auto r = tx.exec_params(
+        "SELECT count(*), count(*) FILTER (WHERE NOT ('\\Seen' = ANY(flags))), "
+        "count(*) FILTER (WHERE '\\Deleted' = ANY(flags)), COALESCE(sum(size), 0)::bigint "
+        "FROM mailbox_entries WHERE account_id = $1 AND mailbox_id = $2",
+        account_id, mailbox_id);
+    return MailboxCounts{r[0][0].as<int64_t>(), r[0][1].as<int64_t>(), r[0][2].as<int64_t>(), r[0][3].as<int64_t>()};
+  });
+}
+
+}  // namespace kite::mailstore

@@ -94,6 +94,15 @@ absl::Status RenameMailbox(store::Pool& pool, int64_t account_id, const std::str
 // SUBSCRIBE / UNSUBSCRIBE: NotFound for a mailbox that does not exist.
 absl::Status SetSubscribed(store::Pool& pool, int64_t account_id, const std::string& name, bool subscribed);
 
+struct MailboxCounts {
+  int64_t messages = 0;
+  int64_t unseen = 0;
+  int64_t deleted = 0;
+  int64_t size = 0;  // octets (STATUS SIZE, RFC 9208)
+};
+// STATUS counts in one query (no entry list in memory).
+absl::StatusOr<MailboxCounts> CountMailbox(store::Pool& pool, int64_t account_id, int64_t mailbox_id);
+
 struct QuotaInfo {
   int64_t limit_bytes = 0;  // 0 = unlimited
   int64_t used_bytes = 0;
