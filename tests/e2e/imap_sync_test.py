@@ -455,7 +455,9 @@ class ImapSync(SuiteTestCase):
             typ, data = m.list('""', "*")
         finally:
             m.logout()
-        names = [re.search(rb'"?([^"]*)"?$', d).group(1).decode() for d in data if d]
+        # (attributes) "delimiter" name -- the name quoted or an atom.
+        names = [re.match(rb'^\([^)]*\) (?:"[^"]*"|NIL) "?(.*?)"?$', d).group(1).decode()
+                 for d in data if isinstance(d, bytes)]
         self.assertIn("Projects", names, f"the new local folder is not on the server: {names}")
         self.assertIn(msgid, self.server_state(tool.user, "Projects"))
 
