@@ -899,6 +899,7 @@ async def idle_latency(idle_port, user, trials, trigger, ctx, timeout=10):
         task = asyncio.create_task(reader())
         latencies, error = [], None
         loop = asyncio.get_running_loop()
+        rng = random.Random(trials)
         try:
             for i in range(trials):
                 while not queue.empty():
@@ -915,7 +916,8 @@ async def idle_latency(idle_port, user, trials, trigger, ctx, timeout=10):
                     error = f"no EXISTS within {timeout} s (trial {i + 1})"
                     break
                 latencies.append(t1 - t0)
-                await asyncio.sleep(0.05)
+                # A random pause, so that trials do not fall into step with a server's timers.
+                await asyncio.sleep(rng.uniform(0.05, 0.5))
         finally:
             task.cancel()
         return latencies, error
