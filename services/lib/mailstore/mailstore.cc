@@ -3,9 +3,9 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "lib/mailstore/internal.h"
 
 namespace kite::mailstore {
-namespace {
 
 // PostgreSQL text[] as returned by libpqxx 6: "{a,b,\"c d\"}". Flags are atoms (no quotes
 // needed in practice) but quoted elements are handled.
@@ -39,17 +39,6 @@ std::vector<std::string> ParseTextArray(const std::string& text) {
   return out;
 }
 
-MailboxInfo RowToMailbox(const pqxx::row& r) {
-  return MailboxInfo{r[0].as<int64_t>(), r[1].as<std::string>(), r[2].is_null() ? "" : r[2].as<std::string>(),
-                     r[3].as<int64_t>(), r[4].as<int64_t>(),     r[5].as<int64_t>(), r[6].as<int64_t>()};
-}
-
-constexpr const char* kMailboxSelect =
-    "SELECT m.id, m.name, m.special_use, m.uidvalidity, m.uidnext, m.highest_modseq, "
-    "(SELECT count(*) FROM mailbox_entries e WHERE e.account_id = m.account_id AND e.mailbox_id = m.id) "
-    "FROM mailboxes m WHERE m.account_id = $1";
-
-}  // namespace
 
 std::string JunkMailboxTx(pqxx::work& tx, int64_t account_id) {
   auto junk = tx.exec_params(
@@ -209,7 +198,6 @@ absl::StatusOr<std::vector<std::string>> AddFlag(store::Pool& pool, int64_t acco
   });
 }
 
-namespace {
 // A PostgreSQL text[] literal with every element quoted (flags are atoms; quoting is belt
 // and braces, the value still travels as a parameter).
 std::string TextArrayLiteral(const std::vector<std::string>& items) {
@@ -226,7 +214,6 @@ std::string TextArrayLiteral(const std::vector<std::string>& items) {
   out += '}';
   return out;
 }
-}  // namespace
 
 absl::StatusOr<std::vector<std::string>> StoreFlags(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
                                                     int64_t uid, FlagOp op, const std::vector<std::string>& flags) {

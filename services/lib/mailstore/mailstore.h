@@ -45,6 +45,7 @@ struct MailboxInfo {
   int64_t uidnext = 0;
   int64_t highest_modseq = 0;
   int64_t exists = 0;
+  bool subscribed = true;
 };
 
 absl::StatusOr<std::vector<MailboxInfo>> ListMailboxes(store::Pool& pool, int64_t account_id);
@@ -73,5 +74,105 @@ absl::StatusOr<std::vector<std::string>> AddFlag(store::Pool& pool, int64_t acco
 enum class FlagOp { kReplace, kAdd, kRemove };
 absl::StatusOr<std::vector<std::string>> StoreFlags(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
                                                     int64_t uid, FlagOp op, const std::vector<std::string>& flags);
+
+// --- Changes made by IMAP and POP3 (mailbox_ops.cc). Every function is one transaction;
+// MODSEQ and UID allocation take the mailbox row lock, so a reader that sees a mailbox's
+// highest_modseq H sees every change with a MODSEQ <= H (ChangesSince relies on it).
+
+// CREATE (RFC 3501 6.3.3): AlreadyExists when the name is taken. UIDVALIDITY is larger than
+// that of every mailbox the account had before, so a deleted and re-created name never
+// repeats one.
+absl::StatusOr<MailboxInfo> CreateMailbox(store::Pool& pool, int64_t account_id, const std::string& name,
+                                          const std::string& special_use = "");
+// DELETE: removes the mailbox and its entries (quota usage lowered); NotFound; INBOX is
+// FailedPrecondition. Mailboxes below it are kept (they are mailboxes of their own).
+absl::Status DeleteMailbox(store::Pool& pool, int64_t account_id, const std::string& name);
+// RENAME: the mailbox and every mailbox below it ("a" -> "b" takes "a/x" to "b/x"), keeping
+// their UIDVALIDITY. Renaming INBOX moves its messages into the new mailbox and leaves an
+// empty INBOX (with a new UIDVALIDITY). NotFound / AlreadyExists.
+absl::Status RenameMailbox(store::Pool& pool, int64_t account_id, const std::string& from, const std::string& to);
+// SUBSCRIBE / UNSUBSCRIBE: NotFound for a mailbox that does not exist.
+absl::Status SetSubscribed(store::Pool& pool, int64_t account_id, const std::string& name, bool subscribed);
+
+struct QuotaInfo {
+  int64_t limit_bytes = 0;  // 0 = unlimited
+  int64_t used_bytes = 0;
+  int64_t messages = 0;
+};
+absl::StatusOr<QuotaInfo> GetQuota(store::Pool& pool, int64_t account_id);
+
+struct AppendResult {
+  int64_t mailbox_id = 0;
+  int64_t uidvalidity = 0;
+  int64_t uid = 0;
+  int64_t modseq = 0;
+};
+// APPEND (RFC 3501 6.3.11): stores `body` (once, shared with identical bodies, with its MIME
+// structure) as a new entry with `flags` and `internal_date` (unix seconds). NotFound for a
+// missing mailbox (the session answers [TRYCREATE]); ResourceExhausted when it would pass the
+// account's quota ([OVERQUOTA]).
+absl::StatusOr<AppendResult> Append(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                    const std::string& body, const std::vector<std::string>& flags,
+                                    int64_t internal_date);
+
+struct CopyResult {
+  int64_t uidvalidity = 0;             // of the destination
+  std::vector<int64_t> source_uids;    // those that still existed, ascending
+  std::vector<int64_t> dest_uids;      // their new UIDs, in the same order
+  int64_t source_modseq = 0;           // MOVE: the MODSEQ of the expunge
+};
+// COPY / MOVE (RFC 3501 6.4.7, RFC 6851): the entries with these UIDs that still exist, in
+// UID order, to another mailbox (possibly another account's: shared mailboxes), keeping flags
+// and internal date; the bodies are shared, not copied. `move` expunges the sources in the
+// same transaction. NotFound (destination), ResourceExhausted (destination quota).
+absl::StatusOr<CopyResult> Copy(store::Pool& pool, int64_t source_account, int64_t source_mailbox,
+                                const std::vector<int64_t>& uids, int64_t dest_account, int64_t dest_mailbox,
+                                bool move);
+
+struct ExpungeResult {
+  std::vector<int64_t> uids;  // those actually removed, ascending
+  int64_t modseq = 0;         // the MODSEQ recorded for them (0 when none)
+};
+// Removes the entries with these UIDs that still exist, records them in mailbox_expunges with
+// a new MODSEQ (QRESYNC VANISHED), lowers quota usage, and drops bodies nothing refers to any
+// more. Idempotent: UIDs already gone are ignored.
+absl::StatusOr<ExpungeResult> Expunge(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                      const std::vector<int64_t>& uids);
+
+struct Changes {
+  int64_t highest_modseq = 0;    // of the mailbox, read first
+  int64_t uidnext = 0;
+  std::vector<Entry> changed;    // entries with since < modseq <= highest_modseq, UID order
+  std::vector<int64_t> expunged; // UIDs expunged with since < modseq <= highest_modseq, ascending
+  bool exists = true;            // false: the mailbox was deleted
+};
+struct FlagChange {
+  int64_t uid = 0;
+  std::vector<std::string> flags;  // after the change
+  int64_t modseq = 0;
+  bool changed = false;
+};
+struct StoreResult {
+  std::vector<FlagChange> entries;  // every matched entry that exists, UID order
+  std::vector<int64_t> modified;    // UNCHANGEDSINCE failed for these (RFC 7162 [MODIFIED])
+};
+// STORE over many entries in one transaction: the changed ones share one new MODSEQ. With
+// unchanged_since > 0, an entry whose MODSEQ is higher is left alone and listed in
+// `modified`.
+absl::StatusOr<StoreResult> StoreFlagsMany(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                           const std::vector<int64_t>& uids, FlagOp op,
+                                           const std::vector<std::string>& flags, int64_t unchanged_since = 0);
+
+struct StoredMessage {
+  int64_t uid = 0;
+  std::string body;       // when asked for (or when the structure is missing)
+  std::string structure;  // lib/mime storage blob; "" when not stored (parse `body`)
+};
+// The bodies and/or stored MIME structures of entries, UID order; missing UIDs are left out.
+absl::StatusOr<std::vector<StoredMessage>> LoadMessages(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                                        const std::vector<int64_t>& uids, bool body, bool structure);
+
+// What changed in a mailbox after MODSEQ `since` (NOOP, IDLE, CONDSTORE, QRESYNC).
+absl::StatusOr<Changes> ChangesSince(store::Pool& pool, int64_t account_id, int64_t mailbox_id, int64_t since);
 
 }  // namespace kite::mailstore

@@ -1,0 +1,444 @@
+// Mailbox changes made by IMAP and POP3: create, delete, rename, subscribe, append, copy,
+// move, expunge, and the change log CONDSTORE/QRESYNC and cross-replica IDLE read.
+//
+// Locking order (the delivery engine and the relay use the same): quota_usage row, then the
+// mailbox row(s) in ascending id, then entries. UID and MODSEQ come from the mailbox row
+// under its lock, so commits of one mailbox are ordered by MODSEQ.
+#include <algorithm>
+#include <openssl/sha.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "lib/mailstore/internal.h"
+#include "lib/mailstore/mailstore.h"
+#include "lib/mime/message.h"
+
+namespace kite::mailstore {
+namespace {
+
+// A new UIDVALIDITY: the clock, but always above every value the account used before (a
+// mailbox deleted and re-created within a second must not repeat one; RFC 3501 2.3.1.1).
+constexpr const char* kNewUidValidity =
+    "GREATEST(extract(epoch from clock_timestamp())::bigint, "
+    "(SELECT COALESCE(max(uidvalidity), 0) + 1 FROM mailboxes WHERE account_id = $1))";
+
+std::string PgArray(const std::vector<int64_t>& v) {
+  std::string out = "{";
+  for (size_t i = 0; i < v.size(); ++i) absl::StrAppend(&out, i ? "," : "", v[i]);
+  out += "}";
+  return out;
+}
+
+// Drops bodies nothing refers to any more, in a savepoint: a delivery reusing one of them at
+// this moment makes the delete fail, which must not undo the caller's change.
+void CollectBodies(pqxx::work& tx, const std::vector<int64_t>& message_ids) {
+  if (message_ids.empty()) return;
+  try {
+    pqxx::subtransaction sub(tx, "gc");
+    sub.exec_params(
+        "DELETE FROM messages m WHERE m.id = ANY($1::bigint[]) "
+        "AND NOT EXISTS (SELECT 1 FROM mailbox_entries e WHERE e.message_id = m.id)",
+        PgArray(message_ids));
+    sub.commit();
+  } catch (const pqxx::sql_error&) {
+    // Still referenced by a concurrent insert: kept.
+  }
+}
+
+// Adds `bytes`/`messages` (may be negative) to the account's usage. With `check`, refuses to
+// pass the quota (ResourceExhausted); the row is locked first so concurrent writers queue.
+absl::Status ChargeQuota(pqxx::work& tx, int64_t account_id, int64_t bytes, int64_t messages, bool check) {
+  tx.exec_params("INSERT INTO quota_usage(account_id) VALUES ($1) ON CONFLICT DO NOTHING", account_id);
+  auto r = tx.exec_params(
+      "SELECT q.bytes, a.quota_bytes FROM quota_usage q JOIN accounts a ON a.id = q.account_id "
+      "WHERE q.account_id = $1 FOR UPDATE OF q",
+      account_id);
+  if (r.empty()) return absl::NotFoundError("no such account");
+  int64_t used = r[0][0].as<int64_t>(), limit = r[0][1].as<int64_t>();
+  if (check && bytes > 0 && limit > 0 && used + bytes > limit) {
+    return absl::ResourceExhaustedError("quota exceeded");
+  }
+  tx.exec_params(
+      "UPDATE quota_usage SET bytes = GREATEST(bytes + $2, 0), messages = GREATEST(messages + $3, 0) "
+      "WHERE account_id = $1",
+      account_id, bytes, messages);
+  return absl::OkStatus();
+}
+
+struct Removed {
+  std::vector<int64_t> uids;
+  std::vector<int64_t> message_ids;
+  int64_t bytes = 0;
+  int64_t modseq = 0;
+};
+
+// Removes entries (under the mailbox lock), logging them for VANISHED.
+Removed RemoveEntriesTx(pqxx::work& tx, int64_t account_id, int64_t mailbox_id, const std::vector<int64_t>& uids) {
+  Removed out;
+  if (uids.empty()) return out;
+  auto lock = tx.exec_params("SELECT 1 FROM mailboxes WHERE account_id = $1 AND id = $2 FOR UPDATE", account_id,
+                             mailbox_id);
+  if (lock.empty()) return out;
+  auto gone = tx.exec_params(
+      "DELETE FROM mailbox_entries WHERE account_id = $1 AND mailbox_id = $2 AND uid = ANY($3::bigint[]) "
+      "RETURNING uid, message_id, size",
+      account_id, mailbox_id, PgArray(uids));
+  if (gone.empty()) return out;
+  for (const auto& r : gone) {
+    out.uids.push_back(r[0].as<int64_t>());
+    out.message_ids.push_back(r[1].as<int64_t>());
+    out.bytes += r[2].as<int64_t>();
+  }
+  std::sort(out.uids.begin(), out.uids.end());
+  out.modseq = tx.exec_params(
+                     "UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE account_id = $1 AND id = $2 "
+                     "RETURNING highest_modseq",
+                     account_id, mailbox_id)[0][0]
+                   .as<int64_t>();
+  tx.exec_params(
+      "INSERT INTO mailbox_expunges(account_id, mailbox_id, uid, modseq) "
+      "SELECT $1, $2, u, $4 FROM unnest($3::bigint[]) AS u "
+      "ON CONFLICT (account_id, mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq",
+      account_id, mailbox_id, PgArray(out.uids), out.modseq);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<MailboxInfo> CreateMailbox(store::Pool& pool, int64_t account_id, const std::string& name,
+                                          const std::string& special_use) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<MailboxInfo> {
+    auto r = tx.exec_params(absl::StrCat("INSERT INTO mailboxes(account_id, name, uidvalidity, special_use) "
+                                         "VALUES ($1, $2, ",
+                                         kNewUidValidity,
+                                         ", NULLIF($3, '')) ON CONFLICT (account_id, name) DO NOTHING RETURNING id"),
+                            account_id, name, special_use);
+    if (r.empty()) return absl::AlreadyExistsError("mailbox exists");
+    auto info = tx.exec_params(absl::StrCat(kMailboxSelect, " AND m.id = $2"), account_id, r[0][0].as<int64_t>());
+    return RowToMailbox(info[0]);
+  });
+}
+
+absl::Status DeleteMailbox(store::Pool& pool, int64_t account_id, const std::string& name) {
+  if (name == "INBOX") return absl::FailedPreconditionError("INBOX cannot be deleted");
+  return pool.Transact([&](pqxx::work& tx) -> absl::Status {
+    auto mb = tx.exec_params("SELECT id FROM mailboxes WHERE account_id = $1 AND name = $2", account_id, name);
+    if (mb.empty()) return absl::NotFoundError("no such mailbox");
+    int64_t id = mb[0][0].as<int64_t>();
+    auto sums = tx.exec_params(
+        "SELECT COALESCE(sum(size), 0)::bigint, count(*) FROM mailbox_entries WHERE account_id = $1 AND mailbox_id = $2",
+        account_id, id);
+    if (auto st = ChargeQuota(tx, account_id, -sums[0][0].as<int64_t>(), -sums[0][1].as<int64_t>(), false); !st.ok()) {
+      return st;
+    }
+    std::vector<int64_t> message_ids;
+    for (const auto& r : tx.exec_params(
+             "DELETE FROM mailbox_entries WHERE account_id = $1 AND mailbox_id = $2 RETURNING message_id", account_id,
+             id)) {
+      message_ids.push_back(r[0].as<int64_t>());
+    }
+    tx.exec_params("DELETE FROM mailboxes WHERE account_id = $1 AND id = $2", account_id, id);
+    std::sort(message_ids.begin(), message_ids.end());
+    message_ids.erase(std::unique(message_ids.begin(), message_ids.end()), message_ids.end());
+    CollectBodies(tx, message_ids);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status RenameMailbox(store::Pool& pool, int64_t account_id, const std::string& from, const std::string& to) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::Status {
+    auto src = tx.exec_params("SELECT id FROM mailboxes WHERE account_id = $1 AND name = $2 FOR UPDATE", account_id,
+                              from);
+    if (src.empty()) return absl::NotFoundError("no such mailbox");
+    auto clash = tx.exec_params(
+        "SELECT 1 FROM mailboxes WHERE account_id = $1 AND (name = $2 OR left(name, length($2) + 1) = $2 || '/')",
+        account_id, to);
+    if (!clash.empty()) return absl::AlreadyExistsError("the new name exists");
+    if (from == "INBOX") {
+      // RFC 3501 6.3.5: INBOX's messages move to the new name; INBOX stays, empty. The row
+      // (and its UIDs and UIDVALIDITY) becomes the new mailbox; a fresh INBOX replaces it.
+      tx.exec_params("UPDATE mailboxes SET name = $2, special_use = NULL WHERE account_id = $1 AND name = 'INBOX'",
+                     account_id, to);
+      tx.exec_params(absl::StrCat("INSERT INTO mailboxes(account_id, name, uidvalidity) VALUES ($1, 'INBOX', ",
+                                  kNewUidValidity, ")"),
+                     account_id);
+      return absl::OkStatus();
+    }
+    // The mailbox and its inferiors, in one statement.
+    tx.exec_params(
+        "UPDATE mailboxes SET name = $3 || substr(name, length($2) + 1) "
+        "WHERE account_id = $1 AND (name = $2 OR left(name, length($2) + 1) = $2 || '/')",
+        account_id, from, to);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status SetSubscribed(store::Pool& pool, int64_t account_id, const std::string& name, bool subscribed) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_params("UPDATE mailboxes SET subscribed = $3 WHERE account_id = $1 AND name = $2 RETURNING id",
+                            account_id, name, subscribed);
+    if (r.empty()) return absl::NotFoundError("no such mailbox");
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<QuotaInfo> GetQuota(store::Pool& pool, int64_t account_id) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<QuotaInfo> {
+    auto r = tx.exec_params(
+        "SELECT a.quota_bytes, COALESCE(q.bytes, 0), COALESCE(q.messages, 0) FROM accounts a "
+        "LEFT JOIN quota_usage q ON q.account_id = a.id WHERE a.id = $1",
+        account_id);
+    if (r.empty()) return absl::NotFoundError("no such account");
+    return QuotaInfo{r[0][0].as<int64_t>(), r[0][1].as<int64_t>(), r[0][2].as<int64_t>()};
+  });
+}
+
+absl::StatusOr<AppendResult> Append(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                    const std::string& body, const std::vector<std::string>& flags,
+                                    int64_t internal_date) {
+  // Parsed once, outside the transaction.
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest);
+  const std::string sha(reinterpret_cast<const char*>(digest), sizeof digest);
+  const std::string structure = mime::EncodeStorage(mime::Parse(body));
+  const int64_t size = static_cast<int64_t>(body.size());
+  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<AppendResult> {
+    auto exists = tx.exec_params("SELECT 1 FROM mailboxes WHERE account_id = $1 AND id = $2", account_id, mailbox_id);
+    if (exists.empty()) return absl::NotFoundError("no such mailbox");
+    if (auto st = ChargeQuota(tx, account_id, size, 1, true); !st.ok()) return st;
+    pqxx::binarystring sha_bin(sha);
+    auto found = tx.exec_params("SELECT id FROM messages WHERE sha256 = $1 AND size = $2 LIMIT 1", sha_bin, size);
+    int64_t message_id;
+    if (!found.empty()) {
+      message_id = found[0][0].as<int64_t>();
+    } else {
+      pqxx::binarystring body_bin(body);
+      pqxx::binarystring structure_bin(structure);
+      message_id = tx.exec_params(
+                         "INSERT INTO messages(sha256, size, body, structure) VALUES ($1, $2, $3, $4) RETURNING id",
+                         sha_bin, size, body_bin, structure_bin)[0][0]
+                       .as<int64_t>();
+    }
+    auto mb = tx.exec_params(
+        "UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1 "
+        "WHERE account_id = $1 AND id = $2 RETURNING uidvalidity, uidnext - 1, highest_modseq",
+        account_id, mailbox_id);
+    AppendResult out;
+    out.mailbox_id = mailbox_id;
+    out.uidvalidity = mb[0][0].as<int64_t>();
+    out.uid = mb[0][1].as<int64_t>();
+    out.modseq = mb[0][2].as<int64_t>();
+    tx.exec_params(
+        "INSERT INTO mailbox_entries(account_id, mailbox_id, uid, message_id, modseq, internal_date, size, flags) "
+        "VALUES ($1, $2, $3, $4, $5, to_timestamp($6), $7, $8::text[])",
+        account_id, mailbox_id, out.uid, message_id, out.modseq, internal_date, size, TextArrayLiteral(flags));
+    return out;
+  });
+}
+
+absl::StatusOr<CopyResult> Copy(store::Pool& pool, int64_t source_account, int64_t source_mailbox,
+                                const std::vector<int64_t>& uids, int64_t dest_account, int64_t dest_mailbox,
+                                bool move) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<CopyResult> {
+    CopyResult out;
+    auto dest = tx.exec_params("SELECT uidvalidity FROM mailboxes WHERE account_id = $1 AND id = $2", dest_account,
+                               dest_mailbox);
+    if (dest.empty()) return absl::NotFoundError("no such mailbox");
+    out.uidvalidity = dest[0][0].as<int64_t>();
+    auto src = tx.exec_params(
+        "SELECT uid, message_id, size, flags::text, internal_date FROM mailbox_entries "
+        "WHERE account_id = $1 AND mailbox_id = $2 AND uid = ANY($3::bigint[]) ORDER BY uid",
+        source_account, source_mailbox, PgArray(uids));
+    if (src.empty()) return out;
+    int64_t bytes = 0;
+    for (const auto& r : src) bytes += r[2].as<int64_t>();
+    const int64_t n = static_cast<int64_t>(src.size());
+    const bool same_account = source_account == dest_account;
+    // Moving within an account does not change its usage.
+    if (!(move && same_account)) {
+      if (auto st = ChargeQuota(tx, dest_account, bytes, n, true); !st.ok()) return st;
+    }
+    // Both mailbox rows are locked in id order (a MOVE each way at once must not deadlock).
+    if (move && same_account && source_mailbox < dest_mailbox) {
+      tx.exec_params("SELECT 1 FROM mailboxes WHERE account_id = $1 AND id = $2 FOR UPDATE", source_account,
+                     source_mailbox);
+    }
+    auto mb = tx.exec_params(
+        "UPDATE mailboxes SET uidnext = uidnext + $3, highest_modseq = highest_modseq + 1 "
+        "WHERE account_id = $1 AND id = $2 RETURNING uidnext - $3, highest_modseq",
+        dest_account, dest_mailbox, n);
+    int64_t first = mb[0][0].as<int64_t>();
+    int64_t modseq = mb[0][1].as<int64_t>();
+    if (first + n - 1 > 4294967295LL) return absl::ResourceExhaustedError("UID space of the mailbox exhausted");
+    std::vector<int64_t> dest_uids, message_ids, sizes;
+    std::vector<std::string> flags, dates;
+    for (int64_t i = 0; i < n; ++i) {
+      const auto& r = src[static_cast<int>(i)];
+      out.source_uids.push_back(r[0].as<int64_t>());
+      out.dest_uids.push_back(first + i);
+      tx.exec_params(
+          "INSERT INTO mailbox_entries(account_id, mailbox_id, uid, message_id, modseq, internal_date, size, flags) "
+          "VALUES ($1, $2, $3, $4, $5, $6::timestamptz, $7, $8::text[])",
+          dest_account, dest_mailbox, first + i, r[1].as<int64_t>(), modseq, r[4].as<std::string>(),
+          r[2].as<int64_t>(), r[3].as<std::string>());
+    }
+    if (move) {
+      Removed removed = RemoveEntriesTx(tx, source_account, source_mailbox, out.source_uids);
+      out.source_modseq = removed.modseq;
+      if (!same_account) {
+        if (auto st = ChargeQuota(tx, source_account, -removed.bytes, -static_cast<int64_t>(removed.uids.size()), false);
+            !st.ok()) {
+          return st;
+        }
+      }
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<ExpungeResult> Expunge(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                      const std::vector<int64_t>& uids) {
+  if (uids.empty()) return ExpungeResult{};
+  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<ExpungeResult> {
+    // Quota row first (the delivery engine's order), then the mailbox.
+    tx.exec_params("SELECT 1 FROM quota_usage WHERE account_id = $1 FOR UPDATE", account_id);
+    Removed removed = RemoveEntriesTx(tx, account_id, mailbox_id, uids);
+    ExpungeResult out{removed.uids, removed.modseq};
+    if (removed.uids.empty()) return out;
+    if (auto st = ChargeQuota(tx, account_id, -removed.bytes, -static_cast<int64_t>(removed.uids.size()), false);
+        !st.ok()) {
+      return st;
+    }
+    std::sort(removed.message_ids.begin(), removed.message_ids.end());
+    removed.message_ids.erase(std::unique(removed.message_ids.begin(), removed.message_ids.end()),
+                              removed.message_ids.end());
+    CollectBodies(tx, removed.message_ids);
+    return out;
+  });
+}
+
+absl::StatusOr<Changes> ChangesSince(store::Pool& pool, int64_t account_id, int64_t mailbox_id, int64_t since) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<Changes> {
+    Changes out;
+    auto mb = tx.exec_params("SELECT highest_modseq, uidnext FROM mailboxes WHERE account_id = $1 AND id = $2",
+                             account_id, mailbox_id);
+    if (mb.empty()) {
+      out.exists = false;
+      return out;
+    }
+    out.highest_modseq = mb[0][0].as<int64_t>();
+    out.uidnext = mb[0][1].as<int64_t>();
+    if (out.highest_modseq <= since) return out;
+    for (const auto& r : tx.exec_params(
+             absl::StrCat("SELECT ", kEntryColumns,
+                          " FROM mailbox_entries e WHERE e.account_id = $1 AND e.mailbox_id = $2 "
+                          "AND e.modseq > $3 AND e.modseq <= $4 ORDER BY e.uid"),
+             account_id, mailbox_id, since, out.highest_modseq)) {
+      out.changed.push_back(RowToEntry(r));
+    }
+    for (const auto& r : tx.exec_params(
+             "SELECT uid FROM mailbox_expunges WHERE account_id = $1 AND mailbox_id = $2 "
+             "AND modseq > $3 AND modseq <= $4 ORDER BY uid",
+             account_id, mailbox_id, since, out.highest_modseq)) {
+      out.expunged.push_back(r[0].as<int64_t>());
+    }
+    return out;
+  });
+}
+
+}  // namespace kite::mailstore
+
+namespace kite::mailstore {
+
+absl::StatusOr<StoreResult> StoreFlagsMany(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                           const std::vector<int64_t>& uids, FlagOp op,
+                                           const std::vector<std::string>& flags, int64_t unchanged_since) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<StoreResult> {
+    StoreResult out;
+    if (uids.empty()) return out;
+    auto lock = tx.exec_params("SELECT highest_modseq FROM mailboxes WHERE account_id = $1 AND id = $2 FOR UPDATE",
+                               account_id, mailbox_id);
+    if (lock.empty()) return absl::NotFoundError("no such mailbox");
+    const int64_t modseq = lock[0][0].as<int64_t>() + 1;
+    auto has = [](const std::vector<std::string>& v, const std::string& f) {
+      return std::find(v.begin(), v.end(), f) != v.end();
+    };
+    std::vector<int64_t> changed_uids;
+    std::vector<std::string> changed_flags;
+    for (const auto& r : tx.exec_params(
+             "SELECT uid, flags::text, modseq FROM mailbox_entries "
+             "WHERE account_id = $1 AND mailbox_id = $2 AND uid = ANY($3::bigint[]) ORDER BY uid FOR UPDATE",
+             account_id, mailbox_id, PgArray(uids))) {
+      FlagChange fc{r[0].as<int64_t>(), ParseTextArray(r[1].as<std::string>()), r[2].as<int64_t>(), false};
+      if (unchanged_since > 0 && fc.modseq > unchanged_since) {
+        out.modified.push_back(fc.uid);
+        continue;
+      }
+      std::vector<std::string> after;
+      if (op == FlagOp::kAdd) after = fc.flags;
+      if (op == FlagOp::kRemove) {
+        for (const auto& f : fc.flags) {
+          if (!has(flags, f)) after.push_back(f);
+        }
+      } else {
+        for (const auto& f : flags) {
+          if (!has(after, f)) after.push_back(f);
+        }
+      }
+      bool same = fc.flags.size() == after.size() &&
+                  std::all_of(after.begin(), after.end(), [&](const std::string& f) { return has(fc.flags, f); });
+      if (!same) {
+        fc.flags = std::move(after);
+        fc.modseq = modseq;
+        fc.changed = true;
+        changed_uids.push_back(fc.uid);
+        changed_flags.push_back(TextArrayLiteral(fc.flags));
+      }
+      out.entries.push_back(std::move(fc));
+    }
+    if (changed_uids.empty()) return out;
+    tx.exec_params("UPDATE mailboxes SET highest_modseq = $3 WHERE account_id = $1 AND id = $2", account_id,
+                   mailbox_id, modseq);
+    // One statement for all rows: uid[i] gets flags[i] (each a text[] literal).
+    std::string flag_array = "{";
+    for (size_t i = 0; i < changed_flags.size(); ++i) {
+      if (i) flag_array += ',';
+      flag_array += '"';
+      for (char c : changed_flags[i]) {
+        if (c == '"' || c == '\\') flag_array += '\\';
+        flag_array += c;
+      }
+      flag_array += '"';
+    }
+    flag_array += '}';
+    tx.exec_params(
+        "UPDATE mailbox_entries e SET flags = v.f::text[], modseq = $5 "
+        "FROM unnest($3::bigint[], $4::text[]) AS v(u, f) "
+        "WHERE e.account_id = $1 AND e.mailbox_id = $2 AND e.uid = v.u",
+        account_id, mailbox_id, PgArray(changed_uids), flag_array, modseq);
+    return out;
+  });
+}
+
+absl::StatusOr<std::vector<StoredMessage>> LoadMessages(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                                        const std::vector<int64_t>& uids, bool body, bool structure) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::vector<StoredMessage>> {
+    std::vector<StoredMessage> out;
+    if (uids.empty()) return out;
+    for (const auto& r : tx.exec_params(
+             "SELECT e.uid, CASE WHEN $4 OR ($5 AND m.structure IS NULL) THEN m.body END, "
+             "CASE WHEN $5 THEN m.structure END "
+             "FROM mailbox_entries e JOIN messages m ON m.id = e.message_id "
+             "WHERE e.account_id = $1 AND e.mailbox_id = $2 AND e.uid = ANY($3::bigint[]) ORDER BY e.uid",
+             account_id, mailbox_id, PgArray(uids), body, structure)) {
+      StoredMessage m;
+      m.uid = r[0].as<int64_t>();
+      if (!r[1].is_null()) m.body = pqxx::binarystring(r[1]).str();
+      if (!r[2].is_null()) m.structure = pqxx::binarystring(r[2]).str();
+      out.push_back(std::move(m));
+    }
+    return out;
+  });
+}
+
+}  // namespace kite::mailstore
