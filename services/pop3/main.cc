@@ -14,11 +14,13 @@ struct State {
   std::vector<std::unique_ptr<kite::net::Listener>> listeners;
 };
 
-// QUIT in the UPDATE state: mailstore's expunge (idempotent, records the expunge for
-// IMAP's QRESYNC, lowers quota usage).
-absl::StatusOr<std::vector<int64_t>> Expunge(kite::store::Pool& /*pool*/, int64_t /*account_id*/,
-                                             int64_t /*mailbox_id*/, const std::vector<int64_t>& /*uids*/) {
-  return absl::UnimplementedError("mailstore::Expunge is not merged yet");
+// QUIT in the UPDATE state: mailstore's expunge (idempotent; records the expunge for IMAP's
+// QRESYNC, lowers quota usage).
+absl::StatusOr<std::vector<int64_t>> Expunge(kite::store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                             const std::vector<int64_t>& uids) {
+  auto r = kite::mailstore::Expunge(pool, account_id, mailbox_id, uids);
+  if (!r.ok()) return r.status();
+  return std::move(r->uids);
 }
 }  // namespace
 
