@@ -17,6 +17,8 @@ Debian's fetchmail (scripts/install-deps). Checks:
   g) DELE then QUIT deletes, the other messages keep their UIDL, and IMAP no longer sees them
   h) bad commands get -ERR and the session goes on; too many end it; an over-long line too
   i) fetchmail downloads over TLS (certificate checked against the launcher's) and deletes
+  j) two sessions on one INBOX: both delete the same message and both QUITs succeed
+     (idempotent); a message the other removed answers -ERR; IMAP's EXPUNGE likewise
 Never uses DNS: every address is 127.0.0.1 and every domain ends in .test.
 """
 import base64
@@ -40,7 +42,7 @@ from kite_suite import SuiteTestCase, insecure_context, record_failure  # noqa: 
 
 PASSWORD = "pop3-password-123"
 DOMAIN = "example.test"
-USERS = ["popa", "popc", "popd", "pope", "popf", "popg", "poph", "popi"]
+USERS = ["popa", "popc", "popd", "pope", "popf", "popg", "poph", "popi", "popj"]
 
 
 def addr(name):
@@ -399,6 +401,11 @@ class Pop3(SuiteTestCase):
         self.deliver(user, sent)
         ids = self.message_ids(user)  # in POP3's order (delivery may reorder them)
         self.assertEqual(sorted(ids), sorted(msgid for msgid, _ in sent))
+        # IMAP sessions on every replica learn of the deletion through Redis pub/sub.
+        redis = socket.create_connection(("127.0.0.1", self.port("redis")), timeout=30)
+        redis_file = redis.makefile("rb")
+        redis.sendall(b"PSUBSCRIBE kite:mbox:*\r\n")
+        self.assertEqual([redis_file.readline() for _ in range(6)][0], b"*3\r\n")  # psubscribe confirmation
         p = self.pop(user)
         try:
             resp, before, _ = p.uidl()
@@ -407,6 +414,12 @@ class Pop3(SuiteTestCase):
         finally:
             resp = p.quit()
         self.assertTrue(resp.startswith(b"+OK"), resp)
+        # *4 pmessage <pattern> <channel> <payload>: "<mailbox_id> expunge" on kite:mbox:<account_id>.
+        published = [redis_file.readline() for _ in range(9)]
+        redis.close()
+        self.assertEqual(published[0], b"*4\r\n", published)
+        self.assertTrue(published[6].startswith(b"kite:mbox:"), published)
+        self.assertRegex(published[8], rb"^\d+ expunge\r\n$")
         p = self.pop(user)
         try:
             self.assertEqual(p.stat()[0], 1)
@@ -429,6 +442,57 @@ class Pop3(SuiteTestCase):
         try:
             self.assertTrue(p.dele(1).startswith(b"+OK"))
             self.assertTrue(p.rset().startswith(b"+OK"))
+        finally:
+            p.quit()
+
+    @record_failure
+    def test_j_two_sessions_one_inbox(self):
+        user = addr("popj")
+        self.deliver(user, [message(user, "shared 1"), message(user, "shared 2"), message(user, "shared 3")])
+        a, b = self.pop(user), self.pop(user)
+        try:
+            self.assertEqual(a.stat()[0], 3)
+            self.assertEqual(b.stat()[0], 3)
+            self.assertEqual(a.uidl(), b.uidl())
+            self.assertTrue(a.dele(1).startswith(b"+OK"))
+            self.assertTrue(a.dele(2).startswith(b"+OK"))
+            self.assertTrue(b.dele(1).startswith(b"+OK"))
+            self.assertTrue(a.quit().startswith(b"+OK"))
+            # b's snapshot still lists message 2, which a removed.
+            with self.assertRaises(poplib.error_proto) as e:
+                b.retr(2)
+            self.assertIn(b"no longer exists", e.exception.args[0])
+            self.assertTrue(b.quit().startswith(b"+OK"))  # removing message 1 again is harmless
+        finally:
+            for p in (a, b):
+                try:
+                    p.close()
+                except OSError:
+                    pass
+        # IMAP expunges message 3 while a POP3 session holds it; the POP3 QUIT still succeeds.
+        p = self.pop(user)
+        try:
+            self.assertEqual(p.stat()[0], 1)
+            self.assertTrue(p.dele(1).startswith(b"+OK"))
+            m = self.imap(user)
+            try:
+                m.select("INBOX")
+                typ, data = m.store("1", "+FLAGS", "(\\Deleted)")
+                self.assertEqual(typ, "OK", data)
+                try:
+                    typ, data = m.expunge()
+                    self.assertEqual(typ, "OK", data)
+                except imaplib.IMAP4.error as e:
+                    # Until kite-imap has EXPUNGE (issue 6): POP3's QUIT removes it instead.
+                    if "not implemented" not in str(e):
+                        raise
+            finally:
+                m.logout()
+        finally:
+            self.assertTrue(p.quit().startswith(b"+OK"))
+        p = self.pop(user)
+        try:
+            self.assertEqual(p.stat(), (0, 0))
         finally:
             p.quit()
 
