@@ -160,6 +160,7 @@ absl::StatusOr<Command> ParseCommand(std::string_view line, const Limits& limits
     return cmd;
   }
   if (cmd.verb == Verb::kUser) {
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
     while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
     if (rest.empty() || rest.size() > kMaxUserName) return Syntax("Syntax: USER name");
     cmd.text = std::string(rest);

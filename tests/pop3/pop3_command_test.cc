@@ -122,6 +122,7 @@ TEST_CASE("Message numbers are positive decimal numbers", "[pop3][parser]") {
 
 TEST_CASE("USER and PASS", "[pop3][parser]") {
   CHECK(P("USER alice@example.test") == "USER t[alice@example.test]");
+  CHECK(P("USER  bob@example.test ") == "USER t[bob@example.test]");
   CHECK(P("USER") == "ERR Syntax: USER name");
   CHECK(P("USER ") == "ERR Syntax: USER name");
   // RFC 1939 section 7: the password is the rest of the line, spaces included.
