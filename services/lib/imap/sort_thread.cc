@@ -21,7 +21,7 @@ absl::Status Bad(std::string_view what) { return absl::InvalidArgumentError(AV(w
 
 // The loop check of THREAD=REFERENCES walks up the parents of the would-be parent. Deeper
 // ancestries are treated as loops (the link is not made), which bounds the work per link.
-constexpr size_t kMaxAncestorWalk = 4096;
+constexpr size_t kMaxAncestorWalk = 1 << 16;
 
 absl::Status ParseCharsetArgument(const std::vector<Token>& args, size_t i, std::string& out) {
   if (i >= args.size()) return Bad("Missing charset");
@@ -190,20 +190,28 @@ struct Tree {
   struct Node {
     int msg = -1;  // index into the messages; -1 for a dummy
     int parent = -1;
+    size_t kids = 0;  // while linking: how many nodes have this one as parent
     std::vector<int> children;
   };
   std::vector<Node> nodes;
 
   int Add(int msg) {
-    nodes.push_back(Node{msg, -1, {}});
+    nodes.push_back(Node{msg, -1, 0, {}});
     return static_cast<int>(nodes.size() - 1);
   }
   bool IsDummy(int n) const { return nodes[n].msg < 0; }
+  void SetParent(int n, int parent) {
+    if (nodes[n].parent >= 0) --nodes[nodes[n].parent].kids;
+    nodes[n].parent = parent;
+    if (parent >= 0) ++nodes[parent].kids;
+  }
 };
 
 // Whether making `parent` the parent of `child` would close a loop (parent is child or one
 // of its descendants), or the ancestry is too deep to tell cheaply.
 bool WouldLoop(const Tree& t, int parent, int child) {
+  if (parent == child) return true;
+  if (t.nodes[child].kids == 0) return false;  // the usual case: nothing below the child
   size_t steps = 0;
   for (int p = parent; p >= 0; p = t.nodes[p].parent) {
     if (p == child || ++steps > kMaxAncestorWalk) return true;
@@ -313,14 +321,14 @@ ThreadForest References(const std::vector<SortFields>& msgs, bool uid) {
     for (const std::string& ref : f.references) {
       int cur = lookup(ref);
       if (prev >= 0 && cur != prev && t.nodes[cur].parent < 0 && !WouldLoop(t, prev, cur)) {
-        t.nodes[cur].parent = prev;
+        t.SetParent(cur, prev);
       }
       prev = cur;
     }
     // (B) The last reference is the parent, replacing any earlier guess.
     if (t.nodes[self].parent != prev) {
-      t.nodes[self].parent = -1;
-      if (prev >= 0 && prev != self && !WouldLoop(t, prev, self)) t.nodes[self].parent = prev;
+      t.SetParent(self, -1);
+      if (prev >= 0 && !WouldLoop(t, prev, self)) t.SetParent(self, prev);
     }
   }
   ids.clear();  // (3 of RFC 5256's list) the id table is no longer needed
@@ -754,7 +762,7 @@ std::string FormatThreadResponse(const ThreadForest& threads) {
     const ThreadForest::Node& node = nodes[n];
     std::vector<uint32_t> kids;
     for (uint32_t c : node.children) {
-      if (valid(c)) kids.push_back(c);
+      if (valid(c) && !seen[c]) kids.push_back(c);
     }
     bool dummy = node.id == 0;
     if (!dummy) out += std::to_string(node.id);
