@@ -47,6 +47,18 @@ MimeSearchMessage::MimeSearchMessage(SearchMetadata meta, std::string_view raw,
                                      const mime::Message* parsed)
     : meta_(std::move(meta)), raw_(raw), parsed_(parsed) {}
 
+MimeSearchMessage::MimeSearchMessage(SearchMetadata meta, Loader loader)
+    : meta_(std::move(meta)), loader_(std::move(loader)) {}
+
+void MimeSearchMessage::Load(bool whole) {
+  if (!loader_ || loaded_whole_ || (loaded_header_ && !whole)) return;
+  loaded_ = loader_(whole);
+  raw_ = loaded_;
+  own_.reset();  // offsets of a header-only parse are still right, but reparse the whole
+  loaded_header_ = true;
+  loaded_whole_ = whole;
+}
+
 const mime::Message& MimeSearchMessage::Parsed() {
   if (parsed_) return *parsed_;
   if (!own_) own_ = mime::Parse(raw_);
@@ -57,6 +69,7 @@ std::vector<std::string> MimeSearchMessage::Header(std::string_view name) {
   std::string key = ascii::ToLower(name);
   auto it = headers_.find(key);
   if (it != headers_.end()) return it->second;
+  Load(false);
   std::vector<std::string> values;
   if (!raw_.empty()) {
     values = mime::HeaderValues(raw_, Parsed().root, name);
@@ -77,6 +90,7 @@ std::vector<std::string> MimeSearchMessage::Header(std::string_view name) {
 
 std::string MimeSearchMessage::HeaderText() {
   if (header_text_) return *header_text_;
+  Load(true);  // TEXT reads the body next unless the header matches
   std::string out;
   const mime::Part& root = Parsed().root;
   if (root.header_offset <= raw_.size() && root.header_size <= raw_.size() - root.header_offset) {
@@ -95,11 +109,14 @@ std::string MimeSearchMessage::HeaderText() {
 }
 
 std::string MimeSearchMessage::BodyText() {
-  if (!body_text_) body_text_ = raw_.empty() ? std::string() : mime::BodyText(raw_, Parsed());
+  if (body_text_) return *body_text_;
+  Load(true);
+  body_text_ = raw_.empty() ? std::string() : mime::BodyText(raw_, Parsed());
   return *body_text_;
 }
 
 std::optional<SearchAddress> MimeSearchMessage::FirstAddress(std::string_view name) {
+  Load(false);
   if (raw_.empty() && !parsed_) return std::nullopt;
   const mime::Envelope& env = Parsed().envelope;
   const std::vector<mime::Address>* list = nullptr;

@@ -12,6 +12,7 @@
 #define KITE_SERVICES_LIB_IMAP_MIME_SEARCH_MESSAGE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -45,6 +46,13 @@ class MimeSearchMessage final : public SearchMessage {
   MimeSearchMessage(SearchMetadata meta, std::string_view raw,
                     const mime::Message* parsed = nullptr);
 
+  // Lazy form: the loader is called at most twice, on first use: with whole = false when
+  // only headers are needed (the header block is enough, the whole message is fine too),
+  // and with whole = true when body text is needed. It returns the bytes, which this object
+  // keeps. A query decided by flags or sizes alone never calls it.
+  using Loader = std::function<std::string(bool whole)>;
+  MimeSearchMessage(SearchMetadata meta, Loader loader);
+
   uint32_t seq() const override { return meta_.seq; }
   uint32_t uid() const override { return meta_.uid; }
   const std::vector<std::string>& flags() const override { return meta_.flags; }
@@ -62,10 +70,14 @@ class MimeSearchMessage final : public SearchMessage {
 
  private:
   const mime::Message& Parsed();
+  void Load(bool whole);
 
   SearchMetadata meta_;
   std::string_view raw_;
-  const mime::Message* parsed_;
+  const mime::Message* parsed_ = nullptr;
+  Loader loader_;
+  std::string loaded_;
+  bool loaded_header_ = false, loaded_whole_ = false;
   std::optional<mime::Message> own_;
   std::map<std::string, std::vector<std::string>> headers_;  // by lower-case name
   std::optional<std::string> header_text_;

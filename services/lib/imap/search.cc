@@ -347,6 +347,13 @@ bool InSaved(const SearchContext& context, uint32_t uid) {
   return context.saved && std::binary_search(context.saved->begin(), context.saved->end(), uid);
 }
 
+// now - date, saturated (both come from outside: a clock and stored metadata).
+int64_t Age(int64_t now, int64_t date) {
+  int64_t age;
+  if (__builtin_sub_overflow(now, date, &age)) return now < date ? INT64_MIN : INT64_MAX;
+  return age;
+}
+
 int64_t SentDays(SearchMessage& m) {
   std::vector<std::string> dates = m.Header("Date");
   if (!dates.empty()) {
@@ -548,9 +555,9 @@ bool Matches(const SearchKey& key, SearchMessage& m, const SearchContext& contex
     case SearchKey::kSmaller:
       return m.size() < static_cast<uint64_t>(key.number);
     case SearchKey::kOlder:
-      return context.now - m.internal_date() > key.number;
+      return Age(context.now, m.internal_date()) > key.number;
     case SearchKey::kYounger:
-      return context.now - m.internal_date() <= key.number;
+      return Age(context.now, m.internal_date()) <= key.number;
     case SearchKey::kModSeq:
       return m.modseq() >= static_cast<uint64_t>(key.number);
   }

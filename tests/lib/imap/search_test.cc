@@ -617,5 +617,42 @@ TEST_CASE("MimeSearchMessage searches decoded headers and text parts", "[imap][s
   CHECK_FALSE(Matches(MustParse("BODY projekt"), head, ctx));
 }
 
+TEST_CASE("MimeSearchMessage loads lazily, the header first", "[imap][search]") {
+  SearchMetadata meta;
+  meta.seq = 1;
+  meta.uid = 4;
+  meta.size = kMime.size();
+  meta.flags = {"\\Seen"};
+  SearchContext ctx{10, 100, nullptr, 0};
+  std::vector<bool> calls;
+  auto loader = [&](bool whole) {
+    calls.push_back(whole);
+    return std::string(whole ? kMime : kMime.substr(0, kMime.find("\r\n\r\n") + 4));
+  };
+  auto run = [&](std::string_view keys) {
+    calls.clear();
+    MimeSearchMessage m(meta, loader);
+    return Matches(MustParse(keys), m, ctx);
+  };
+  CHECK(run("SEEN LARGER 0 OR 1 2"));
+  CHECK(calls.empty());
+  CHECK_FALSE(run("UNSEEN FROM joerg"));
+  CHECK(calls.empty());
+  CHECK(run("FROM joerg SUBJECT berlin SENTON 2-Jan-2024"));
+  CHECK(calls == std::vector<bool>{false});
+  CHECK(run("BODY projekt"));
+  CHECK(calls == std::vector<bool>{true});
+  CHECK(run("BODY projekt FROM joerg"));
+  CHECK(calls == std::vector<bool>{false, true});
+  CHECK(run("TEXT projekt"));
+  CHECK(calls == std::vector<bool>{true});
+  MimeSearchMessage m(meta, loader);
+  calls.clear();
+  CHECK(m.FirstAddress("from")->mailbox == "joerg");
+  CHECK(m.BodyText().find("Projekt") != std::string::npos);
+  CHECK(m.Header("Subject").size() == 1);
+  CHECK(calls == std::vector<bool>{false, true});
+}
+
 }  // namespace
 }  // namespace kite::imap
