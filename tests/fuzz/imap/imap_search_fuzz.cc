@@ -108,6 +108,10 @@ void Evaluate(const SearchQuery& q) {
   bool b = Matches(q, mime, ctx);
   MimeSearchMessage fresh(meta, kRaw);  // parses itself
   Check(Matches(q, fresh, ctx) == b);
+  MimeSearchMessage lazy(meta, [](bool whole) {  // header block first
+    return std::string(whole ? kRaw : kRaw.substr(0, kRaw.find("\r\n\r\n") + 4));
+  });
+  Check(Matches(q, lazy, ctx) == b);
   (void)NeedsHeaders(q);
   (void)NeedsBody(q);
   std::vector<SearchHit> hits;
