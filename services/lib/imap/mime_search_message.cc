@@ -82,7 +82,8 @@ std::vector<std::string> MimeSearchMessage::Header(std::string_view name) {
     if (key == "subject") field = &env.subject;
     if (key == "message-id") field = &env.message_id;
     if (key == "in-reply-to") field = &env.in_reply_to;
-    if (field && field->has_value()) values.push_back(key == "subject" ? DecodePhrase(**field) : **field);
+    if (field && field->has_value())
+      values.push_back(key == "subject" ? DecodePhrase(**field) : **field);
   }
   if (headers_.size() < 64) headers_.emplace(std::move(key), values);
   return values;
@@ -94,8 +95,7 @@ std::string MimeSearchMessage::HeaderText() {
   std::string out;
   const mime::Part& root = Parsed().root;
   if (root.header_offset <= raw_.size() && root.header_size <= raw_.size() - root.header_offset) {
-    for (const std::string& name :
-         FieldNames(raw_.substr(root.header_offset, root.header_size))) {
+    for (const std::string& name : FieldNames(raw_.substr(root.header_offset, root.header_size))) {
       for (const std::string& value : mime::HeaderValues(raw_, root, name)) {
         out += name;
         out += ": ";

@@ -15,8 +15,7 @@ using ascii::ParseDecimal;
 using ascii::ToLower;
 using ascii::ToUpper;
 
-constexpr std::string_view kBadCharsetMessage =
-    "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset";
+constexpr std::string_view kBadCharsetMessage = "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset";
 
 absl::Status Bad(std::string_view what) { return absl::InvalidArgumentError(AV(what)); }
 
@@ -44,8 +43,7 @@ class Parser {
   Parser(const SearchParseOptions& options, SearchQuery& query)
       : options_(options), query_(query) {}
 
-  absl::Status ParseKey(const std::vector<Token>& toks, size_t& i, size_t depth,
-                        SearchKey& out) {
+  absl::Status ParseKey(const std::vector<Token>& toks, size_t& i, size_t depth, SearchKey& out) {
     if (depth > options_.max_depth) return Bad("Search criteria nested too deeply");
     if (++keys_ > options_.max_keys) return Bad("Too many search keys");
     if (i >= toks.size()) return Bad("Missing search key");
@@ -163,7 +161,8 @@ class Parser {
       // [entry-name entry-type-req]: the name is a quoted "/flags/..." string. We keep one
       // mod-sequence per message, so RFC 7162 3.1.5 has us ignore both.
       if (i < toks.size() && (toks[i].kind == Token::kQuoted || toks[i].kind == Token::kLiteral)) {
-        if (toks[i].value.size() > options_.max_field_name) return Bad("MODSEQ entry name too long");
+        if (toks[i].value.size() > options_.max_field_name)
+          return Bad("MODSEQ entry name too long");
         ++i;
         if (i >= toks.size() || toks[i].kind != Token::kAtom ||
             !(EqualsIgnoreCase(toks[i].value, "priv") ||
@@ -658,9 +657,10 @@ std::string FoldCase(std::string_view s) {
       ++i;
       continue;
     }
-    size_t len = (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
-                                            : (c >= 0xF0 && c <= 0xF4) ? 4
-                                                                       : 0;
+    size_t len = (c >= 0xC2 && c <= 0xDF)   ? 2
+                 : (c >= 0xE0 && c <= 0xEF) ? 3
+                 : (c >= 0xF0 && c <= 0xF4) ? 4
+                                            : 0;
     bool ok = len != 0 && i + len <= s.size();
     uint32_t cp = len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
     for (size_t k = 1; ok && k < len; ++k) {
@@ -735,7 +735,8 @@ std::optional<MessageDate> ParseMessageDate(std::string_view value) {
   if (!word.empty()) words.push_back(std::move(word));
   size_t i = 0;
   // Optional day of the week.
-  if (i < words.size() && !words[i].empty() && !AllDigits(words[i]) && MonthFromName(words[i]) == 0) {
+  if (i < words.size() && !words[i].empty() && !AllDigits(words[i]) &&
+      MonthFromName(words[i]) == 0) {
     ++i;
   }
   uint64_t day = 0, year = 0;
@@ -775,7 +776,8 @@ std::optional<MessageDate> ParseMessageDate(std::string_view value) {
     if (ok && i < words.size()) {
       const std::string& z = words[i];
       int64_t offset = 0;  // an invalid zone is UTC (RFC 5256 2.2)
-      if (z.size() == 5 && (z[0] == '+' || z[0] == '-') && AllDigits(std::string_view(z).substr(1))) {
+      if (z.size() == 5 && (z[0] == '+' || z[0] == '-') &&
+          AllDigits(std::string_view(z).substr(1))) {
         int64_t hh = (z[1] - '0') * 10 + (z[2] - '0');
         int64_t mm = (z[3] - '0') * 10 + (z[4] - '0');
         if (mm < 60) offset = (hh * 3600 + mm * 60) * (z[0] == '-' ? -1 : 1);
@@ -858,7 +860,8 @@ std::optional<SearchAddress> SearchMessage::FirstAddress(std::string_view name) 
         }
         spec = std::string(TrimBlanks(spec));
         // A source route "@a,@b:" is not split here (the ',' inside <> stays), drop it.
-        if (size_t colon = spec.rfind(':'); colon != std::string::npos) spec = spec.substr(colon + 1);
+        if (size_t colon = spec.rfind(':'); colon != std::string::npos)
+          spec = spec.substr(colon + 1);
         size_t at = spec.rfind('@');
         if (at != std::string::npos) {
           addr.mailbox = Unquote(std::string_view(spec).substr(0, at));

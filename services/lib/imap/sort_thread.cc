@@ -293,8 +293,7 @@ ThreadForest References(const std::vector<SortFields>& msgs, bool uid) {
   std::unordered_map<std::string, int> ids;
   std::vector<int> by_seq(msgs.size());
   for (size_t i = 0; i < msgs.size(); ++i) by_seq[i] = static_cast<int>(i);
-  std::sort(by_seq.begin(), by_seq.end(),
-            [&](int a, int b) { return msgs[a].seq < msgs[b].seq; });
+  std::sort(by_seq.begin(), by_seq.end(), [&](int a, int b) { return msgs[a].seq < msgs[b].seq; });
   auto lookup = [&](const std::string& id) {
     auto [it, inserted] = ids.try_emplace(id, -1);
     if (inserted) it->second = t.Add(-1);

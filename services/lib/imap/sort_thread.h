@@ -30,9 +30,9 @@
 
 namespace kite::imap {
 
-inline constexpr size_t kMaxSubjectBytes = 1024;     // base subjects are compared on this much
-inline constexpr size_t kMaxMessageIdBytes = 998;    // longer ids are ignored
-inline constexpr size_t kMaxReferences = 100;        // the last n ids of References count
+inline constexpr size_t kMaxSubjectBytes = 1024;   // base subjects are compared on this much
+inline constexpr size_t kMaxMessageIdBytes = 998;  // longer ids are ignored
+inline constexpr size_t kMaxReferences = 100;      // the last n ids of References count
 inline constexpr size_t kMaxSortCriteria = 16;
 
 enum class SortKey { kArrival, kCc, kDate, kFrom, kSize, kSubject, kTo, kDisplayFrom, kDisplayTo };
@@ -99,7 +99,7 @@ std::string FormatSortResponse(const std::vector<SortFields>& sorted, bool uid, 
 // stack than a flat list). Node id 0 is a dummy: a parent that is missing or not matched.
 struct ThreadForest {
   struct Node {
-    uint32_t id = 0;                // sequence number, or UID for UID THREAD
+    uint32_t id = 0;                 // sequence number, or UID for UID THREAD
     std::vector<uint32_t> children;  // indexes into nodes, in order
   };
   std::vector<Node> nodes;

@@ -49,12 +49,9 @@ class Synthetic : public SearchMessage {
  private:
   std::vector<std::string> flags_ = {"\\Seen", "$Label1", "\\Flagged"};
   std::map<std::string, std::vector<std::string>> headers_ = {
-      {"from", {"\"Doe, J\" <j@example.test>"}},
-      {"to", {"a@example.test, B <b@example.test>"}},
-      {"subject", {"Re: [list] Quarterly results"}},
-      {"date", {"Tue, 14 Nov 2023 22:13:20 +0000"}},
-      {"message-id", {"<m1@example.test>"}},
-      {"references", {"<m0@example.test>"}},
+      {"from", {"\"Doe, J\" <j@example.test>"}},     {"to", {"a@example.test, B <b@example.test>"}},
+      {"subject", {"Re: [list] Quarterly results"}}, {"date", {"Tue, 14 Nov 2023 22:13:20 +0000"}},
+      {"message-id", {"<m1@example.test>"}},         {"references", {"<m0@example.test>"}},
   };
 };
 
@@ -173,10 +170,9 @@ void Helpers(std::string_view text) {
       f.message_id = ids[0];
       f.references.assign(ids.begin() + 1, ids.end());
     }
-    f.subject = FoldCase(BaseSubject(line.substr(line.rfind('>') == std::string_view::npos
-                                                     ? 0
-                                                     : line.rfind('>') + 1),
-                                     &f.is_reply));
+    f.subject = FoldCase(BaseSubject(
+        line.substr(line.rfind('>') == std::string_view::npos ? 0 : line.rfind('>') + 1),
+        &f.is_reply));
     msgs.push_back(std::move(f));
   }
   for (ThreadAlgorithm alg : {ThreadAlgorithm::kOrderedSubject, ThreadAlgorithm::kReferences}) {

@@ -98,16 +98,55 @@ bool Eval(std::string_view keys, FakeMessage& m, SearchContext ctx = {}) {
 }
 
 TEST_CASE("every RFC 3501 search key parses", "[imap][search]") {
-  for (const char* keys :
-       {"ALL", "ANSWERED", "BCC x", "BEFORE 1-Feb-1994", "BODY \"hello world\"", "CC x",
-        "DELETED", "DRAFT", "FLAGGED", "FROM x", "HEADER X-Mailer kite", "KEYWORD $Label1",
-        "LARGER 100", "NEW", "NOT SEEN", "OLD", "ON 01-Feb-1994", "OR SEEN FLAGGED", "RECENT",
-        "SEEN", "SENTBEFORE 1-feb-1994", "SENTON \"1-Feb-1994\"", "SENTSINCE 1-FEB-1994",
-        "SINCE 1-Feb-1994", "SMALLER 100", "SUBJECT x", "TEXT x", "TO x", "UID 1:*",
-        "UNANSWERED", "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNKEYWORD $Label1", "UNSEEN",
-        "1:3,5", "*", "$", "UID $", "(SEEN FLAGGED)", "OLDER 3600", "YOUNGER 60", "MODSEQ 5",
-        "MODSEQ \"/flags/\\\\draft\" all 620162338", "seen unseen", "subject {3}\r\nabc",
-        "HEADER Subject \"\"", "SUBJECT NIL", "LARGER 9223372036854775807"}) {
+  for (const char* keys : {"ALL",
+                           "ANSWERED",
+                           "BCC x",
+                           "BEFORE 1-Feb-1994",
+                           "BODY \"hello world\"",
+                           "CC x",
+                           "DELETED",
+                           "DRAFT",
+                           "FLAGGED",
+                           "FROM x",
+                           "HEADER X-Mailer kite",
+                           "KEYWORD $Label1",
+                           "LARGER 100",
+                           "NEW",
+                           "NOT SEEN",
+                           "OLD",
+                           "ON 01-Feb-1994",
+                           "OR SEEN FLAGGED",
+                           "RECENT",
+                           "SEEN",
+                           "SENTBEFORE 1-feb-1994",
+                           "SENTON \"1-Feb-1994\"",
+                           "SENTSINCE 1-FEB-1994",
+                           "SINCE 1-Feb-1994",
+                           "SMALLER 100",
+                           "SUBJECT x",
+                           "TEXT x",
+                           "TO x",
+                           "UID 1:*",
+                           "UNANSWERED",
+                           "UNDELETED",
+                           "UNDRAFT",
+                           "UNFLAGGED",
+                           "UNKEYWORD $Label1",
+                           "UNSEEN",
+                           "1:3,5",
+                           "*",
+                           "$",
+                           "UID $",
+                           "(SEEN FLAGGED)",
+                           "OLDER 3600",
+                           "YOUNGER 60",
+                           "MODSEQ 5",
+                           "MODSEQ \"/flags/\\\\draft\" all 620162338",
+                           "seen unseen",
+                           "subject {3}\r\nabc",
+                           "HEADER Subject \"\"",
+                           "SUBJECT NIL",
+                           "LARGER 9223372036854775807"}) {
     INFO(keys);
     CHECK(Parse(keys).ok());
   }
@@ -456,8 +495,7 @@ TEST_CASE("ESEARCH responses", "[imap][search]") {
         "* ESEARCH (TAG \"x\") MIN 1 MODSEQ 100\r\n");
 }
 
-TEST_CASE("SAVE stores UIDs, only MIN/MAX when those are all that is returned",
-          "[imap][search]") {
+TEST_CASE("SAVE stores UIDs, only MIN/MAX when those are all that is returned", "[imap][search]") {
   CHECK(SearchResultToSave(MustParse("RETURN (SAVE) SEEN"), Hits({3, 1, 2})) ==
         std::vector<uint32_t>{10, 20, 30});
   CHECK(SearchResultToSave(MustParse("RETURN (SAVE MIN) SEEN"), Hits({3, 1, 2})) ==
@@ -498,7 +536,7 @@ TEST_CASE("dates parse", "[imap][search]") {
   CHECK(utc("1 Jan 01 00:01 EST") == Day(2001, 1, 1) + 60 + 5 * 3600);
   CHECK(utc("1 Jan 99 00:00:00 +0100") == Day(1999, 1, 1) - 3600);
   CHECK(utc("1 Jan 2001") == Day(2001, 1, 1));
-  CHECK(utc("1 Jan 2001 25:00 +0000") == Day(2001, 1, 1));  // bad time: midnight
+  CHECK(utc("1 Jan 2001 25:00 +0000") == Day(2001, 1, 1));          // bad time: midnight
   CHECK(utc("1 Jan 2001 10:00 +zz00") == Day(2001, 1, 1) + 36000);  // bad zone: UTC
   CHECK(utc("(x) Tue,\r\n 2 Jan 2001 10:00:00 +0000") == Day(2001, 1, 2) + 36000);
   CHECK(utc("garbage") == -1);
@@ -516,8 +554,12 @@ TEST_CASE("case folding covers ASCII and common scripts", "[imap][search]") {
   CHECK(FoldCase("\xCE\xA3\xCE\x9F\xCE\xA6") == "\xCF\x83\xCE\xBF\xCF\x86");  // ΣΟΦ
   CHECK(FoldCase("\xD0\x9F\xD0\xA0\xD0\x98") == "\xD0\xBF\xD1\x80\xD0\xB8");  // ПРИ
   CHECK(FoldCase("\xC5\x81\xC3\x93") == "\xC5\x82\xC3\xB3");                  // ŁÓ
-  CHECK(FoldCase("a\xFF\xC3") == "a\xFF\xC3");  // invalid bytes kept
-  CHECK(ContainsFolded("Gr\xC3\x9C\xC3\x9F" "E", "\xC3\xBC\xC3\x9F" "e"));
+  CHECK(FoldCase("a\xFF\xC3") == "a\xFF\xC3");                                // invalid bytes kept
+  CHECK(
+      ContainsFolded("Gr\xC3\x9C\xC3\x9F"
+                     "E",
+                     "\xC3\xBC\xC3\x9F"
+                     "e"));
   CHECK(ContainsFolded("anything", ""));
   CHECK_FALSE(ContainsFolded("abc", "abcd"));
 }
@@ -583,15 +625,20 @@ TEST_CASE("MimeSearchMessage searches decoded headers and text parts", "[imap][s
   SearchContext ctx{10, 100, nullptr, 0};
   auto eval = [&](std::string_view keys) { return Matches(MustParse(keys), m, ctx); };
   CHECK(eval("FROM j\xC3\xB6rg"));
-  CHECK(eval("SUBJECT \"gr\xC3\xBC\xC3\x9F" "e aus berlin\""));
-  CHECK(eval("BODY \"\xC3\xBC" "ber das\""));  // base64, UTF-8
-  CHECK_FALSE(eval("BODY imagesecret"));        // not a text part
+  CHECK(
+      eval("SUBJECT \"gr\xC3\xBC\xC3\x9F"
+           "e aus berlin\""));
+  CHECK(
+      eval("BODY \"\xC3\xBC"
+           "ber das\""));                 // base64, UTF-8
+  CHECK_FALSE(eval("BODY imagesecret"));  // not a text part
   CHECK(eval("TEXT \"doe, jane\""));
   CHECK(eval("TEXT projekt"));
   CHECK(eval("HEADER message-id m1@"));
   CHECK(eval("SENTON 2-Jan-2024"));
   CHECK(eval("SEEN UID 33 3 MODSEQ 9"));
-  CHECK(m.Header("subject") == std::vector<std::string>{"Gr\xC3\xBC\xC3\x9F" "e aus Berlin"});
+  CHECK(m.Header("subject") == std::vector<std::string>{"Gr\xC3\xBC\xC3\x9F"
+                                                        "e aus Berlin"});
   std::optional<SearchAddress> from = m.FirstAddress("From");
   REQUIRE(from);
   CHECK(from->name == "J\xC3\xB6rg");
@@ -606,7 +653,8 @@ TEST_CASE("MimeSearchMessage searches decoded headers and text parts", "[imap][s
   mime::Message parsed = mime::Parse(kMime);
   MimeSearchMessage bare(meta, "", &parsed);
   CHECK(bare.Header("Date") == std::vector<std::string>{"Tue, 2 Jan 2024 10:00:00 +0100"});
-  CHECK(bare.Header("Subject") == std::vector<std::string>{"Gr\xC3\xBC\xC3\x9F" "e aus Berlin"});
+  CHECK(bare.Header("Subject") == std::vector<std::string>{"Gr\xC3\xBC\xC3\x9F"
+                                                           "e aus Berlin"});
   CHECK(bare.Header("X-Other").empty());
   CHECK(bare.BodyText().empty());
   REQUIRE(bare.FirstAddress("from"));

@@ -215,16 +215,19 @@ TEST_CASE("sort and thread fields come from the message", "[imap][sort]") {
   meta.uid = 7;
   meta.internal_date = 12345;
   MimeSearchMessage a(meta, kHeaderA);
-  SortFields f = CollectSortFields(
-      a, {{SortKey::kFrom, false}, {SortKey::kDisplayTo, false}, {SortKey::kCc, false},
-          {SortKey::kDate, false}, {SortKey::kSubject, false}, {SortKey::kDisplayFrom, false},
-          {SortKey::kTo, false}});
+  SortFields f = CollectSortFields(a, {{SortKey::kFrom, false},
+                                       {SortKey::kDisplayTo, false},
+                                       {SortKey::kCc, false},
+                                       {SortKey::kDate, false},
+                                       {SortKey::kSubject, false},
+                                       {SortKey::kDisplayFrom, false},
+                                       {SortKey::kTo, false}});
   CHECK(f.uid == 7);
   CHECK(f.from == "zed");
   CHECK(f.display_from == "zed z");
   CHECK(f.to == "anne");
   CHECK(f.display_to == "\xC3\xA4nne");
-  CHECK(f.cc.empty());  // a group with no members
+  CHECK(f.cc.empty());         // a group with no members
   CHECK(f.sent == 978307293);  // 2001-01-01T00:01:33Z
   CHECK(f.subject == "hello");
   CHECK(f.is_reply);
@@ -336,8 +339,8 @@ TEST_CASE("THREAD=REFERENCES groups roots by subject", "[imap][thread]") {
   CHECK(Threads({Ref(1, "topic", 100, "a", {}), Ref(2, "Topic", 200, "b", {})}, kRefs) ==
         "* THREAD ((1)(2))\r\n");
   // Two replies: also siblings under a dummy.
-  CHECK(Threads({Ref(1, "Re: topic", 100, "a", {}), Ref(2, "Fwd: topic", 200, "b", {})},
-                kRefs) == "* THREAD ((1)(2))\r\n");
+  CHECK(Threads({Ref(1, "Re: topic", 100, "a", {}), Ref(2, "Fwd: topic", 200, "b", {})}, kRefs) ==
+        "* THREAD ((1)(2))\r\n");
   // A dummy thread absorbs a message with its subject.
   CHECK(Threads({Ref(1, "topic", 100, "a", {"gone"}), Ref(2, "topic", 200, "b", {"gone"}),
                  Ref(3, "Re: topic", 300, "c", {})},
