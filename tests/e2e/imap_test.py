@@ -534,6 +534,73 @@ class Imap(SuiteTestCase):
         finally:
             r.close()
 
+    @record_failure
+    def test_i_search_sort_thread(self):
+        user = self.user()
+        m = self.login(user)
+        r = self.raw(user)
+        try:
+            root = f"<root.{uuid.uuid4().hex}@client.test>"
+            self.append(m, "INBOX", message("Budget 2026", body="numbers attached\r\n", sender="zed@client.test",
+                                            extra=f"Message-ID: {root}\r\n".replace("Message-ID", "X-Old-Id")),
+                        r"(\Seen)", '"01-Jan-2026 10:00:00 +0000"')
+            self.append(m, "INBOX", message("Re: Budget 2026", body="looks fine\r\n", sender="amy@client.test",
+                                            extra="X-Priority: 1\r\n"),
+                        None, '"02-Jan-2026 10:00:00 +0000"')
+            self.append(m, "INBOX", message("=?utf-8?q?Gr=C3=BC=C3=9Fe?=", body="caf\xe9 au lait\r\n",
+                                            sender="bob@client.test"),
+                        r"(\Flagged)", '"03-Jan-2026 10:00:00 +0000"')
+            m.select("INBOX")
+            def search(*criteria):
+                typ, data = m.search(None, *criteria)
+                self.assertEqual(typ, "OK", (criteria, data))
+                return data[0].decode().split()
+            self.assertEqual(search("ALL"), ["1", "2", "3"])
+            self.assertEqual(search("UNSEEN"), ["2", "3"])
+            self.assertEqual(search("FLAGGED"), ["3"])
+            self.assertEqual(search("FROM", "amy"), ["2"])
+            self.assertEqual(search("SUBJECT", "budget"), ["1", "2"])
+            self.assertEqual(search("BODY", "fine"), ["2"])
+            self.assertEqual(search("TEXT", "numbers"), ["1"])
+            self.assertEqual(search("HEADER", "X-Priority", "1"), ["2"])
+            self.assertEqual(search("OR", "FLAGGED", "NOT", "OR", "SEEN", "FROM", "bob"), ["2", "3"])
+            self.assertEqual(search("(SINCE 02-Jan-2026 BEFORE 03-Jan-2026)"), ["2"])
+            self.assertEqual(search("2:*", "NOT", "DELETED"), ["2", "3"])
+            self.assertEqual(search("LARGER", "1", "SMALLER", "100000"), ["1", "2", "3"])
+            typ, data = m.search("UTF-8", "SUBJECT", '"Gr\u00fc\u00dfe"'.encode("utf-8"))
+            self.assertEqual(data[0], b"3")
+            typ, data = m.uid("SEARCH", "UID", "2:3")
+            self.assertEqual(data[0].split(), [b"2", b"3"])
+            # Errors: unknown key (BAD), unknown charset (NO [BADCHARSET]).
+            with self.assertRaises(imaplib.IMAP4.error):
+                m.search(None, "NOSUCHKEY")
+            untagged, tagged = r.cmd("SELECT INBOX")
+            _, tagged = r.cmd("SEARCH CHARSET KOI8-R ALL")
+            self.assertIn(b"NO [BADCHARSET", tagged)
+            # ESEARCH (RFC 4731) and SEARCHRES (RFC 5182).
+            untagged, tagged = r.cmd("UID SEARCH RETURN (MIN MAX COUNT ALL) ALL")
+            self.assertRegex(b"\n".join(untagged), rb'\* ESEARCH \(TAG "r\d+"\) UID MIN 1 MAX 3 COUNT 3 ALL 1:3')
+            untagged, tagged = r.cmd("SEARCH RETURN (SAVE) FROM amy")
+            self.assertIn(b"OK", tagged)
+            untagged, tagged = r.cmd("FETCH $ (UID)")
+            self.assertEqual([x for x in untagged if b"FETCH" in x], [b"* 2 FETCH (UID 2)"])
+            # SORT and THREAD (RFC 5256).
+            typ, data = m.sort("(FROM)", "UTF-8", "ALL")
+            self.assertEqual(data[0].split(), [b"2", b"3", b"1"])
+            typ, data = m.sort("(REVERSE ARRIVAL)", "UTF-8", "ALL")
+            self.assertEqual(data[0].split(), [b"3", b"2", b"1"])
+            typ, data = m.thread("ORDEREDSUBJECT", "UTF-8", "ALL")
+            self.assertEqual(data[0], b"(1 2)(3)")
+            typ, data = m.thread("REFERENCES", "UTF-8", "ALL")
+            self.assertEqual(typ, "OK", data)
+            self.assertIn(b"(3)", data[0])
+            # CONDSTORE search.
+            untagged, tagged = r.cmd("SEARCH MODSEQ 1")
+            self.assertRegex(b"\n".join(untagged), rb"\* SEARCH 1 2 3 \(MODSEQ \d+\)")
+        finally:
+            r.close()
+            m.logout()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
