@@ -265,13 +265,14 @@ Handler TestHandler(std::shared_ptr<Observed> seen, milliseconds line_deadline =
         absl::StatusOr<std::string> data = co_await c->ReadSome(4, kLong);
         if (!data.ok()) co_return;
         reply = "OK some " + *data + "\r\n";
-      } else if (cmd == "IDLE\r\n" || cmd == "STALL\r\n") {
+      } else if (cmd == "IDLE\r\n" || cmd == "STALL\r\n" || cmd == "SHORTIDLE\r\n") {
         // One coroutine waits for the client's DONE while this one writes.
         std::shared_ptr<bool> read_done = std::make_shared<bool>(false);
+        milliseconds read_deadline = cmd == "SHORTIDLE\r\n" ? milliseconds(300) : kLong;
         asio::co_spawn(
             c->executor(),
-            [c, seen, read_done]() -> asio::awaitable<void> {
-              absl::StatusOr<std::string> got = co_await c->ReadSome(64, kLong);
+            [c, seen, read_done, read_deadline]() -> asio::awaitable<void> {
+              absl::StatusOr<std::string> got = co_await c->ReadSome(64, read_deadline);
               std::lock_guard<std::mutex> lock(seen->mu);
               seen->idle_read = got.ok() ? *got : "error " + Code(got.status());
               *read_done = true;
@@ -284,7 +285,7 @@ Handler TestHandler(std::shared_ptr<Observed> seen, milliseconds line_deadline =
           std::lock_guard<std::mutex> lock(seen->mu);
           seen->second_read = Code(second.status());
         }
-        if (cmd == "IDLE\r\n") {
+        if (cmd != "STALL\r\n") {
           for (int i = 1; i <= 20; ++i) {
             std::string update = "* " + std::to_string(i) + " EXISTS\r\n";
             absl::Status wrote = co_await c->Write(update, milliseconds(5000));
@@ -308,6 +309,7 @@ Handler TestHandler(std::shared_ptr<Observed> seen, milliseconds line_deadline =
           co_return;
         }
         reply = "OK read " + got;
+        if (cmd == "SHORTIDLE\r\n") reply += "\r\n";
       } else if (cmd == "QUIT\r\n") {
         absl::Status bye = co_await c->Write("BYE\r\n", kLong);
         (void)bye;
@@ -497,6 +499,20 @@ TEST_CASE("one read and one write in flight at once: IDLE-style updates while a 
   // The connection is in sync afterwards.
   p.Send("AGAIN\r\n");
   CHECK(p.ReadLine() == "ECHO AGAIN\r\n");
+}
+
+TEST_CASE("writes in between do not disturb a pending read's own deadline", "[net][idle]") {
+  Certificates certs;
+  auto seen = std::make_shared<Observed>();
+  Server server(TestHandler(seen), certs.server());
+  bool tls = GENERATE(false, true);
+  INFO((tls ? "TLS" : "TCP"));
+  Peer p(server.port());
+  Open(p, tls, certs);
+  p.Send("SHORTIDLE\r\n");
+  for (int i = 1; i <= 20; ++i) CHECK(p.ReadLine() == "* " + std::to_string(i) + " EXISTS\r\n");
+  // We send nothing: the read ends by its deadline (not never), and the reply still goes out.
+  CHECK(p.ReadLine() == "OK read error DEADLINE_EXCEEDED\r\n");
 }
 
 TEST_CASE("a write deadline ends the write and leaves the pending read alone", "[net][idle]") {
