@@ -130,6 +130,7 @@ MailboxChanges Watch::TakeChanges() {
   std::lock_guard<std::mutex> lock(mu_);
   MailboxChanges out = std::move(changes_);
   changes_ = MailboxChanges();
+  pending_ = false;
   return out;
 }
 

@@ -56,8 +56,10 @@ struct MailboxChanges {
 class Notifier;
 
 // One session's interest in one account. Created by Notifier::WatchAccount; unregisters when
-// destroyed. Wait() runs on the executor given at creation (the session's strand), one Wait at
-// a time; Cancel(), TakeChanges() and pending() may be called from any thread.
+// destroyed. Wait() runs on the executor given at creation (the session's strand, which must
+// not run handlers concurrently), one Wait at a time, and the watch must outlive a pending
+// Wait (the session owns it and awaits Wait itself); Cancel(), TakeChanges() and pending() may
+// be called from any thread.
 class Watch : public std::enable_shared_from_this<Watch> {
  public:
   ~Watch();
@@ -75,7 +77,9 @@ class Watch : public std::enable_shared_from_this<Watch> {
   // the IDLE reader saw DONE. Thread-safe.
   void Cancel();
 
-  // Returns and clears the mailboxes named since the last call. Thread-safe.
+  // Returns and clears the mailboxes named since the last call, and the pending notification
+  // with them (the caller is about to look at those mailboxes, e.g. on NOOP), so the next
+  // Wait waits for something newer. Thread-safe.
   MailboxChanges TakeChanges();
 
   // Whether a notification is waiting for Wait. Thread-safe.
