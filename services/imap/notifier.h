@@ -128,7 +128,8 @@ class Notifier {
 
   // PUBLISH kite:mbox:<account_id> "<mailbox_id> <what>" on a separate ordinary connection
   // (mutex-guarded; connected on first use). Not retried: a lost notification costs the
-  // watchers only latency, since they resync on their next command or timeout.
+  // watchers only latency, since they resync on their next command or timeout. Blocking (one
+  // Redis round trip): call it through the worker pool (rt.Blocking), not on a session strand.
   absl::Status Publish(int64_t account_id, int64_t mailbox_id, std::string_view what);
 
   static std::string Channel(int64_t account_id);  // "kite:mbox:<account_id>"
