@@ -17,6 +17,7 @@ import sys
 import time
 import unittest
 import uuid
+import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 from kite_suite import SuiteTestCase, insecure_context, record_failure  # noqa: E402
@@ -63,12 +64,24 @@ class Raw:
         self.sock = insecure_context().wrap_socket(sock) if tls else sock
         self.buf = b""
         self.n = 0
+        self.zin = self.zout = None
         self.greeting = self.line()
+
+    def recv(self):
+        data = self.sock.recv(65536)
+        if data and self.zin:
+            data = self.zin.decompress(data)
+        return data
+
+    def compress(self):
+        """Both directions raw deflate from now on (RFC 4978)."""
+        self.zin = zlib.decompressobj(-15)
+        self.zout = zlib.compressobj(6, zlib.DEFLATED, -15)
 
     def line(self):
         while b"\r\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
+            data = self.recv()
+            if not data and not self.zin:
                 raise EOFError("connection closed")
             self.buf += data
         line, self.buf = self.buf.split(b"\r\n", 1)
@@ -77,20 +90,22 @@ class Raw:
         while m:
             size = int(m.group(1))
             while len(self.buf) < size:
-                data = self.sock.recv(65536)
-                if not data:
+                data = self.recv()
+                if not data and not self.zin:
                     raise EOFError("connection closed")
                 self.buf += data
             line += b"\r\n" + self.buf[:size]
             self.buf = self.buf[size:]
             while b"\r\n" not in self.buf:
-                self.buf += self.sock.recv(65536)
+                self.buf += self.recv()
             rest, self.buf = self.buf.split(b"\r\n", 1)
             line += rest
             m = re.search(rb"~?\{(\d+)\}$", rest)
         return line
 
     def send(self, data):
+        if self.zout:
+            data = self.zout.compress(data) + self.zout.flush(zlib.Z_SYNC_FLUSH)
         self.sock.sendall(data)
 
     def cmd(self, text):
@@ -597,6 +612,36 @@ class Imap(SuiteTestCase):
             # CONDSTORE search.
             untagged, tagged = r.cmd("SEARCH MODSEQ 1")
             self.assertRegex(b"\n".join(untagged), rb"\* SEARCH 1 2 3 \(MODSEQ \d+\)")
+        finally:
+            r.close()
+            m.logout()
+
+    @record_failure
+    def test_j_compress_deflate(self):
+        user = self.user()
+        r = self.raw(user)
+        m = self.login(user)
+        try:
+            for i in range(30):
+                self.append(m, "INBOX", message(f"compressed {i}", body="la " * 2000 + "\r\n"))
+            _, tagged = r.cmd("COMPRESS DEFLATE")
+            self.assertIn(b"OK", tagged)
+            r.compress()
+            untagged, tagged = r.cmd("SELECT INBOX")
+            self.assertIn(b"* 30 EXISTS", untagged)
+            untagged, tagged = r.cmd("FETCH 1:* (BODY.PEEK[TEXT])")
+            self.assertEqual(len([x for x in untagged if b"FETCH" in x]), 30)
+            self.assertIn(b"la la la", untagged[-1])
+            _, tagged = r.cmd("COMPRESS DEFLATE")
+            self.assertIn(b"NO [COMPRESSIONACTIVE]", tagged)
+            # IDLE inside the compressed stream.
+            r.send(b"i1 IDLE\r\n")
+            self.assertTrue(r.line().startswith(b"+"))
+            self.append(m, "INBOX", message("while idle"))
+            self.assertEqual(r.line(), b"* 31 EXISTS")
+            r.send(b"DONE\r\n")
+            _, tagged = r.until(b"i1")
+            self.assertIn(b"OK", tagged)
         finally:
             r.close()
             m.logout()
