@@ -1,6 +1,7 @@
 // kite-imap — mailbox access over IMAP4rev1. See imap_session.h for SECURITY, STANDARDS and
 // what is implemented so far.
 #include "imap/imap_session.h"
+#include "imap/notifier.h"
 #include "lib/daemon/backends.h"
 #include "lib/daemon/daemon.h"
 #include "lib/daemon/listen.h"
@@ -8,6 +9,8 @@
 
 namespace {
 struct State {
+  // Declared first, destroyed last: sessions' watches unregister from it.
+  std::unique_ptr<kite::imap::Notifier> notifier;
   std::unique_ptr<kite::store::Pool> pool;
   std::unique_ptr<kite::imap::Server> server;
   std::vector<std::unique_ptr<kite::net::Listener>> listeners;
@@ -34,6 +37,9 @@ int main(int argc, char** argv) {
     auto pool = kite::daemon::OpenPostgres(c);
     if (!pool.ok()) return pool.status();
     state.pool = std::move(*pool);
+    // Changes made anywhere in the cluster reach IDLE and NOOP through Redis.
+    state.notifier = std::make_unique<kite::imap::Notifier>(kite::daemon::RedisOptions(c));
+    state.notifier->Start();
     auto tls = kite::daemon::LoadTls(rt);
     if (!tls.ok()) return tls.status();
     auto channel = kite::rpc::MakeChannel(c.Address("global", "auth_address").ToString(), rt.grpc_tls());
@@ -41,7 +47,7 @@ int main(int argc, char** argv) {
     auto directory =
         std::shared_ptr<kite::directory::v1::Directory::Stub>(kite::directory::v1::Directory::NewStub(channel));
     state.server = std::make_unique<kite::imap::Server>(
-        rt, *state.pool, auth, directory, nullptr,
+        rt, *state.pool, auth, directory, state.notifier.get(),
         kite::imap::Limits{.idle_timeout = c.Duration("imap", "idle_timeout"),
                            .login_timeout = c.Duration("imap", "login_timeout"),
                            .max_literal = c.Size("imap", "max_literal")});

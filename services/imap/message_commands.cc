@@ -168,7 +168,7 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
   s.read_only = examine;
   sel_ = s;
   view_.Reset(std::move(entries), modseq, std::max(state->first.uidnext, target.info.uidnext));
-  if (server_.notifier()) watch_ = server_.notifier()->Subscribe(owner, conn_->executor());
+  if (server_.notifier()) watch_ = server_.notifier()->WatchAccount(owner, conn_->executor());
   saved_.clear();
   saved_valid_ = false;
 

@@ -184,7 +184,7 @@ std::string Session::Capability() const {
                     " UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS QUOTA "
                     "QUOTA=RES-STORAGE QUOTA=RES-MESSAGE STATUS=SIZE ACL RIGHTS=texk CONDSTORE QRESYNC ESEARCH "
                     "SEARCHRES SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN");
-    (void)compressed_;
+    if (!compressed_) absl::StrAppend(&caps, " COMPRESS=DEFLATE");
   }
   return caps;
 }
@@ -195,6 +195,11 @@ MailboxView::Options Session::ViewOptions(bool allow_expunge) const {
 
 boost::asio::awaitable<bool> Session::SyncSelected(bool allow_expunge) {
   if (!sel_) co_return true;
+  // Taken before reading: a notification that arrives during the read marks the watch again.
+  if (watch_) {
+    MailboxChanges changed = watch_->TakeChanges();
+    if (!changed.empty() && !changed.Includes(sel_->info.id) && view_.highest_modseq() != 0) co_return true;
+  }
   const int64_t owner = sel_->owner, mailbox = sel_->info.id, since = view_.highest_modseq();
   auto changes = co_await rt_.Blocking([&] { return mailstore::ChangesSince(pool_, owner, mailbox, since); });
   if (!changes.ok()) co_return false;
@@ -299,7 +304,7 @@ boost::asio::awaitable<void> Session::Dispatch(const Command& cmd) {
   // Other sessions' and replicas' changes come first (RFC 3501 7), so a FETCH FLAGS after
   // another member's STORE answers what the store holds now.
   if (sel_ && IsSelectedCommand(n) && n != "CLOSE" && n != "UNSELECT" && n != "CHECK" &&
-      (!watch_ || watch_->Pending())) {
+      (!watch_ || watch_->pending())) {
     if (!co_await SyncSelected(!ForbidsExpunge(cmd))) {
       result_ = kUnavailable;
       co_return;
@@ -356,8 +361,14 @@ boost::asio::awaitable<void> Session::Dispatch(const Command& cmd) {
     } else if (receiver_->buffered() > 0) {
       result_ = "BAD Nothing may follow COMPRESS before its response";
     } else {
-      // TODO(compress): net::Connection::StartCompression lands with the COMPRESS work.
-      result_ = "NO [CANNOT] COMPRESS is not available on this server yet";
+      wbuf_ = absl::StrCat(cmd.tag, " OK DEFLATE active\r\n");
+      if (!co_await WriteBuffer()) co_return;
+      if (auto st = conn_->StartCompression(); !st.ok()) {
+        log::Warn("imap.compress_failed").Kv("error", st.message());
+        co_return;
+      }
+      compressed_ = true;
+      answered_ = true;
     }
   } else if (n == "SELECT" || n == "EXAMINE") {
     co_await CmdSelect(cmd);
@@ -621,8 +632,10 @@ boost::asio::awaitable<void> Session::CmdIdle(const Command& cmd) {
   start_reader();
   // Poll interval without notifications (no Redis): changes still show up, just later.
   const auto poll = watch_ ? std::chrono::milliseconds(std::chrono::minutes(5)) : std::chrono::milliseconds(2000);
+  bool need_sync = true;
   while (true) {
-    if (sel_) {
+    if (sel_ && need_sync) {
+      need_sync = false;
       if (!co_await SyncSelected(true)) {
         result_.clear();
         conn_->Close();
@@ -666,9 +679,10 @@ boost::asio::awaitable<void> Session::CmdIdle(const Command& cmd) {
     }
     auto wait = std::min<std::chrono::steady_clock::duration>(poll, deadline - now);
     if (watch_) {
-      auto waited = co_await watch_->Wait(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
-      (void)waited;
+      WakeReason why = co_await watch_->Wait(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
+      need_sync = why == WakeReason::kNotified || why == WakeReason::kTimeout;
     } else {
+      need_sync = true;
       shared->wake.expires_after(wait);
       boost::system::error_code ec;
       auto token = boost::asio::redirect_error(boost::asio::use_awaitable, ec);

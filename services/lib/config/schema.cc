@@ -207,6 +207,10 @@ Schema Build() {
   AddDaemon(s, "pop3", 7005, 9105);
   s.Add({"pop3", "stls_listen", Type::kHostPort, "127.0.0.1:2110", "POP3 with STLS (production: 0.0.0.0:110)"});
   s.Add({"pop3", "tls_listen", Type::kHostPort, "127.0.0.1:2995", "POP3 over implicit TLS (production: 0.0.0.0:995)"});
+  s.Add({"pop3", "max_connections", Type::kInt, "1000", "Concurrent POP3 sessions per listener per replica", Positive});
+  s.Add({"pop3", "idle_timeout", Type::kDuration, "10m", "Autologout for idle authenticated sessions (RFC 1939: at least 10m)"});
+  s.Add({"pop3", "login_timeout", Type::kDuration, "60s", "Autologout before authentication"});
+  s.Add({"pop3", "max_errors", Type::kInt, "10", "Bad commands (failed logins included) per session before -ERR and close", Positive});
 
   AddDaemon(s, "caldav", 7006, 9106);
   s.Add({"caldav", "http_listen", Type::kHostPort, "127.0.0.1:8080", "CalDAV over HTTP (behind a TLS proxy, or loopback)"});

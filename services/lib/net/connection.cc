@@ -10,6 +10,8 @@
 #include <boost/asio/write.hpp>
 #include <algorithm>
 
+#include <zlib.h>
+
 #include "absl/strings/str_cat.h"
 #include "lib/net/proxy_protocol.h"
 
@@ -27,6 +29,9 @@ constexpr size_t kLineChunk = 4096;
 constexpr size_t kBulkChunk = 64 * 1024;
 // A buffer that grew for one long line is given back once drained.
 constexpr size_t kKeepCapacity = 64 * 1024;
+// COMPRESS=DEFLATE: compressed bytes read at a time, and deflate output written at a time.
+constexpr size_t kCompressedChunk = 16 * 1024;
+constexpr size_t kDeflateChunk = 64 * 1024;
 
 std::string FormatAddress(const asio::ip::address& address) {
   if (address.is_v6() && address.to_v6().is_v4_mapped()) {
@@ -37,37 +42,97 @@ std::string FormatAddress(const asio::ip::address& address) {
 
 }  // namespace
 
-// Arms the connection's timer for one public call; when it fires, the socket's pending
-// operation is cancelled and every later read in the same call fails fast. A generation count
-// makes a stale expiry, already queued when the call finished, harmless.
+// The zlib state of COMPRESS=DEFLATE. The inflater's input is compressed bytes received but
+// not yet inflated; it is refilled only when fully consumed, so it never holds more than one
+// transport read.
+struct Connection::Compression {
+  Compression() = default;
+  Compression(const Compression&) = delete;
+  Compression& operator=(const Compression&) = delete;
+  ~Compression() {
+    if (inflate_ready) inflateEnd(&inflater);
+    if (deflate_ready) deflateEnd(&deflater);
+  }
+
+  z_stream inflater{};
+  z_stream deflater{};
+  bool inflate_ready = false;
+  bool deflate_ready = false;
+  std::string input;            // compressed input; inflater.next_in points into it
+  bool output_pending = false;  // the last inflate filled its output: more may follow unread
+  absl::Status failed;          // sticky: a corrupt or ended input stream
+};
+
+// Arms one direction's timer for one public call; when it fires, that direction of the socket
+// is shut down (see OnDeadline) and every later operation of the direction fails fast. A
+// generation count makes a stale expiry, already queued when the call finished, harmless.
 class Connection::DeadlineGuard {
  public:
-  DeadlineGuard(Connection* c, std::chrono::milliseconds deadline) : c_(c) {
-    c_->timed_out_ = false;
-    uint64_t generation = ++c_->timer_generation_;
-    c_->timer_.expires_after(deadline);
-    c_->timer_.async_wait([weak = c_->weak_from_this(), generation](const boost::system::error_code& ec) {
-      if (ec) return;
-      std::shared_ptr<Connection> self = weak.lock();
-      if (!self || self->timer_generation_ != generation) return;
-      self->timed_out_ = true;
-      boost::system::error_code ignored;
-      self->socket().cancel(ignored);
-    });
+  DeadlineGuard(Connection* c, Direction direction, std::chrono::milliseconds deadline)
+      : c_(c), d_(direction == Direction::kWrite ? &c->write_ : &c->read_), direction_(direction) {
+    d_->in_flight = true;
+    if (direction_ == Direction::kBoth) c_->write_.in_flight = true;
+    uint64_t generation = ++d_->generation;
+    d_->timer.expires_after(deadline);
+    d_->timer.async_wait(
+        [weak = c_->weak_from_this(), direction, generation](const boost::system::error_code& ec) {
+          if (ec) return;
+          std::shared_ptr<Connection> self = weak.lock();
+          if (!self) return;
+          Deadline& d = direction == Direction::kWrite ? self->write_ : self->read_;
+          if (d.generation != generation) return;
+          self->OnDeadline(direction);
+        });
   }
   ~DeadlineGuard() {
-    ++c_->timer_generation_;
-    c_->timer_.cancel();
+    d_->in_flight = false;
+    if (direction_ == Direction::kBoth) c_->write_.in_flight = false;
+    ++d_->generation;
+    d_->timer.cancel();
   }
   DeadlineGuard(const DeadlineGuard&) = delete;
   DeadlineGuard& operator=(const DeadlineGuard&) = delete;
 
  private:
   Connection* c_;
+  Deadline* d_;
+  Direction direction_;
 };
 
+// Asio 1.74 cannot cancel one operation of a socket, only all of them, and cancelling a TLS
+// write loses ciphertext. So a deadline shuts down its own direction of the TCP socket, which
+// completes just that direction's pending operation (EOF for a read, EPIPE for a write) and
+// leaves the other one running. The socket is cancelled as well when the other direction is
+// idle, in case the pending operation waits on the other direction internally (a TLS read
+// answering a KeyUpdate).
+void Connection::OnDeadline(Direction direction) {
+  boost::system::error_code ignored;
+  switch (direction) {
+    case Direction::kRead:
+      read_.timed_out = true;
+      socket().shutdown(Socket::shutdown_receive, ignored);
+      if (!write_.in_flight) socket().cancel(ignored);
+      break;
+    case Direction::kWrite:
+      write_.timed_out = true;
+      socket().shutdown(Socket::shutdown_send, ignored);
+      if (!read_.in_flight) socket().cancel(ignored);
+      break;
+    case Direction::kBoth:
+      read_.timed_out = true;
+      write_.timed_out = true;
+      socket().shutdown(Socket::shutdown_both, ignored);
+      socket().cancel(ignored);
+      break;
+  }
+}
+
 Connection::Connection(Socket socket, std::shared_ptr<tls::ServerContext> tls)
-    : executor_(socket.get_executor()), socket_(std::move(socket)), tls_(std::move(tls)), timer_(executor_) {
+    : executor_(socket.get_executor()),
+      socket_(std::move(socket)),
+      tls_(std::move(tls)),
+      read_(executor_),
+      write_(executor_) {
   boost::system::error_code ec;
   auto remote = socket_.remote_endpoint(ec);
   if (!ec) {
@@ -83,15 +148,24 @@ Connection::Connection(Socket socket, std::shared_ptr<tls::ServerContext> tls)
 
 Connection::~Connection() = default;
 
-absl::Status Connection::ErrorStatus(const boost::system::error_code& ec, std::string_view op) const {
+absl::Status Connection::ErrorStatus(const boost::system::error_code& ec, std::string_view op,
+                                     Direction direction) const {
   std::string what(op);
-  if (timed_out_) return absl::DeadlineExceededError(absl::StrCat(what, " timed out"));
+  bool timed_out = direction == Direction::kWrite ? write_.timed_out : read_.timed_out;
+  if (direction == Direction::kBoth) timed_out = read_.timed_out || write_.timed_out;
+  if (timed_out) return absl::DeadlineExceededError(absl::StrCat(what, " timed out"));
   if (closed_) return absl::CancelledError("connection closed");
   if (ec == asio::error::eof) return absl::UnavailableError("connection closed by peer");
   if (ec == asio::ssl::error::stream_truncated) {
     return absl::UnavailableError("connection closed by peer without TLS close_notify");
   }
   return absl::UnavailableError(absl::StrCat(what, " failed: ", ec.message()));
+}
+
+bool Connection::HasBufferedInput() const {
+  if (read_.in_flight) return false;  // the pending read owns the buffer
+  if (in_start_ < in_.size()) return true;
+  return compression_ != nullptr && (compression_->inflater.avail_in > 0 || compression_->output_pending);
 }
 
 void Connection::CompactInput() {
@@ -105,9 +179,9 @@ void Connection::CompactInput() {
   in_start_ = 0;
 }
 
-awaitable<absl::StatusOr<size_t>> Connection::ReadRaw(char* p, size_t n) {
+awaitable<absl::StatusOr<size_t>> Connection::ReadTransport(char* p, size_t n) {
   if (closed_) co_return absl::CancelledError("connection closed");
-  if (timed_out_) co_return absl::DeadlineExceededError("read timed out");
+  if (read_.timed_out) co_return absl::DeadlineExceededError("read timed out");
   boost::system::error_code ec;
   size_t got;
   if (tls_stream_) {
@@ -115,7 +189,62 @@ awaitable<absl::StatusOr<size_t>> Connection::ReadRaw(char* p, size_t n) {
   } else {
     got = co_await socket_.async_read_some(asio::buffer(p, n), redirect_error(use_awaitable, ec));
   }
-  if (ec) co_return ErrorStatus(ec, "read");
+  // A read that raced its deadline fails even if bytes came: the receiving side is shut down.
+  if (read_.timed_out) co_return absl::DeadlineExceededError("read timed out");
+  if (ec) co_return ErrorStatus(ec, "read", Direction::kRead);
+  co_return got;
+}
+
+awaitable<absl::StatusOr<size_t>> Connection::ReadInflated(char* p, size_t n) {
+  Compression& z = *compression_;
+  for (;;) {
+    if (!z.failed.ok()) co_return z.failed;
+    if (z.inflater.avail_in > 0 || z.output_pending) {
+      // Never more output than this read may return: the read's own bound caps inflation.
+      z.inflater.next_out = reinterpret_cast<Bytef*>(p);
+      z.inflater.avail_out = static_cast<uInt>(n);
+      uInt before = z.inflater.avail_in;
+      int rc = inflate(&z.inflater, Z_SYNC_FLUSH);
+      size_t produced = n - z.inflater.avail_out;
+      z.output_pending = z.inflater.avail_out == 0;
+      if (rc == Z_STREAM_END) {
+        // RFC 4978 never ends the stream; nothing after the final block can be read.
+        z.failed = absl::DataLossError("the client ended its compressed stream");
+        z.output_pending = false;
+      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        z.failed = absl::DataLossError(absl::StrCat("corrupt compressed input (COMPRESS=DEFLATE): ",
+                                                    z.inflater.msg != nullptr ? z.inflater.msg : "inflate failed"));
+        z.output_pending = false;
+      }
+      if (produced > 0) co_return produced;  // a failure is reported by the next read
+      if (!z.failed.ok()) co_return z.failed;
+      if (z.inflater.avail_in > 0) {
+        // Input consumed without output (block headers, a flush marker): go on. No progress
+        // at all with input and output space left cannot happen; never spin on it.
+        if (z.inflater.avail_in < before) continue;
+        z.failed = absl::DataLossError("corrupt compressed input (COMPRESS=DEFLATE): inflate stalled");
+        co_return z.failed;
+      }
+    }
+    // Everything received is inflated: read more compressed bytes.
+    z.input.resize(kCompressedChunk);
+    absl::StatusOr<size_t> got = co_await ReadTransport(z.input.data(), z.input.size());
+    if (!got.ok()) {
+      z.input.clear();
+      co_return got.status();
+    }
+    z.input.resize(*got);
+    z.inflater.next_in = reinterpret_cast<Bytef*>(z.input.data());
+    z.inflater.avail_in = static_cast<uInt>(z.input.size());
+  }
+}
+
+awaitable<absl::StatusOr<size_t>> Connection::ReadRaw(char* p, size_t n) {
+  if (compression_) {
+    absl::StatusOr<size_t> inflated = co_await ReadInflated(p, n);
+    co_return inflated;
+  }
+  absl::StatusOr<size_t> got = co_await ReadTransport(p, n);
   co_return got;
 }
 
@@ -130,7 +259,8 @@ awaitable<absl::Status> Connection::Fill(size_t chunk) {
 
 awaitable<absl::StatusOr<std::string>> Connection::ReadLine(size_t max_len, std::chrono::milliseconds deadline) {
   if (max_len == 0) co_return absl::InvalidArgumentError("ReadLine needs max_len > 0");
-  DeadlineGuard guard(this, deadline);
+  if (read_.in_flight) co_return absl::FailedPreconditionError("another read is in progress");
+  DeadlineGuard guard(this, Direction::kRead, deadline);
   bool skipping = false;
   for (;;) {
     std::string_view avail(in_.data() + in_start_, in_.size() - in_start_);
@@ -159,12 +289,13 @@ awaitable<absl::StatusOr<std::string>> Connection::ReadLine(size_t max_len, std:
 }
 
 awaitable<absl::StatusOr<std::string>> Connection::ReadExact(size_t n, std::chrono::milliseconds deadline) {
+  if (read_.in_flight) co_return absl::FailedPreconditionError("another read is in progress");
   std::string out;
   size_t buffered = std::min(n, in_.size() - in_start_);
   out.append(in_, in_start_, buffered);
   in_start_ += buffered;
   if (out.size() == n) co_return out;
-  DeadlineGuard guard(this, deadline);
+  DeadlineGuard guard(this, Direction::kRead, deadline);
   while (out.size() < n) {
     size_t chunk = std::min(n - out.size(), kBulkChunk);
     size_t old = out.size();
@@ -178,13 +309,14 @@ awaitable<absl::StatusOr<std::string>> Connection::ReadExact(size_t n, std::chro
 
 awaitable<absl::StatusOr<std::string>> Connection::ReadSome(size_t max, std::chrono::milliseconds deadline) {
   if (max == 0) co_return absl::InvalidArgumentError("ReadSome needs max > 0");
-  if (HasBufferedInput()) {
+  if (read_.in_flight) co_return absl::FailedPreconditionError("another read is in progress");
+  if (in_start_ < in_.size()) {
     size_t take = std::min(max, in_.size() - in_start_);
     std::string out(in_, in_start_, take);
     in_start_ += take;
     co_return out;
   }
-  DeadlineGuard guard(this, deadline);
+  DeadlineGuard guard(this, Direction::kRead, deadline);
   std::string out(std::min(max, kBulkChunk), '\0');
   absl::StatusOr<size_t> got = co_await ReadRaw(out.data(), out.size());
   if (!got.ok()) co_return got.status();
@@ -202,26 +334,92 @@ void Connection::Unread(std::string_view bytes) {
   in_start_ = 0;
 }
 
-awaitable<absl::Status> Connection::Write(std::string_view data, std::chrono::milliseconds deadline) {
-  if (closed_) co_return absl::CancelledError("connection closed");
-  DeadlineGuard guard(this, deadline);
+awaitable<absl::Status> Connection::WriteTransport(const char* p, size_t n) {
   boost::system::error_code ec;
   if (tls_stream_) {
-    co_await asio::async_write(*tls_stream_, asio::buffer(data), redirect_error(use_awaitable, ec));
+    co_await asio::async_write(*tls_stream_, asio::buffer(p, n), redirect_error(use_awaitable, ec));
   } else {
-    co_await asio::async_write(socket_, asio::buffer(data), redirect_error(use_awaitable, ec));
+    co_await asio::async_write(socket_, asio::buffer(p, n), redirect_error(use_awaitable, ec));
   }
-  if (ec) co_return ErrorStatus(ec, "write");
+  if (ec) co_return ErrorStatus(ec, "write", Direction::kWrite);
   co_return absl::OkStatus();
+}
+
+awaitable<absl::Status> Connection::WriteDeflated(std::string_view data) {
+  if (data.empty()) co_return absl::OkStatus();  // a flush of nothing would still cost 5 bytes
+  z_stream& z = compression_->deflater;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  // Output goes out chunk by chunk, so a large response needs no second copy of its size.
+  std::string out(std::min<size_t>(kDeflateChunk, deflateBound(&z, z.avail_in) + 16), '\0');
+  for (;;) {
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    int rc = deflate(&z, Z_SYNC_FLUSH);
+    if (rc != Z_OK && rc != Z_BUF_ERROR) co_return absl::InternalError("deflate failed");
+    size_t produced = out.size() - z.avail_out;
+    // Z_SYNC_FLUSH is complete once deflate returns with output space left.
+    bool done = z.avail_in == 0 && z.avail_out != 0;
+    if (produced > 0) {
+      absl::Status written = co_await WriteTransport(out.data(), produced);
+      if (!written.ok()) co_return written;
+    }
+    if (done) break;
+  }
+  z.next_in = nullptr;
+  co_return absl::OkStatus();
+}
+
+awaitable<absl::Status> Connection::Write(std::string_view data, std::chrono::milliseconds deadline) {
+  if (closed_) co_return absl::CancelledError("connection closed");
+  if (write_.in_flight) co_return absl::FailedPreconditionError("another write is in progress");
+  if (write_.timed_out) co_return absl::DeadlineExceededError("write timed out");
+  DeadlineGuard guard(this, Direction::kWrite, deadline);
+  if (compression_) {
+    absl::Status deflated = co_await WriteDeflated(data);
+    co_return deflated;
+  }
+  absl::Status written = co_await WriteTransport(data.data(), data.size());
+  co_return written;
+}
+
+absl::Status Connection::StartCompression() {
+  if (closed_) return absl::CancelledError("connection closed");
+  if (compression_) return absl::FailedPreconditionError("compression is already active");
+  if (read_.in_flight || write_.in_flight) {
+    return absl::FailedPreconditionError("StartCompression with a read or write in flight");
+  }
+  auto z = std::make_unique<Compression>();
+  // RFC 4978: raw deflate. The peer may use a 32 KiB window, so we inflate with one; we
+  // deflate with 8 KiB and memLevel 6 (about 64 KiB of state instead of 256 KiB), which any
+  // inflater reads, because thousands of idle sessions hold one each.
+  if (inflateInit2(&z->inflater, -15) != Z_OK) return absl::InternalError("inflateInit2 failed");
+  z->inflate_ready = true;
+  if (deflateInit2(&z->deflater, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -13, 6, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return absl::InternalError("deflateInit2 failed");
+  }
+  z->deflate_ready = true;
+  // Bytes already received were sent after our OK, so they are compressed.
+  z->input.assign(in_, in_start_, std::string::npos);
+  in_.clear();
+  in_start_ = 0;
+  z->inflater.next_in = reinterpret_cast<Bytef*>(z->input.data());
+  z->inflater.avail_in = static_cast<uInt>(z->input.size());
+  compression_ = std::move(z);
+  return absl::OkStatus();
 }
 
 awaitable<absl::Status> Connection::StartTls(std::chrono::milliseconds deadline) {
   if (!tls_) co_return absl::FailedPreconditionError("TLS is not configured for this listener");
   if (tls_stream_) co_return absl::FailedPreconditionError("TLS is already active");
+  if (compression_) co_return absl::FailedPreconditionError("STARTTLS after COMPRESS");
   if (closed_) co_return absl::CancelledError("connection closed");
+  if (read_.in_flight || write_.in_flight) {
+    co_return absl::FailedPreconditionError("StartTls with a read or write in flight");
+  }
   // CVE-2011-0411: bytes that arrived in plaintext after the STARTTLS command must not be
   // executed as if they came through TLS.
-  discarded_on_starttls_ = HasBufferedInput();
+  discarded_on_starttls_ = in_start_ < in_.size();
   in_.clear();
   in_start_ = 0;
 
@@ -232,11 +430,11 @@ awaitable<absl::Status> Connection::StartTls(std::chrono::milliseconds deadline)
   asio::ssl::context context(native.get());
   tls_stream_ = std::make_unique<TlsStream>(std::move(socket_), context);
 
-  DeadlineGuard guard(this, deadline);
+  DeadlineGuard guard(this, Direction::kBoth, deadline);
   boost::system::error_code ec;
   co_await tls_stream_->async_handshake(asio::ssl::stream_base::server, redirect_error(use_awaitable, ec));
   if (ec) {
-    if (timed_out_) co_return absl::DeadlineExceededError("TLS handshake timed out");
+    if (read_.timed_out) co_return absl::DeadlineExceededError("TLS handshake timed out");
     if (closed_) co_return absl::CancelledError("connection closed");
     co_return absl::UnavailableError(absl::StrCat("TLS handshake failed: ", ec.message()));
   }
@@ -245,7 +443,8 @@ awaitable<absl::Status> Connection::StartTls(std::chrono::milliseconds deadline)
 }
 
 awaitable<absl::Status> Connection::ReadProxyHeader(std::chrono::milliseconds deadline) {
-  DeadlineGuard guard(this, deadline);
+  if (read_.in_flight) co_return absl::FailedPreconditionError("another read is in progress");
+  DeadlineGuard guard(this, Direction::kRead, deadline);
   // Bounded by the parser: ProxyHeaderBytesWanted asks for nothing beyond the longest header
   // it accepts.
   std::string header;
@@ -284,8 +483,10 @@ std::string Connection::tls_cipher() const {
 void Connection::Close() {
   if (closed_) return;
   closed_ = true;
-  ++timer_generation_;
-  timer_.cancel();
+  ++read_.generation;
+  read_.timer.cancel();
+  ++write_.generation;
+  write_.timer.cancel();
   boost::system::error_code ignored;
   socket().shutdown(Socket::shutdown_both, ignored);
   socket().close(ignored);

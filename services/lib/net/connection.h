@@ -1,14 +1,27 @@
 // One client connection of a Kite listener: bounded, deadline-driven reads and writes over TCP
-// or TLS, with STARTTLS.
+// or TLS, with STARTTLS and COMPRESS=DEFLATE.
 //
 // What: the byte-level I/O every line protocol daemon (SMTP, IMAP, POP3) shares, written as
 // Boost.Asio C++20 coroutines (Boost 1.74).
 // Standards: STARTTLS as in RFC 3207 (SMTP), RFC 3501 section 6.2.1 (IMAP), RFC 2595 (POP3):
 // plaintext received after the STARTTLS command and before the handshake is discarded, the fix
 // for CVE-2011-0411 (command injection into the TLS session). Implicit TLS per RFC 8314.
+// IMAP COMPRESS=DEFLATE (RFC 4978): raw deflate (RFC 1951) in both directions, inside TLS,
+// every write ending in a sync flush.
 // Untrusted input: everything read from the peer. Every read has a deadline; every buffer has a
 // bound known before anything is allocated (line reads hold at most max_len + 4 KiB; exact and
-// partial reads grow only as bytes arrive, never by a size the peer announced).
+// partial reads grow only as bytes arrive, never by a size the peer announced). Compressed input
+// is inflated into the same bounds (a read never inflates more than it may return), so a
+// decompression bomb costs CPU per byte returned, never memory.
+//
+// Concurrency: everything runs on executor(). At most ONE read (ReadLine, ReadExact, ReadSome,
+// ReadProxyHeader) and ONE write (Write) may be in flight at the same time, e.g. an IMAP IDLE
+// loop waiting in ReadSome for "DONE" while another coroutine writes untagged updates. A second
+// read while one is pending (or a second write) fails with kFailedPrecondition. Each direction
+// has its own deadline: when a read's deadline passes only the receiving side is shut down
+// (shutdown(SHUT_RD)), so a pending or later Write still works (to send "BYE timeout"); when a
+// write's deadline passes only the sending side is shut down and a pending read is untouched.
+// StartTls and StartCompression need both directions idle.
 #ifndef KITE_SERVICES_LIB_NET_CONNECTION_H_
 #define KITE_SERVICES_LIB_NET_CONNECTION_H_
 
@@ -38,7 +51,11 @@ namespace kite::net {
 //                      connection is still usable and in sync);
 //   kUnavailable       the peer closed the connection or it failed (reset, TLS alert);
 //   kCancelled         Close() was called, e.g. by Listener::Drain;
-//   kFailedPrecondition misuse (STARTTLS without a TLS context or twice).
+//   kDataLoss          the peer's compressed (COMPRESS=DEFLATE) stream is corrupt: close;
+//   kFailedPrecondition misuse (STARTTLS without a TLS context or twice, COMPRESS twice, two
+//                      reads or two writes at once).
+// A deadline that passed is final for its direction: later reads (or writes) fail at once with
+// kDeadlineExceeded.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using Socket = boost::asio::ip::tcp::socket;
@@ -68,7 +85,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // pipelined commands) back in front of the buffered input, for the next read.
   void Unread(std::string_view bytes);
 
-  // Writes all of data.
+  // Writes all of data (compressed and flushed with Z_SYNC_FLUSH once compression is on, so
+  // the peer can decode everything written so far).
   boost::asio::awaitable<absl::Status> Write(std::string_view data, std::chrono::milliseconds deadline);
 
   // Starts TLS as a server on this connection (STARTTLS after the protocol's "go ahead" reply,
@@ -78,8 +96,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // On failure the connection is unusable: close it.
   boost::asio::awaitable<absl::Status> StartTls(std::chrono::milliseconds deadline);
 
-  // Input received but not yet returned by a read (a pipelining client).
-  bool HasBufferedInput() const { return in_start_ < in_.size(); }
+  // IMAP COMPRESS=DEFLATE (RFC 4978 section 3): call right after the tagged OK of COMPRESS has
+  // been written (that OK goes out uncompressed), with no read or write in flight. From then
+  // on every byte read is inflated and every Write deflated (raw deflate, RFC 1951), below
+  // TLS's encryption when TLS is on. Input already buffered is taken as compressed: a client
+  // may only send it after our OK (RFC 4978 says it waits for the OK), so it is compressed
+  // data, or garbage that fails with kDataLoss. kFailedPrecondition when already compressing
+  // (the caller answers NO [COMPRESSIONACTIVE]), kCancelled after Close().
+  absl::Status StartCompression();
+  bool is_compressed() const { return compression_ != nullptr; }
+
+  // Input received but not yet returned by a read (a pipelining client), including compressed
+  // bytes not inflated yet.
+  bool HasBufferedInput() const;
   // Whether StartTls discarded buffered plaintext.
   bool HadBufferedInput() const { return discarded_on_starttls_; }
 
@@ -112,22 +141,40 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   using TlsStream = boost::asio::ssl::stream<Socket>;
   class DeadlineGuard;
+  struct Compression;  // zlib state, in connection.cc
+  enum class Direction { kRead, kWrite, kBoth };
+  // The deadline state of one direction.
+  struct Deadline {
+    explicit Deadline(const boost::asio::any_io_executor& ex) : timer(ex) {}
+    boost::asio::steady_timer timer;
+    uint64_t generation = 0;  // makes an expiry queued before the call ended harmless
+    bool in_flight = false;   // an operation of this direction is running
+    bool timed_out = false;   // sticky: the direction is shut down
+  };
 
   Socket& socket() { return tls_stream_ ? tls_stream_->next_layer() : socket_; }
-  // One read of at most n bytes into p from TLS or TCP, with the call's deadline armed.
+  // One read of at most n bytes into p (inflated when compressing), with the call's deadline
+  // armed.
   boost::asio::awaitable<absl::StatusOr<size_t>> ReadRaw(char* p, size_t n);
+  // One read of at most n bytes from TLS or TCP.
+  boost::asio::awaitable<absl::StatusOr<size_t>> ReadTransport(char* p, size_t n);
+  boost::asio::awaitable<absl::StatusOr<size_t>> ReadInflated(char* p, size_t n);
+  // Writes all of [p, p + n) to TLS or TCP.
+  boost::asio::awaitable<absl::Status> WriteTransport(const char* p, size_t n);
+  boost::asio::awaitable<absl::Status> WriteDeflated(std::string_view data);
   // Appends up to `chunk` bytes from the peer to in_.
   boost::asio::awaitable<absl::Status> Fill(size_t chunk);
-  absl::Status ErrorStatus(const boost::system::error_code& ec, std::string_view op) const;
+  absl::Status ErrorStatus(const boost::system::error_code& ec, std::string_view op, Direction direction) const;
   void CompactInput();
+  void OnDeadline(Direction direction);
 
   boost::asio::any_io_executor executor_;
   Socket socket_;
   std::unique_ptr<TlsStream> tls_stream_;  // set once TLS starts; owns the socket from then on
   std::shared_ptr<tls::ServerContext> tls_;
-  boost::asio::steady_timer timer_;
-  uint64_t timer_generation_ = 0;
-  bool timed_out_ = false;
+  Deadline read_;
+  Deadline write_;
+  std::unique_ptr<Compression> compression_;  // set once COMPRESS starts
   bool closed_ = false;
   bool discarded_on_starttls_ = false;
   bool tls_established_ = false;
