@@ -215,7 +215,7 @@ absl::Status Notifier::Publish(int64_t account_id, int64_t mailbox_id, std::stri
   std::string message = absl::StrCat(mailbox_id, " ", AV(what));
   // Sessions of this replica learn at once (and even while Redis is down); the others
   // through Redis, which also brings this replica the same message again (harmless).
-  Dispatch(channel, message);
+  Dispatch(channel, message, false);
   std::lock_guard<std::mutex> lock(publish_mu_);
   if (!publisher_) {
     absl::StatusOr<std::unique_ptr<redis::Client>> client = redis::Client::Connect(options_);
@@ -225,14 +225,14 @@ absl::Status Notifier::Publish(int64_t account_id, int64_t mailbox_id, std::stri
   return publisher_->Publish(channel, message);
 }
 
-void Notifier::Dispatch(std::string_view channel, std::string_view message) {
+void Notifier::Dispatch(std::string_view channel, std::string_view message, bool from_redis) {
   if (channel.substr(0, kChannelPrefix.size()) != kChannelPrefix) return;
   int64_t account_id = 0;
   if (!absl::SimpleAtoi(AV(channel.substr(kChannelPrefix.size())), &account_id)) return;
   int64_t mailbox_id = -1;
   std::string_view first = message.substr(0, message.find(' '));
   if (!absl::SimpleAtoi(AV(first), &mailbox_id) || mailbox_id < 0) mailbox_id = -1;
-  ++messages_;
+  if (from_redis) ++messages_;
   std::lock_guard<std::mutex> lock(registry_->mu);
   auto it = registry_->by_account.find(account_id);
   if (it == registry_->by_account.end()) return;

@@ -144,7 +144,8 @@ class Notifier {
   void Run();
   // One connection's life: connect, subscribe, dispatch until it fails or Stop().
   absl::Status Session();
-  void Dispatch(std::string_view channel, std::string_view message);
+  // from_redis: counted in messages(); a local dispatch (Publish) is not.
+  void Dispatch(std::string_view channel, std::string_view message, bool from_redis = true);
   void WakeAll();
   // Sleeps up to d; false when Stop() was called.
   bool Sleep(std::chrono::milliseconds d);
