@@ -182,7 +182,7 @@ std::string Session::Capability() const {
   if (account_id_ != 0) {
     absl::StrAppend(&caps,
                     " UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS QUOTA "
-                    "QUOTA=RES-STORAGE QUOTA=RES-MESSAGE STATUS=SIZE ACL RIGHTS=texk CONDSTORE QRESYNC ESEARCH "
+                    "QUOTA=RES-STORAGE STATUS=SIZE ACL RIGHTS=texk CONDSTORE QRESYNC ESEARCH "
                     "SEARCHRES SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN");
     if (!compressed_) absl::StrAppend(&caps, " COMPRESS=DEFLATE");
   }
