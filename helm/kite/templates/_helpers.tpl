@@ -129,6 +129,7 @@ true
     "hostname" .Values.hostname
     "auth_address" (printf "%s:%d" (include "kite.internalService" (dict "root" . "d" "auth")) (int .Values.daemons.auth.grpcPort))
     "caldav_address" (printf "%s:%d" (include "kite.internalService" (dict "root" . "d" "caldav")) (int .Values.daemons.caldav.grpcPort))
+    "freebusy_address" (printf "%s:%d" (include "kite.internalService" (dict "root" . "d" "freebusy")) (int .Values.daemons.freebusy.grpcPort))
     "redis" (include "kite.redisAddress" .)
     "postgres_pool_size" (int .Values.postgresql.poolSize)
     "tls_cert" "/etc/kite/tls/tls.crt"

@@ -60,6 +60,8 @@ Schema Build() {
   s.Add({"global", "auth_address", Type::kHostPort, "127.0.0.1:7000", "kite-auth gRPC address"});
   s.Add({"global", "caldav_address", Type::kHostPort, "127.0.0.1:7006",
          "kite-caldav gRPC address (kite-delivery hands calendar invitations received by mail to it)"});
+  s.Add({"global", "freebusy_address", Type::kHostPort, "127.0.0.1:7007",
+         "kite-freebusy gRPC address (kite-caldav asks it for availability and tells it about calendar changes)"});
   s.Add({"global", "tls_cert", Type::kString, "", "PEM certificate chain for the client ports (TLS is required: every client port needs it)"});
   s.Add({"global", "tls_key", Type::kString, "", "PEM private key for tls_cert"});
   s.Add({"global", "grpc_tls_cert", Type::kString, "", "Certificate for gRPC between daemons (empty: plaintext gRPC, for loopback and service meshes)"});
