@@ -103,6 +103,19 @@ bool ValidUtf8(std::string_view s) {
   return true;
 }
 
+// RFC 5545 3.1: no control characters but HTAB and the line ends (CRLF; bare LF tolerated).
+// A bare CR would end a line for one parser and not for another (stored text re-parsed).
+bool NoControls(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != 0x7f) continue;
+    if (c == '\t' || c == '\n') continue;
+    if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') continue;
+    return false;
+  }
+  return true;
+}
+
 // One VCALENDAR whose BEGIN/END lines nest properly (at most kMaxDepth deep) and nothing but
 // blank lines after it. Checked before libical sees the text: libical writes a line to
 // stderr for each stray END, and wraps several top-level objects in an XROOT.
@@ -576,8 +589,8 @@ Shape ShapeOf(icalcomponent* c, Zones* zones) {
       }
       if (completed) {
         s.rule = Rule::kTodoCompleted;
-        s.fixed_start = created.value_or(*completed);
-        s.fixed_end = *completed;
+        s.fixed_start = std::min(created.value_or(*completed), *completed);
+        s.fixed_end = std::max(created.value_or(*completed), *completed);
       } else if (created) {
         s.rule = Rule::kTodoCreated;
         s.fixed_start = s.fixed_end = *created;
@@ -1169,6 +1182,7 @@ std::optional<Object> Build(std::string_view text, const IngestOptions& options,
   };
   if (text.size() > options.max_bytes) return fail(Precondition::kMaxResourceSize, "larger than the calendar allows");
   if (!ValidUtf8(text)) return fail(Precondition::kValidCalendarData, "not UTF-8 (or contains NUL)");
+  if (!NoControls(text)) return fail(Precondition::kValidCalendarData, "control characters in the text");
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // a UTF-8 byte order mark
   if (!WellNested(text)) return fail(Precondition::kValidCalendarData, "not one well-formed VCALENDAR object");
   std::string copy(text);  // libical wants a NUL-terminated string
@@ -1258,6 +1272,17 @@ std::optional<Object> Build(std::string_view text, const IngestOptions& options,
   }
   if (icalproperty* seq = icalcomponent_get_first_property(main, ICAL_SEQUENCE_PROPERTY)) {
     o.sequence = std::max(0, icalproperty_get_sequence(seq));
+  }
+  if (strict) {
+    // What libical writes must read back cleanly (it accepts some values it then writes in a
+    // form it refuses, e.g. DTSTAMP as a DATE): stored objects are re-parsed.
+    std::string written = Serialize(root);
+    Ical again(icalparser_parse_string(written.c_str()));
+    std::string again_reason;
+    if (!again || icalcomponent_isa(again.get()) != ICAL_VCALENDAR_COMPONENT || !CheckErrors(again.get(), &again_reason)) {
+      return fail(Precondition::kValidCalendarData,
+                  again_reason.empty() ? std::string("invalid iCalendar data") : again_reason);
+    }
   }
   FillAttendees(main, &o.attendees);
   ComputeIndex(&o);

@@ -129,6 +129,9 @@ TEST_CASE("Invalid calendar data is refused with valid-calendar-data", "[calenda
   std::string with_nul = Wrap(Event("DTSTART:20261201T090000Z\n"));
   with_nul.insert(with_nul.size() - 10, 1, '\0');
   CHECK(MustFail(with_nul).precondition == P::kValidCalendarData);
+  CHECK(MustFail(Wrap(Event("DTSTART:20261201T090000Z\nSUMMARY:a\rb\n"))).precondition == P::kValidCalendarData);
+  CHECK(MustFail(Wrap(Event("DTSTART:20261201T090000Z\nSUMMARY:a\x01b\n"))).precondition == P::kValidCalendarData);
+  CHECK(MustIngest(Wrap(Event("DTSTART:20261201T090000Z\nSUMMARY:a\tb\n"))).uid == "u1@test");
   // Bad property values.
   CHECK(MustFail(Wrap(Event("DTSTART:2026bad\n"))).precondition == P::kValidCalendarData);
   CHECK(MustFail(Wrap(Event("DTSTART:20261201T090000Z\nRRULE:FREQ=SOMETIMES\n"))).precondition ==
@@ -151,6 +154,9 @@ TEST_CASE("Invalid calendar data is refused with valid-calendar-data", "[calenda
         P::kValidCalendarData);
   CHECK(MustFail(Wrap(Event("DTSTART:20261201T090000Z\nDURATION:-PT1H\n"))).precondition ==
         P::kValidCalendarData);
+  // libical reads a DATE DTSTAMP but writes it in a form it refuses: refused up front.
+  CHECK(MustFail(Wrap("BEGIN:VEVENT\nUID:a@test\nDTSTART:20261201T090000Z\nDTSTAMP:20261101\nEND:VEVENT\n"))
+            .precondition == P::kValidCalendarData);
   // An unknown TZID.
   cal::IngestError e = MustFail(Wrap(Event("DTSTART;TZID=Mars/Olympus_Mons:20261201T090000\n")));
   CHECK(e.precondition == P::kValidCalendarData);
