@@ -1516,6 +1516,16 @@ class Matcher {
     if (trigger.duration.is_neg) offset = -offset;
     icalparameter* rel = icalproperty_get_first_parameter(tp, ICAL_RELATED_PARAMETER);
     bool from_end = rel != nullptr && icalparameter_get_related(rel) == ICAL_RELATED_END;
+    // A component without recurrences of its own (an override, a non-recurring master) has
+    // one instance: no expansion needed.
+    icalproperty* rp = icalcomponent_get_first_property(owner, ICAL_RECURRENCEID_PROPERTY);
+    icalparameter* range_param = rp != nullptr ? icalproperty_get_first_parameter(rp, ICAL_RANGE_PARAMETER) : nullptr;
+    bool future = range_param != nullptr && icalparameter_get_range(range_param) == ICAL_RANGE_THISANDFUTURE;
+    if (owner != object_.master ? !future : !Recurs(owner)) {
+      std::optional<Raw> one = SingleInstance(ShapeOf(owner, &zones_), std::nullopt);
+      if (!one || one->rule == Rule::kAlways || one->rule == Rule::kNever) return false;
+      return fires_in_range((from_end ? one->end : one->start) + offset);
+    }
     // The instances whose start (or end) lies in [s - offset - span, e - offset).
     const int64_t span = repeat * interval;
     const int64_t ws = Clamp(s - offset - span - 1), we = Clamp(e - offset + 1);

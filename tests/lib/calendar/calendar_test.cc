@@ -926,3 +926,38 @@ TEST_CASE("LimitRecurrenceSetToText keeps the master and the overrides in range"
   CHECK(later.find("CANCELLED") != std::string::npos);
   CHECK(later.find("Weekly (moved)") == std::string::npos);
 }
+
+TEST_CASE("Thousands of overrides with alarms on an infinite rule stay bounded", "[calendar][expand][limits]") {
+  std::string body = Event("DTSTART:20000101T090000Z\nDURATION:PT1H\nRRULE:FREQ=DAILY\n");
+  for (int i = 0; i < 2000; ++i) {
+    std::string rid = cal::FormatUtc(T("20000101T090000Z") + int64_t{i} * 86400 * 3);
+    body += Event("RECURRENCE-ID:" + rid + "\nDTSTART:" + rid + "\nDURATION:PT2H\n" +
+                  "BEGIN:VALARM\nACTION:DISPLAY\nDESCRIPTION:x\nTRIGGER:-PT" + std::to_string(i % 50 + 1) +
+                  "M\nEND:VALARM\n");
+  }
+  cal::IngestOptions big;
+  big.max_bytes = 4 << 20;
+  cal::Object o = MustIngest(Wrap(body), big);
+  CHECK(o.components.size() == 2001);
+  CHECK_FALSE(o.last_end.has_value());
+  bool truncated = false;
+  std::vector<cal::Instance> v = cal::Expand(o, T("20000101T000000Z"), T("20300101T000000Z"), &truncated);
+  CHECK(v.size() == cal::kMaxInstances);
+  CHECK(truncated);
+  // The alarm of the override on day 3*1999 fires 1999 % 50 + 1 = 50 minutes before it.
+  int64_t last = T("20000101T090000Z") + int64_t{1999} * 86400 * 3;
+  cal::CompFilter alarm;
+  alarm.name = "VALARM";
+  alarm.time_range = cal::TimeRange{last - 50 * 60, last - 49 * 60};
+  cal::CompFilter event;
+  event.name = "VEVENT";
+  event.comp_filters = {alarm};
+  cal::CompFilter top;
+  top.name = "VCALENDAR";
+  top.comp_filters = {event};
+  CHECK(cal::Matches(o, top));
+  alarm.time_range = cal::TimeRange{last + 60, last + 120};
+  event.comp_filters = {alarm};
+  top.comp_filters = {event};
+  CHECK_FALSE(cal::Matches(o, top));
+}
