@@ -219,6 +219,19 @@ Schema Build() {
   s.Add({"caldav", "https_listen", Type::kHostPort, "127.0.0.1:8443", "CalDAV over HTTPS"});
 
   AddDaemon(s, "freebusy", 7007, 9107);
+  // kite-freebusy (services/freebusy/freebusy_service.h, docs/freebusy.md).
+  s.Add({"freebusy", "cache_ttl", Type::kDuration, "1h",
+         "Cached free/busy answers in Redis expire after this (a safety net: every calendar change invalidates them)"});
+  s.Add({"freebusy", "redis_timeout", Type::kDuration, "250ms",
+         "Longest wait for the Redis cache per call; slower or down: the answer is computed uncached"});
+  s.Add({"freebusy", "max_range", Type::kDuration, "366d", "Longest range one free/busy or find-a-time call may ask for"});
+  s.Add({"freebusy", "max_targets", Type::kInt, "100", "Targets (people, resources) per free/busy or find-a-time call", Positive});
+  s.Add({"freebusy", "max_objects", Type::kInt, "10000",
+         "Calendar objects read per target and call (more: the rest is left out and counted in kite_freebusy_truncated_total)",
+         Positive});
+  s.Add({"freebusy", "external_days", Type::kInt, "60",
+         "Days from today the external free/busy URL (/freebusy/<token>.ifb) covers when the request names no range",
+         Positive});
   return s;
 }
 
