@@ -217,22 +217,6 @@ Schema Build() {
   AddDaemon(s, "caldav", 7006, 9106);
   s.Add({"caldav", "http_listen", Type::kHostPort, "127.0.0.1:8080", "CalDAV over HTTP (behind a TLS proxy, or loopback)"});
   s.Add({"caldav", "https_listen", Type::kHostPort, "127.0.0.1:8443", "CalDAV over HTTPS"});
-  // Client setup (services/caldav/client_setup.h): what autoconfig, Autodiscover and the
-  // free/busy URL tell clients, i.e. the ports as seen from outside (load balancer, NAT).
-  s.Add({"caldav", "public_imap_port", Type::kInt, "993", "IMAP implicit-TLS port clients are told (autoconfig, Autodiscover)", Positive});
-  s.Add({"caldav", "public_imap_starttls_port", Type::kInt, "143", "IMAP STARTTLS port clients are told", Positive});
-  s.Add({"caldav", "public_pop3_port", Type::kInt, "995", "POP3 implicit-TLS port clients are told", Positive});
-  s.Add({"caldav", "public_pop3_starttls_port", Type::kInt, "110", "POP3 STLS port clients are told", Positive});
-  s.Add({"caldav", "public_submission_port", Type::kInt, "465", "Submission implicit-TLS port clients are told", Positive});
-  s.Add({"caldav", "public_submission_starttls_port", Type::kInt, "587", "Submission STARTTLS port clients are told", Positive});
-  s.Add({"caldav", "public_https_port", Type::kInt, "8443",
-         "HTTPS port of kite-caldav clients are told (CalDAV URL in autoconfig, the external free/busy URL)", Positive});
-  s.Add({"caldav", "mta_sts_mode", Type::kString, "testing",
-         "MTA-STS policy mode served at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461): enforce, testing or none",
-         [](std::string_view v) { return OneOf(v, {"enforce", "testing", "none"}); }});
-  s.Add({"caldav", "mta_sts_mx", Type::kList, "",
-         "MX host patterns of the MTA-STS policy (e.g. mail.example.com, *.example.net); empty: global.hostname"});
-  s.Add({"caldav", "mta_sts_max_age", Type::kDuration, "7d", "max_age of the MTA-STS policy (RFC 8461 3.2: at most 31557600 s)"});
 
   AddDaemon(s, "freebusy", 7007, 9107);
   // kite-freebusy (services/freebusy/freebusy_service.h, docs/freebusy.md).
@@ -248,6 +232,22 @@ Schema Build() {
   s.Add({"freebusy", "external_days", Type::kInt, "60",
          "Days from today the external free/busy URL (/freebusy/<token>.ifb) covers when the request names no range",
          Positive});
+  // caldav, client setup (services/caldav/client_setup.h): what autoconfig, Autodiscover and the
+  // free/busy URL tell clients, i.e. the ports as seen from outside (load balancer, NAT).
+  s.Add({"caldav", "public_imap_port", Type::kInt, "993", "IMAP implicit-TLS port clients are told (autoconfig, Autodiscover)", Positive});
+  s.Add({"caldav", "public_imap_starttls_port", Type::kInt, "143", "IMAP STARTTLS port clients are told", Positive});
+  s.Add({"caldav", "public_pop3_port", Type::kInt, "995", "POP3 implicit-TLS port clients are told", Positive});
+  s.Add({"caldav", "public_pop3_starttls_port", Type::kInt, "110", "POP3 STLS port clients are told", Positive});
+  s.Add({"caldav", "public_submission_port", Type::kInt, "465", "Submission implicit-TLS port clients are told", Positive});
+  s.Add({"caldav", "public_submission_starttls_port", Type::kInt, "587", "Submission STARTTLS port clients are told", Positive});
+  s.Add({"caldav", "public_https_port", Type::kInt, "8443",
+         "HTTPS port of kite-caldav clients are told (CalDAV URL in autoconfig, the external free/busy URL)", Positive});
+  s.Add({"caldav", "mta_sts_mode", Type::kString, "testing",
+         "MTA-STS policy mode served at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461): enforce, testing or none",
+         [](std::string_view v) { return OneOf(v, {"enforce", "testing", "none"}); }});
+  s.Add({"caldav", "mta_sts_mx", Type::kList, "",
+         "MX host patterns of the MTA-STS policy (e.g. mail.example.com, *.example.net); empty: global.hostname"});
+  s.Add({"caldav", "mta_sts_max_age", Type::kDuration, "7d", "max_age of the MTA-STS policy (RFC 8461 3.2: at most 31557600 s)"});
   return s;
 }
 
