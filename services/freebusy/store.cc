@@ -97,6 +97,22 @@ std::array<unsigned char, SHA256_DIGEST_LENGTH> Sha256(std::string_view s) {
   return d;
 }
 
+// The IANA name in a calendar's CALDAV:calendar-timezone (its VTIMEZONE's TZID), as
+// kite-caldav takes it; `fallback` (the account's zone) when there is none.
+std::string FloatingTz(const std::string& vtimezone, const std::string& fallback) {
+  size_t p = vtimezone.find("TZID:");
+  if (p == std::string::npos) return fallback;
+  size_t e = vtimezone.find_first_of("\r\n", p);
+  std::string tz = vtimezone.substr(p + 5, e == std::string::npos ? std::string::npos : e - p - 5);
+  if (tz.empty() || tz.size() > 64 || tz.find('/') == std::string::npos) return fallback;
+  for (char c : tz) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '/' && c != '_' && c != '-' && c != '+') {
+      return fallback;
+    }
+  }
+  return tz;
+}
+
 bool TokenSyntaxOk(std::string_view token) {
   if (token.empty() || token.size() > kMaxTokenLength) return false;
   for (char c : token) {
@@ -142,19 +158,19 @@ absl::StatusOr<std::vector<StoredObject>> BusyObjects(store::Pool& pool, const T
   return pool.Transact([&](pqxx::work& tx) {
     // calendar_objects_range (account_id, first_start, last_end) serves the overlap test.
     pqxx::result r = tx.exec_params(
-        "SELECT o.ical FROM calendar_objects o "
+        "SELECT o.ical, COALESCE(c.timezone, '') FROM calendar_objects o "
         "JOIN calendars c ON c.account_id = o.account_id AND c.id = o.calendar_id "
         "WHERE o.account_id = $1 AND c.kind = 'calendar' AND NOT c.transparent "
         "AND o.component IN ('VEVENT', 'VFREEBUSY') AND (NOT o.transparent OR o.is_recurring) "
-        "AND (o.first_start IS NULL OR o.first_start < to_timestamp($3::bigint)) "
-        "AND (o.last_end IS NULL OR o.last_end > to_timestamp($2::bigint)) "
+        "AND (o.first_start IS NULL OR o.first_start <= to_timestamp($3::bigint)) "
+        "AND (o.last_end IS NULL OR o.last_end >= to_timestamp($2::bigint)) "
         "LIMIT $4",
         target.account_id, start, end, static_cast<int64_t>(limit) + 1);
     std::vector<StoredObject> out;
     out.reserve(r.size());
     for (const auto& row : r) {
       if (out.size() == limit) break;
-      out.push_back({row[0].as<std::string>(), target.timezone});
+      out.push_back({row[0].as<std::string>(), FloatingTz(row[1].as<std::string>(), target.timezone)});
     }
     if (truncated != nullptr) *truncated = r.size() > limit;
     return out;

@@ -41,7 +41,9 @@ absl::StatusOr<std::optional<Target>> TargetById(store::Pool& pool, int64_t acco
 
 struct StoredObject {
   std::string ical;
-  std::string floating_tz;  // IANA name for DATE and floating times of this object's calendar
+  // IANA name for DATE and floating times: the calendar's CALDAV:calendar-timezone, else the
+  // account's time zone (calendar_settings / resources).
+  std::string floating_tz;
 };
 // The objects of the account's regular, non-transparent calendars that can hold busy time
 // in [start, end): VEVENT and VFREEBUSY objects whose indexed range overlaps it (a single

@@ -112,14 +112,16 @@ struct Env {
     // The fixture's Redis is shared by every test (and process): account ids of this database
     // start at a random value so that no two tests share cache keys.
     std::random_device random;
-    int64_t first_id = 1000000 + static_cast<int64_t>(random() % 1000000000) * 1000;
+    int64_t first_id = 1000000 + static_cast<int64_t>(random() % 1000000) * 1000;  // < 2^31
     Exec("SELECT setval(pg_get_serial_sequence('accounts', 'id'), " + std::to_string(first_id) + ")");
     REQUIRE(kite::directory::CreateDomain(*pool, "example.test").ok());
     REQUIRE(kite::directory::CreateDomain(*pool, "other.test").ok());
     alice = kite::directory::CreateAccount(*pool, "alice@example.test", "Alice", "!", 0).value();
     bob = kite::directory::CreateAccount(*pool, "bob@example.test", "Bob", "!", 0).value();
     carol = kite::directory::CreateAccount(*pool, "carol@other.test", "Carol", "!", 0).value();
-    REQUIRE(kite::directory::AddAlias(*pool, "robert@example.test", "bob@example.test").ok());
+    absl::Status alias = kite::directory::AddAlias(*pool, "robert@example.test", "bob@example.test");
+    INFO(alias.ToString());
+    REQUIRE(alias.ok());
     kite::directory::ResourcePolicy policy;
     policy.hours = kite::directory::ParseWorkingHours("08:00-18:00", "mon-fri").value();
     policy.timezone = "Europe/Paris";
@@ -504,7 +506,7 @@ TEST_CASE("find a time: the first free slots of all visible attendees within wor
   }
 }
 
-TEST_CASE("the external free/busy URL: a token shows busy periods only; revoked or wrong, nothing",
+TEST_CASE("the external free/busy URL shows busy periods only to the token holder, nothing once revoked or wrong",
           "[freebusy][external][integration]") {
   Env env;
   env.BobsWeeks();
