@@ -134,6 +134,54 @@ Cache::Lookup Cache::Get(int64_t account_id, int64_t start, int64_t end) {
   return out;
 }
 
+std::vector<Cache::Lookup> Cache::GetMany(const std::vector<int64_t>& account_ids, int64_t start, int64_t end) {
+  std::vector<Lookup> out(account_ids.size());
+  if (account_ids.empty()) return out;
+  if (account_ids.size() == 1) {
+    out[0] = Get(account_ids[0], start, end);
+    return out;
+  }
+  auto client = Take();
+  if (!client) return out;
+  auto fallback = [&] {
+    Give(std::move(client), false);
+    for (size_t i = 0; i < account_ids.size(); ++i) out[i] = Get(account_ids[i], start, end);
+    return out;
+  };
+  std::vector<std::string> argv = {"MGET"};
+  for (int64_t a : account_ids) argv.push_back(GenerationKey(a));
+  auto gens = client->Command(argv);
+  if (!gens.ok()) {
+    Give(std::move(client), true);
+    return out;
+  }
+  if (gens->type != redis::Reply::kArray || gens->elements.size() != account_ids.size()) return fallback();
+  for (size_t i = 0; i < account_ids.size(); ++i) {
+    if (gens->elements[i].type == redis::Reply::kString) {
+      out[i].generation = gens->elements[i].str;
+    } else {
+      return fallback();  // no counter yet: Get creates it (once per account and Redis lifetime)
+    }
+  }
+  argv = {"MGET"};
+  for (size_t i = 0; i < account_ids.size(); ++i) {
+    argv.push_back(AnswerKey(account_ids[i], out[i].generation, start, end));
+  }
+  auto answers = client->Command(argv);
+  if (!answers.ok()) {
+    Give(std::move(client), true);
+    for (auto& o : out) o = Lookup();
+    return out;
+  }
+  if (answers->type != redis::Reply::kArray || answers->elements.size() != account_ids.size()) return fallback();
+  for (size_t i = 0; i < account_ids.size(); ++i) {
+    out[i].available = true;
+    if (answers->elements[i].type == redis::Reply::kString) out[i].periods = DecodePeriods(answers->elements[i].str);
+  }
+  Give(std::move(client), false);
+  return out;
+}
+
 void Cache::Put(int64_t account_id, std::string_view generation, int64_t start, int64_t end,
                 const std::vector<calendar::BusyPeriod>& periods) {
   auto client = Take();

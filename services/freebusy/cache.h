@@ -68,6 +68,9 @@ class Cache {
     std::optional<std::vector<calendar::BusyPeriod>> periods;  // set on a hit
   };
   Lookup Get(int64_t account_id, int64_t start, int64_t end);
+  // The same for several accounts in two round trips (MGET of the generations, MGET of the
+  // answers); falls back to Get per account where MGET is refused (Redis Cluster CROSSSLOT).
+  std::vector<Lookup> GetMany(const std::vector<int64_t>& account_ids, int64_t start, int64_t end);
   // Stores an answer computed after Get returned `generation`. Errors are ignored.
   void Put(int64_t account_id, std::string_view generation, int64_t start, int64_t end,
            const std::vector<calendar::BusyPeriod>& periods);

@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "lib/directory/directory.h"
 #include "lib/log/log.h"
 #include "lib/metrics/metrics.h"
 #include "lib/rpc/rpc.h"
@@ -127,15 +126,9 @@ FreeBusyService::FreeBusyService(store::Pool& pool, Cache* cache, prometheus::Re
 
 absl::StatusOr<std::optional<Target>> FreeBusyService::VisibleTarget(int64_t viewer_account_id,
                                                                      std::string_view address) {
-  std::string canonical = CanonicalAddress(address);
-  if (canonical.empty()) return std::optional<Target>();
-  auto visible = directory::FreeBusyVisible(pool_, viewer_account_id, canonical);
-  if (!visible.ok()) {
-    if (absl::IsInvalidArgument(visible.status())) return std::optional<Target>();
-    return visible.status();
-  }
-  if (!*visible) return std::optional<Target>();
-  return ResolveTarget(pool_, canonical);
+  auto targets = VisibleTargets(pool_, viewer_account_id, {std::string(address)});
+  if (!targets.ok()) return targets.status();
+  return std::move((*targets)[0]);
 }
 
 absl::StatusOr<std::vector<calendar::BusyPeriod>> FreeBusyService::Compute(const Target& target, int64_t start,
@@ -178,6 +171,31 @@ absl::StatusOr<std::vector<calendar::BusyPeriod>> FreeBusyService::Busy(const Ta
   return periods;
 }
 
+std::vector<absl::StatusOr<std::vector<calendar::BusyPeriod>>> FreeBusyService::BusyMany(
+    const std::vector<const Target*>& targets, int64_t start, int64_t end) {
+  std::vector<Cache::Lookup> lookups(targets.size());
+  if (cache_ != nullptr) {
+    std::vector<int64_t> ids;
+    for (const Target* t : targets) ids.push_back(t->account_id);
+    lookups = cache_->GetMany(ids, start, end);
+  }
+  std::vector<absl::StatusOr<std::vector<calendar::BusyPeriod>>> out;
+  out.reserve(targets.size());
+  for (size_t i = 0; i < targets.size(); ++i) {
+    Cache::Lookup& lookup = lookups[i];
+    if (lookup.periods) {
+      cache_hit_.Increment();
+      out.emplace_back(std::move(*lookup.periods));
+      continue;
+    }
+    (lookup.available ? cache_miss_ : cache_unavailable_).Increment();
+    auto periods = Compute(*targets[i], start, end);
+    if (periods.ok() && lookup.available) cache_->Put(targets[i]->account_id, lookup.generation, start, end, *periods);
+    out.push_back(std::move(periods));
+  }
+  return out;
+}
+
 grpc::Status FreeBusyService::Availability(grpc::ServerContext*, const v1::AvailabilityRequest* request,
                                            v1::AvailabilityResponse* response) {
   prometheus::Histogram& h = latency_.Add({{"method", "availability"}}, metrics::Metrics::LatencyBuckets());
@@ -194,27 +212,34 @@ grpc::Status FreeBusyService::Availability(grpc::ServerContext*, const v1::Avail
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("at most ", options_.max_targets, " targets per call"));
   }
-  for (const std::string& address : request->targets()) {
+  std::vector<std::string> addresses(request->targets().begin(), request->targets().end());
+  auto targets = VisibleTargets(pool_, request->viewer_account_id(), addresses);
+  if (!targets.ok()) {
+    count("error");
+    log::Error("freebusy.error").Kv("method", "availability").Kv("error", targets.status().ToString());
+    return rpc::ToGrpc(targets.status());
+  }
+  std::vector<const Target*> visible;
+  for (const auto& t : *targets) {
+    if (t) visible.push_back(&*t);
+  }
+  auto busy = BusyMany(visible, start, end);
+  size_t next = 0;
+  for (size_t i = 0; i < addresses.size(); ++i) {
     v1::TargetAvailability* result = response->add_results();
-    result->set_target(address);
-    auto target = VisibleTarget(request->viewer_account_id(), address);
-    if (!target.ok()) {
-      count("error");
-      log::Error("freebusy.error").Kv("method", "availability").Kv("error", target.status().ToString());
-      return rpc::ToGrpc(target.status());
-    }
-    if (!*target) {
+    result->set_target(addresses[i]);
+    if (!(*targets)[i]) {
       result->set_visible(false);
       continue;
     }
-    auto busy = Busy(**target, start, end);
-    if (!busy.ok()) {
+    const auto& periods = busy[next++];
+    if (!periods.ok()) {
       count("error");
-      log::Error("freebusy.error").Kv("method", "availability").Kv("error", busy.status().ToString());
-      return rpc::ToGrpc(busy.status());
+      log::Error("freebusy.error").Kv("method", "availability").Kv("error", periods.status().ToString());
+      return rpc::ToGrpc(periods.status());
     }
     result->set_visible(true);
-    for (const auto& p : *busy) {
+    for (const auto& p : *periods) {
       v1::Period* out = result->add_busy();
       SetTime(out->mutable_start(), p.start);
       SetTime(out->mutable_end(), p.end);
@@ -273,18 +298,22 @@ grpc::Status FreeBusyService::FindTime(grpc::ServerContext*, const v1::FindTimeR
   const int64_t max = request->max_results() == 0 ? kDefaultFindTimeResults : request->max_results();
   if (max < 0 || max > kMaxFindTimeResults) return invalid(absl::StrCat("max_results must be 0..", kMaxFindTimeResults));
 
+  std::vector<std::string> addresses(request->attendees().begin(), request->attendees().end());
+  auto targets = VisibleTargets(pool_, request->viewer_account_id(), addresses);
+  if (!targets.ok()) {
+    count("error");
+    return rpc::ToGrpc(targets.status());
+  }
+  std::vector<const Target*> visible;
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    if ((*targets)[i]) {
+      visible.push_back(&*(*targets)[i]);
+    } else {
+      response->add_not_visible(addresses[i]);
+    }
+  }
   std::vector<std::pair<int64_t, int64_t>> busy;
-  for (const std::string& address : request->attendees()) {
-    auto target = VisibleTarget(request->viewer_account_id(), address);
-    if (!target.ok()) {
-      count("error");
-      return rpc::ToGrpc(target.status());
-    }
-    if (!*target) {
-      response->add_not_visible(address);
-      continue;
-    }
-    auto periods = Busy(**target, start, end);
+  for (auto& periods : BusyMany(visible, start, end)) {
     if (!periods.ok()) {
       count("error");
       return rpc::ToGrpc(periods.status());

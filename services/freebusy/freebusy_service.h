@@ -2,8 +2,10 @@
 // availability of users and resources, "find a time", and the external free/busy URL.
 //
 // For each target: the address is resolved to an enabled account (its own address or an
-// alias; sub-address tags ignored) and lib/directory's FreeBusyVisible decides whether the
-// viewer may see it (unknown, disabled, a list, or refused: visible = false, no periods).
+// alias; sub-address tags ignored) and lib/directory's FreeBusyVisible rules decide whether
+// the viewer may see it (unknown, disabled, a list, or refused: visible = false, no
+// periods) — evaluated for all targets of a call in one statement (store.h VisibleTargets;
+// tests/freebusy checks it agrees with FreeBusyVisible case by case).
 // The busy time is computed from the account's regular, non-transparent calendars
 // (lib/calendar: recurrences with overrides and EXDATE expanded, TRANSP:TRANSPARENT and
 // STATUS:CANCELLED instances left out, TENTATIVE as BUSY-TENTATIVE, VFREEBUSY objects
@@ -71,10 +73,14 @@ class FreeBusyService final : public kite::freebusy::v1::FreeBusy::Service {
                                 const kite::freebusy::v1::ExternalFreeBusyRequest* request,
                                 kite::freebusy::v1::ExternalFreeBusyResponse* response) override;
 
-  // The target behind `address` when the viewer may see it; nullopt otherwise.
+  // The target behind `address` when the viewer may see it; nullopt otherwise (one address
+  // of VisibleTargets).
   absl::StatusOr<std::optional<Target>> VisibleTarget(int64_t viewer_account_id, std::string_view address);
   // The merged busy periods of a target over [start, end): cached, or computed and cached.
   absl::StatusOr<std::vector<calendar::BusyPeriod>> Busy(const Target& target, int64_t start, int64_t end);
+  // Busy for several targets: one cache round trip for all of them (Cache::GetMany).
+  std::vector<absl::StatusOr<std::vector<calendar::BusyPeriod>>> BusyMany(const std::vector<const Target*>& targets,
+                                                                         int64_t start, int64_t end);
   // The same without the cache.
   absl::StatusOr<std::vector<calendar::BusyPeriod>> Compute(const Target& target, int64_t start, int64_t end);
 

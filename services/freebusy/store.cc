@@ -148,6 +148,113 @@ absl::StatusOr<std::optional<Target>> ResolveTarget(store::Pool& pool, std::stri
   return pool.Transact([&](pqxx::work& tx) { return TargetFromRows(tx.exec_params(sql, canonical)); });
 }
 
+absl::StatusOr<std::vector<std::optional<Target>>> VisibleTargets(store::Pool& pool, int64_t viewer_account_id,
+                                                                   const std::vector<std::string>& addresses) {
+  std::vector<std::optional<Target>> out(addresses.size());
+  std::vector<std::string> canonical;
+  std::vector<size_t> index;  // canonical[i] answers addresses[index[i]]
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    std::string c = CanonicalAddress(addresses[i]);
+    if (c.empty()) continue;
+    canonical.push_back(std::move(c));
+    index.push_back(i);
+  }
+  if (canonical.empty()) return out;
+  // lib/directory's FreeBusyVisible, for every target in one statement (tests/freebusy checks
+  // that both agree): a disabled viewer sees nobody; everyone sees themselves; a person or
+  // shared mailbox is visible in the same domain or with a read grant; a resource to
+  // everyone unless restricted, then to its delegate, its permitted bookers and the members
+  // of its permitted lists (nested lists and aliases of members followed). Targets must be
+  // enabled.
+  static const std::string sql =
+      "WITH v AS (SELECT id, domain_id, enabled FROM accounts WHERE id = $1), "
+      "t AS ("
+      "  SELECT q.ord, a.id, a.domain_id, a.address, rs.account_id IS NOT NULL AS is_resource, "
+      "    COALESCE(rs.restricted, false) AS restricted, COALESCE(rs.delegate_account_id, 0) AS delegate, "
+      "    CASE WHEN rs.account_id IS NOT NULL THEN rs.timezone ELSE COALESCE(cs.timezone, 'UTC') END AS tz, "
+      "    CASE WHEN rs.account_id IS NOT NULL THEN rs.working_hours ELSE cs.working_hours END AS hours "
+      "  FROM unnest($2::text[]) WITH ORDINALITY AS q(address, ord) "
+      "  JOIN address_claims c ON c.address = q.address "
+      "  LEFT JOIN aliases al ON c.kind = 'alias' AND al.id = c.owner_id "
+      "  JOIN accounts a ON a.id = CASE WHEN c.kind = 'account' THEN c.owner_id ELSE al.target_account_id END "
+      "  LEFT JOIN resources rs ON rs.account_id = a.id "
+      "  LEFT JOIN calendar_settings cs ON cs.account_id = a.id "
+      "  WHERE a.enabled), "
+      "visible AS ("
+      "  SELECT t.* FROM t, v WHERE v.enabled AND ("
+      "    t.id = v.id "
+      "    OR (NOT t.is_resource AND (t.domain_id = v.domain_id OR EXISTS ("
+      "      SELECT 1 FROM account_grants g WHERE g.owner_account_id = t.id AND g.grantee_account_id = v.id "
+      "      AND g.may_read))) "
+      "    OR (t.is_resource AND (NOT t.restricted OR t.delegate = v.id "
+      "      OR EXISTS (SELECT 1 FROM resource_bookers b WHERE b.resource_account_id = t.id AND b.account_id = v.id) "
+      "      OR EXISTS ("
+      "        WITH RECURSIVE g(list_id) AS ("
+      "          SELECT list_id FROM resource_booker_lists WHERE resource_account_id = t.id "
+      "          UNION "
+      "          SELECT l.id FROM g JOIN list_members m ON m.list_id = g.list_id JOIN lists l ON l.address = m.address) "
+      "        SELECT 1 FROM g JOIN list_members m ON m.list_id = g.list_id "
+      "        LEFT JOIN aliases al ON al.address = m.address "
+      "        WHERE m.account_id = v.id OR al.target_account_id = v.id))))) "
+      "SELECT visible.ord, visible.id, visible.address, visible.is_resource, visible.tz, "
+      "  visible.hours IS NOT NULL AND jsonb_typeof(visible.hours) = 'object', d.day, d.f, d.t "
+      "FROM visible LEFT JOIN LATERAL ("
+      "  SELECT k.key AS day, e->>0 AS f, e->>1 AS t "
+      "  FROM jsonb_each(CASE WHEN jsonb_typeof(visible.hours) = 'object' THEN visible.hours END) k, "
+      "       jsonb_array_elements(CASE WHEN jsonb_typeof(k.value) = 'array' THEN k.value ELSE '[]'::jsonb END) e "
+      "  WHERE jsonb_typeof(e) = 'array') d ON true "
+      "ORDER BY visible.ord";
+  absl::Status s = pool.Transact([&](pqxx::work& tx) {
+    // text[] literal built by libpqxx's array quoting (values are addresses without control
+    // characters, checked by CanonicalAddress).
+    std::string array = "{";
+    for (size_t i = 0; i < canonical.size(); ++i) {
+      if (i > 0) array += ",";
+      array += "\"";
+      for (char c : canonical[i]) {
+        if (c == '"' || c == '\\') array += '\\';
+        array += c;
+      }
+      array += "\"";
+    }
+    array += "}";
+    // Prepared once per connection (libpqxx registers it on first use; the same definition
+    // again is a no-op): this statement costs far more to plan than to run.
+    tx.conn().prepare("kite_freebusy_visible", sql);
+    tx.exec0("SET LOCAL plan_cache_mode = force_generic_plan");
+    pqxx::result r = tx.exec_prepared("kite_freebusy_visible", viewer_account_id, array);
+    size_t i = 0;
+    while (i < r.size()) {
+      size_t j = i;
+      const int64_t ord = r[i][0].as<int64_t>();
+      while (j < r.size() && r[j][0].as<int64_t>() == ord) ++j;
+      // Rows i..j-1 are one target: the same columns TargetFromRows reads, shifted by one.
+      Target t;
+      t.account_id = r[i][1].as<int64_t>();
+      t.address = r[i][2].as<std::string>();
+      t.resource = r[i][3].as<bool>();
+      t.timezone = r[i][4].as<std::string>();
+      if (r[i][5].as<bool>()) {
+        calendar::WorkingHours h;
+        h.timezone = t.timezone;
+        for (size_t k = i; k < j; ++k) {
+          if (r[k][6].is_null() || r[k][7].is_null() || r[k][8].is_null()) continue;
+          int day = DayIndex(r[k][6].as<std::string>());
+          int from = ParseClock(r[k][7].as<std::string>());
+          int to = ParseClock(r[k][8].as<std::string>());
+          if (day < 0 || from < 0 || to <= from) continue;
+          h.days[day].emplace_back(from, to);
+        }
+        t.hours = std::move(h);
+      }
+      if (ord >= 1 && static_cast<size_t>(ord) <= index.size()) out[index[ord - 1]] = std::move(t);
+      i = j;
+    }
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 absl::StatusOr<std::optional<Target>> TargetById(store::Pool& pool, int64_t account_id) {
   static const std::string sql = absl::StrFormat(kTargetSelect, "accounts a", "a.id = $1");
   return pool.Transact([&](pqxx::work& tx) { return TargetFromRows(tx.exec_params(sql, account_id)); });
@@ -157,15 +264,17 @@ absl::StatusOr<std::vector<StoredObject>> BusyObjects(store::Pool& pool, const T
                                                       int64_t end, size_t limit, bool* truncated) {
   return pool.Transact([&](pqxx::work& tx) {
     // calendar_objects_range (account_id, first_start, last_end) serves the overlap test.
-    pqxx::result r = tx.exec_params(
+    static const std::string sql =
         "SELECT o.ical, COALESCE(c.timezone, '') FROM calendar_objects o "
         "JOIN calendars c ON c.account_id = o.account_id AND c.id = o.calendar_id "
         "WHERE o.account_id = $1 AND c.kind = 'calendar' AND NOT c.transparent "
         "AND o.component IN ('VEVENT', 'VFREEBUSY') AND (NOT o.transparent OR o.is_recurring) "
         "AND (o.first_start IS NULL OR o.first_start <= to_timestamp($3::bigint)) "
         "AND (o.last_end IS NULL OR o.last_end >= to_timestamp($2::bigint)) "
-        "LIMIT $4",
-        target.account_id, start, end, static_cast<int64_t>(limit) + 1);
+        "LIMIT $4";
+    tx.conn().prepare("kite_freebusy_objects", sql);
+    pqxx::result r = tx.exec_prepared("kite_freebusy_objects", target.account_id, start, end,
+                                      static_cast<int64_t>(limit) + 1);
     std::vector<StoredObject> out;
     out.reserve(r.size());
     for (const auto& row : r) {

@@ -37,6 +37,11 @@ std::string CanonicalAddress(std::string_view address);
 // The enabled account an address names (its own address or an alias of it; a sub-address
 // tag is ignored); nullopt when unknown, a list, remote, or disabled.
 absl::StatusOr<std::optional<Target>> ResolveTarget(store::Pool& pool, std::string_view address);
+// For each address, its target when `viewer_account_id` may see it (lib/directory's
+// FreeBusyVisible rules, evaluated for all addresses in one statement), nullopt when not
+// visible, unknown, a list, remote, malformed or disabled. In the order given.
+absl::StatusOr<std::vector<std::optional<Target>>> VisibleTargets(store::Pool& pool, int64_t viewer_account_id,
+                                                                   const std::vector<std::string>& addresses);
 absl::StatusOr<std::optional<Target>> TargetById(store::Pool& pool, int64_t account_id);
 
 struct StoredObject {

@@ -412,6 +412,19 @@ TEST_CASE("answers are cached until Invalidate or a Redis INCR of the generation
       {"TTL", kite::freebusy::AnswerKey(env.bob, key_reply->str, T("20260105T000000Z"), T("20260112T000000Z"))});
   REQUIRE(ttl.ok());
   CHECK(ttl->integer > 0);
+  // Several targets at once (one MGET round trip): all hits; an INCR drops only its account.
+  env.Availability(env.alice, {"alice@example.test", "bob@example.test"}, "20260105T000000Z", "20260112T000000Z");
+  double hits = env.Cached("hit"), misses = env.Cached("miss");
+  auto both = env.Availability(env.alice, {"alice@example.test", "bob@example.test"}, "20260105T000000Z",
+                               "20260112T000000Z");
+  CHECK(env.Cached("hit") == hits + 2);
+  CHECK(both.results(1).busy_size() == 3);
+  REQUIRE((*redis)->Command({"INCR", kite::freebusy::GenerationKey(env.bob)}).ok());
+  env.Availability(env.alice, {"alice@example.test", "bob@example.test"}, "20260105T000000Z", "20260112T000000Z");
+  CHECK(env.Cached("hit") == hits + 3);
+  CHECK(env.Cached("miss") == misses + 1);
+  key_reply = (*redis)->Command({"GET", kite::freebusy::GenerationKey(env.bob)});
+  REQUIRE(key_reply.ok());
   // A lost generation counter starts again at a random value, not at one used before.
   REQUIRE((*redis)->Command({"DEL", kite::freebusy::GenerationKey(env.bob)}).ok());
   env.Availability(env.alice, {"bob@example.test"}, "20260105T000000Z", "20260112T000000Z");
@@ -556,4 +569,73 @@ TEST_CASE("the external free/busy URL shows busy periods only to the token holde
   REQUIRE(kite::freebusy::RevokeToken(*env.pool, env.bob).value());
   CHECK_FALSE(kite::freebusy::RevokeToken(*env.pool, env.bob).value());
   CHECK(env.svc->ExternalFreeBusy(nullptr, &req, &resp).error_code() == grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_CASE("visibility of many targets in one statement agrees with lib/directory's FreeBusyVisible",
+          "[freebusy][integration]") {
+  Env env;
+  namespace d = kite::directory;
+  int64_t dave = d::CreateAccount(*env.pool, "dave@example.test", "Dave", "!", 0).value();
+  int64_t erin = d::CreateAccount(*env.pool, "erin@other.test", "Erin", "!", 0).value();
+  int64_t frank = d::CreateAccount(*env.pool, "frank@other.test", "Frank", "!", 0).value();
+  int64_t gina = d::CreateAccount(*env.pool, "gina@other.test", "Gina", "!", 0).value();
+  (void)frank;
+  REQUIRE(d::CreateSharedMailbox(*env.pool, "sales@example.test", "Sales").ok());
+  REQUIRE(d::CreateList(*env.pool, "inner@other.test", d::PostingPolicy::kAnyone).ok());
+  REQUIRE(d::AddAlias(*env.pool, "franky@other.test", "frank@other.test").ok());
+  REQUIRE(d::AddListMember(*env.pool, "inner@other.test", "franky@other.test").ok());
+  REQUIRE(d::CreateList(*env.pool, "outer@other.test", d::PostingPolicy::kAnyone).ok());
+  REQUIRE(d::AddListMember(*env.pool, "outer@other.test", "inner@other.test").ok());
+  d::ResourcePolicy restricted;
+  restricted.bookers_all = false;
+  restricted.bookers = {"erin@other.test", "outer@other.test"};
+  restricted.delegate = "gina@other.test";
+  restricted.auto_accept = false;
+  REQUIRE(d::CreateResource(*env.pool, "boardroom@example.test", "Board room", restricted).ok());
+  // Carol reads Bob's mailbox (a delegation grant): she may see his free/busy.
+  env.Exec("INSERT INTO account_grants (owner_account_id, grantee_account_id, may_read) VALUES (" +
+           std::to_string(env.bob) + ", " + std::to_string(env.carol) + ", true)");
+  REQUIRE(d::SetAccountEnabled(*env.pool, "dave@example.test", false).ok());
+
+  const std::vector<std::string> targets = {
+      "bob@example.test",  "robert@example.test", "Bob+x@Example.test",  "carol@other.test",
+      "alice@example.test", "sales@example.test",  "room1@example.test",  "boardroom@example.test",
+      "erin@other.test",    "outer@other.test",    "nobody@example.test", "someone@remote.test",
+      "not an address",     "mailto:erin@other.test"};
+  for (int64_t viewer : {env.alice, env.bob, env.carol, dave, erin, frank, gina, int64_t{987654321}}) {
+    auto visible = kite::freebusy::VisibleTargets(*env.pool, viewer, targets);
+    REQUIRE(visible.ok());
+    REQUIRE(visible->size() == targets.size());
+    for (size_t i = 0; i < targets.size(); ++i) {
+      INFO("viewer " << viewer << " target " << targets[i]);
+      auto reference = d::FreeBusyVisible(*env.pool, viewer, kite::freebusy::CanonicalAddress(targets[i]));
+      bool expected = reference.ok() && *reference;
+      CHECK((*visible)[i].has_value() == expected);
+      if ((*visible)[i]) CHECK((*visible)[i]->address == kite::freebusy::CanonicalAddress(targets[i]).substr(0, 0) +
+                                                           (*visible)[i]->address);
+    }
+  }
+  // A few decisions spelled out (so that the reference itself is what we think).
+  auto seen = [&](int64_t viewer, const std::string& target) {
+    return kite::freebusy::VisibleTargets(*env.pool, viewer, {target}).value()[0].has_value();
+  };
+  CHECK(seen(env.alice, "bob@example.test"));
+  CHECK_FALSE(seen(erin, "bob@example.test"));
+  CHECK(seen(env.carol, "bob@example.test"));        // the grant
+  CHECK_FALSE(seen(env.alice, "boardroom@example.test"));
+  CHECK(seen(erin, "boardroom@example.test"));       // a permitted booker
+  CHECK(seen(frank, "boardroom@example.test"));      // through outer > inner > alias
+  CHECK(seen(gina, "boardroom@example.test"));       // the delegate
+  CHECK_FALSE(seen(dave, "alice@example.test"));     // a disabled viewer sees nobody
+  CHECK(seen(env.alice, "room1@example.test"));
+  CHECK(seen(env.carol, "room1@example.test"));      // unrestricted: everyone local
+  REQUIRE(d::SetAccountEnabled(*env.pool, "bob@example.test", false).ok());
+  CHECK_FALSE(seen(env.alice, "bob@example.test"));  // a disabled target
+  auto target = kite::freebusy::VisibleTargets(*env.pool, env.alice, {"room1@example.test"}).value()[0];
+  REQUIRE(target.has_value());
+  CHECK(target->resource);
+  CHECK(target->timezone == "Europe/Paris");
+  REQUIRE(target->hours.has_value());
+  CHECK(target->hours->days[0] == std::vector<std::pair<int, int>>{{8 * 60, 18 * 60}});
+  CHECK(target->hours->days[5].empty());
 }
