@@ -182,12 +182,12 @@ def main():
         print()
         print(f"kite-freebusy Availability: {args.attendees} attendees, one week, {args.users} users "
               f"({args.build or 'build unknown'}; {platform.node()}, {os.cpu_count()} CPUs)")
-        print(f"{'mode':<22}{'queries':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'q/s':>9}")
+        print(f"{'mode':<32}{'queries':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'q/s':>9}")
         for name in ("cached", "uncached", "cached_concurrent", "uncached_concurrent"):
             f = results[name]
             qps = f"{f['queries_per_s']:.0f}" if "queries_per_s" in f else "-"
             label = name if "concurrent" not in name else f"{name} ({f['clients']} clients)"
-            print(f"{label:<22}{f['count']:>9}{f['p50_ms']:>9.2f}{f['p90_ms']:>9.2f}{f['p99_ms']:>9.2f}"
+            print(f"{label:<32}{f['count']:>9}{f['p50_ms']:>9.2f}{f['p90_ms']:>9.2f}{f['p99_ms']:>9.2f}"
                   f"{f['max_ms']:>9.1f}{qps:>9}")
         print(f"(uncached: every attendee's answer dropped with Invalidate before the query; "
               f"{results['uncached']['busy_periods_per_query']:.0f} busy periods per answer on average)")
