@@ -8,13 +8,14 @@ same logins and passwords in Radicale's htpasswd file, plain, so a login costs R
 nothing); each gets a calendar "bench" (MKCALENDAR) holding `--events` events (one in five
 weekly recurring with an overridden and an excluded instance), PUT through the server under
 test. Then, for each server and operation, `--clients` client processes (one keep-alive HTTP
-connection each, HTTP Basic, each on its own calendar) run for `--seconds`:
-  put              PUT of a new event (If-None-Match: *);
+connection each, HTTP Basic, each on its own calendar) run for `--seconds`, in this order:
   get              GET of a random stored event;
   calendar-query   REPORT calendar-query: VEVENTs in a random week of the stored range, with
                    calendar-data expanded (CALDAV:expand: recurrences as instances);
   sync-collection  REPORT sync-collection from the token taken after the set-up (what a client
-                   polling for changes sends).
+                   polling for changes sends);
+  put              PUT of a new event (If-None-Match: *), last, so that every read above sees
+                   the same calendars on both servers.
 Prints operations/s and p50/p99 latency for both and the ratio Kite/Radicale, and writes JSON.
 A benchmark, not a test: nothing passes or fails on time. Loopback only; never a DNS lookup.
 """
@@ -35,7 +36,7 @@ import tempfile
 import time
 import uuid
 
-OPS = ["put", "get", "calendar-query", "sync-collection"]
+OPS = ["get", "calendar-query", "sync-collection", "put"]  # PUT last: reads see the same calendars on both
 MONDAY = 1767571200  # 2026-01-05T00:00:00Z
 PASSWORD = "bench-dav-password"
 
