@@ -93,7 +93,13 @@ std::vector<FreeSlot> FindFreeSlots(std::vector<std::pair<int64_t, int64_t>> bus
 
 FreeBusyService::FreeBusyService(store::Pool& pool, Cache* cache, prometheus::Registry& registry,
                                  ServiceOptions options)
-    : pool_(pool),
+    : FreeBusyService(*new PoolSource(pool), cache, registry, options) {
+  own_source_.reset(&source_);
+}
+
+FreeBusyService::FreeBusyService(PoolSource& pool, Cache* cache, prometheus::Registry& registry,
+                                 ServiceOptions options)
+    : source_(pool),
       cache_(cache),
       options_(options),
       requests_(prometheus::BuildCounter()
@@ -126,7 +132,9 @@ FreeBusyService::FreeBusyService(store::Pool& pool, Cache* cache, prometheus::Re
 
 absl::StatusOr<std::optional<Target>> FreeBusyService::VisibleTarget(int64_t viewer_account_id,
                                                                      std::string_view address) {
-  auto targets = VisibleTargets(pool_, viewer_account_id, {std::string(address)});
+  auto pool = source_.Get();
+  if (!pool.ok()) return pool.status();
+  auto targets = VisibleTargets(**pool, viewer_account_id, {std::string(address)});
   if (!targets.ok()) return targets.status();
   return std::move((*targets)[0]);
 }
@@ -135,7 +143,9 @@ absl::StatusOr<std::vector<calendar::BusyPeriod>> FreeBusyService::Compute(const
                                                                            int64_t end) {
   Timer timer(compute_latency_);
   bool truncated = false;
-  auto objects = BusyObjects(pool_, target, start, end, options_.max_objects, &truncated);
+  auto pool = source_.Get();
+  if (!pool.ok()) return pool.status();
+  auto objects = BusyObjects(**pool, target, start, end, options_.max_objects, &truncated);
   if (!objects.ok()) return objects.status();
   if (truncated) {
     truncated_.Increment();
@@ -213,7 +223,9 @@ grpc::Status FreeBusyService::Availability(grpc::ServerContext*, const v1::Avail
                         absl::StrCat("at most ", options_.max_targets, " targets per call"));
   }
   std::vector<std::string> addresses(request->targets().begin(), request->targets().end());
-  auto targets = VisibleTargets(pool_, request->viewer_account_id(), addresses);
+  auto pool = source_.Get();
+  absl::StatusOr<std::vector<std::optional<Target>>> targets =
+      pool.ok() ? VisibleTargets(**pool, request->viewer_account_id(), addresses) : pool.status();
   if (!targets.ok()) {
     count("error");
     log::Error("freebusy.error").Kv("method", "availability").Kv("error", targets.status().ToString());
@@ -299,7 +311,9 @@ grpc::Status FreeBusyService::FindTime(grpc::ServerContext*, const v1::FindTimeR
   if (max < 0 || max > kMaxFindTimeResults) return invalid(absl::StrCat("max_results must be 0..", kMaxFindTimeResults));
 
   std::vector<std::string> addresses(request->attendees().begin(), request->attendees().end());
-  auto targets = VisibleTargets(pool_, request->viewer_account_id(), addresses);
+  auto pool = source_.Get();
+  absl::StatusOr<std::vector<std::optional<Target>>> targets =
+      pool.ok() ? VisibleTargets(**pool, request->viewer_account_id(), addresses) : pool.status();
   if (!targets.ok()) {
     count("error");
     return rpc::ToGrpc(targets.status());
@@ -345,14 +359,19 @@ grpc::Status FreeBusyService::ExternalFreeBusy(grpc::ServerContext*, const v1::E
     count("invalid");
     return rpc::ToGrpc(s);
   }
-  auto account = AccountForToken(pool_, request->token());
+  auto pool = source_.Get();
+  if (!pool.ok()) {
+    count("error");
+    return rpc::ToGrpc(pool.status());
+  }
+  auto account = AccountForToken(**pool, request->token());
   if (!account.ok()) {
     count("error");
     return rpc::ToGrpc(account.status());
   }
   std::optional<Target> target;
   if (*account) {
-    auto t = TargetById(pool_, **account);
+    auto t = TargetById(**pool, **account);
     if (!t.ok()) {
       count("error");
       return rpc::ToGrpc(t.status());

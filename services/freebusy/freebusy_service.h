@@ -24,6 +24,7 @@
 #define KITE_SERVICES_FREEBUSY_FREEBUSY_SERVICE_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,7 +61,9 @@ std::vector<FreeSlot> FindFreeSlots(std::vector<std::pair<int64_t, int64_t>> bus
 
 class FreeBusyService final : public kite::freebusy::v1::FreeBusy::Service {
  public:
-  // `cache` may be null (no Redis: every answer computed).
+  // `cache` may be null (no Redis: every answer computed). `pool` must outlive the service.
+  FreeBusyService(PoolSource& pool, Cache* cache, prometheus::Registry& registry, ServiceOptions options);
+  // Tests: a pool that is already open.
   FreeBusyService(store::Pool& pool, Cache* cache, prometheus::Registry& registry, ServiceOptions options);
 
   grpc::Status Availability(grpc::ServerContext* context, const kite::freebusy::v1::AvailabilityRequest* request,
@@ -85,7 +88,8 @@ class FreeBusyService final : public kite::freebusy::v1::FreeBusy::Service {
   absl::StatusOr<std::vector<calendar::BusyPeriod>> Compute(const Target& target, int64_t start, int64_t end);
 
  private:
-  store::Pool& pool_;
+  std::unique_ptr<PoolSource> own_source_;
+  PoolSource& source_;
   Cache* cache_;
   const ServiceOptions options_;
   prometheus::Family<prometheus::Counter>& requests_;

@@ -11,11 +11,12 @@
 #include "freebusy/freebusy_service.h"
 #include "lib/daemon/backends.h"
 #include "lib/daemon/daemon.h"
+#include "lib/log/log.h"
 
 namespace {
 
 struct State {
-  std::unique_ptr<kite::store::Pool> pool;
+  std::unique_ptr<kite::freebusy::PoolSource> pool;
   std::unique_ptr<kite::freebusy::Cache> cache;
   std::unique_ptr<kite::freebusy::FreeBusyService> service;
 };
@@ -44,9 +45,17 @@ int main(int argc, char** argv) {
   return kite::daemon::Main(argc, argv, spec, [](kite::daemon::Runtime& rt) -> absl::Status {
     rt.OnExit([] { State done = std::move(state); });
     const auto& c = rt.config();
-    auto pool = kite::daemon::OpenPostgres(c);
-    if (!pool.ok()) return pool.status();
-    state.pool = std::move(*pool);
+    // Stateless: PostgreSQL may come up after this daemon (calls answer UNAVAILABLE until
+    // then); a malformed URL still stops the start.
+    state.pool = std::make_unique<kite::freebusy::PoolSource>(
+        kite::store::PgOptions{.url = c.String("global", "postgres_url"),
+                               .pool_size = static_cast<int>(c.Int("global", "postgres_pool_size"))});
+    if (auto opened = state.pool->Get(); !opened.ok()) {
+      if (!absl::IsUnavailable(opened.status())) return opened.status();
+      kite::log::Warn("postgres.unavailable")
+          .Kv("detail", "PostgreSQL unreachable at start; connecting on first call")
+          .Kv("error", opened.status().ToString());
+    }
     kite::freebusy::CacheOptions cache_options;
     cache_options.redis = kite::daemon::RedisOptions(c);
     cache_options.redis.timeout = c.Duration("freebusy", "redis_timeout");

@@ -123,6 +123,18 @@ bool TokenSyntaxOk(std::string_view token) {
 
 }  // namespace
 
+absl::StatusOr<store::Pool*> PoolSource::Get() {
+  if (ready_.load(std::memory_order_acquire)) return pool_;
+  absl::MutexLock lock(&mu_);
+  if (ready_.load(std::memory_order_relaxed)) return pool_;
+  auto pool = store::Pool::Create(options_);
+  if (!pool.ok()) return pool.status();
+  owned_ = std::move(*pool);
+  pool_ = owned_.get();
+  ready_.store(true, std::memory_order_release);
+  return pool_;
+}
+
 std::string CanonicalAddress(std::string_view address) {
   std::string a = absl::AsciiStrToLower(absl::StripAsciiWhitespace(AV(address)));
   if (a.rfind("mailto:", 0) == 0) a.erase(0, 7);

@@ -16,11 +16,34 @@
 #include <string_view>
 #include <vector>
 
+#include <atomic>
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "lib/calendar/calendar.h"
 #include "lib/store/pool.h"
 
 namespace kite::freebusy {
+
+// The daemon's PostgreSQL pool, opened at start when the server is reachable and otherwise
+// on first use (kite-freebusy is stateless: it starts before its database and answers
+// UNAVAILABLE until it can connect). A malformed URL is still refused at start.
+class PoolSource {
+ public:
+  explicit PoolSource(store::Pool& existing) : pool_(&existing), ready_(true) {}
+  explicit PoolSource(store::PgOptions options) : options_(std::move(options)) {}
+  // The pool; opens it when not yet open (an Unavailable failure is tried again next time).
+  absl::StatusOr<store::Pool*> Get();
+
+ private:
+  store::PgOptions options_;
+  absl::Mutex mu_;
+  std::unique_ptr<store::Pool> owned_ ABSL_GUARDED_BY(mu_);
+  store::Pool* pool_ = nullptr;  // written once before ready_ turns true
+  std::atomic<bool> ready_{false};
+};
 
 // An account whose free/busy is asked for, with what shapes its busy time.
 struct Target {
