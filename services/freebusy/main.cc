@@ -33,11 +33,12 @@ int main(int argc, char** argv) {
           "answers cached in Redis per (account, range) and dropped on every calendar change\n"
           "(Invalidate, or INCR kite:fb:gen:{<account id>} from any daemon). See docs/freebusy.md.\n"
           "SECURITY: only busy periods and their FBTYPE ever leave the daemon, never a summary, location,\n"
-          "attendee or description; a target the viewer may not see (lib/directory FreeBusyVisible) is\n"
-          "reported as not visible, not as free. Ranges (freebusy.max_range), targets (freebusy.max_targets)\n"
-          "and objects per target (freebusy.max_objects) are bounded; stored iCalendar is re-parsed by\n"
-          "libical with lib/calendar's limits. External URL tokens are 256-bit secrets stored as SHA-256.\n"
-          "Redis down: answers are computed uncached, never refused.\n"
+          "attendee or description; a target the viewer may not see (lib/directory's FreeBusyVisible\n"
+          "rules) is reported as not visible, not as free. Ranges (freebusy.max_range), targets\n"
+          "(freebusy.max_targets) and objects per target (freebusy.max_objects) are bounded; stored\n"
+          "iCalendar is re-parsed by libical with lib/calendar's limits. External URL tokens are 256-bit\n"
+          "secrets stored as SHA-256. Redis down: answers are computed uncached, never refused;\n"
+          "PostgreSQL down: UNAVAILABLE until it is back (the daemon starts without it).\n"
           "STANDARDS: RFC 5545 (VFREEBUSY, FBTYPE, RRULE/RDATE/EXDATE, RECURRENCE-ID), RFC 4791 7.10\n"
           "(free/busy rules), RFC 6638 (scheduling outbox free/busy, answered through kite-caldav).",
   };
