@@ -103,6 +103,19 @@ bool ValidUtf8(std::string_view s) {
   return true;
 }
 
+// RFC 5545 3.1: no control characters but HTAB and the line ends (CRLF; bare LF tolerated).
+// A bare CR would end a line for one parser and not for another (stored text re-parsed).
+bool NoControls(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != 0x7f) continue;
+    if (c == '\t' || c == '\n') continue;
+    if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') continue;
+    return false;
+  }
+  return true;
+}
+
 // One VCALENDAR whose BEGIN/END lines nest properly (at most kMaxDepth deep) and nothing but
 // blank lines after it. Checked before libical sees the text: libical writes a line to
 // stderr for each stray END, and wraps several top-level objects in an XROOT.
@@ -152,7 +165,7 @@ std::string ParamText(icalparameter* p) {
   return std::string(v);
 }
 
-[[maybe_unused]] std::string ParamName(icalparameter* p) {
+std::string ParamName(icalparameter* p) {
   icalparameter_kind k = icalparameter_isa(p);
   if (k == ICAL_X_PARAMETER || k == ICAL_IANA_PARAMETER) {
     const char* x = icalparameter_get_xname(p);
@@ -162,7 +175,7 @@ std::string ParamText(icalparameter* p) {
   return ascii::ToUpper(n != nullptr ? n : "");
 }
 
-[[maybe_unused]] std::string PropName(const icalproperty* p) {
+std::string PropName(const icalproperty* p) {
   return ascii::ToUpper(TakeIcalString(icalproperty_get_property_name_r(p)));
 }
 
@@ -576,8 +589,8 @@ Shape ShapeOf(icalcomponent* c, Zones* zones) {
       }
       if (completed) {
         s.rule = Rule::kTodoCompleted;
-        s.fixed_start = created.value_or(*completed);
-        s.fixed_end = *completed;
+        s.fixed_start = std::min(created.value_or(*completed), *completed);
+        s.fixed_end = std::max(created.value_or(*completed), *completed);
       } else if (created) {
         s.rule = Rule::kTodoCreated;
         s.fixed_start = s.fixed_end = *created;
@@ -1169,6 +1182,7 @@ std::optional<Object> Build(std::string_view text, const IngestOptions& options,
   };
   if (text.size() > options.max_bytes) return fail(Precondition::kMaxResourceSize, "larger than the calendar allows");
   if (!ValidUtf8(text)) return fail(Precondition::kValidCalendarData, "not UTF-8 (or contains NUL)");
+  if (!NoControls(text)) return fail(Precondition::kValidCalendarData, "control characters in the text");
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // a UTF-8 byte order mark
   if (!WellNested(text)) return fail(Precondition::kValidCalendarData, "not one well-formed VCALENDAR object");
   std::string copy(text);  // libical wants a NUL-terminated string
@@ -1259,6 +1273,17 @@ std::optional<Object> Build(std::string_view text, const IngestOptions& options,
   if (icalproperty* seq = icalcomponent_get_first_property(main, ICAL_SEQUENCE_PROPERTY)) {
     o.sequence = std::max(0, icalproperty_get_sequence(seq));
   }
+  if (strict) {
+    // What libical writes must read back cleanly (it accepts some values it then writes in a
+    // form it refuses, e.g. DTSTAMP as a DATE): stored objects are re-parsed.
+    std::string written = Serialize(root);
+    Ical again(icalparser_parse_string(written.c_str()));
+    std::string again_reason;
+    if (!again || icalcomponent_isa(again.get()) != ICAL_VCALENDAR_COMPONENT || !CheckErrors(again.get(), &again_reason)) {
+      return fail(Precondition::kValidCalendarData,
+                  again_reason.empty() ? std::string("invalid iCalendar data") : again_reason);
+    }
+  }
   FillAttendees(main, &o.attendees);
   ComputeIndex(&o);
   return o;
@@ -1305,6 +1330,528 @@ std::vector<Instance> Expand(const Object& object, int64_t start, int64_t end, b
   out.reserve(x.items.size());
   for (const Raw& r : x.items) out.push_back(ToInstance(r, object.recurring));
   return out;
+}
+
+// ---- calendar-query filters ----------------------------------------------------------------
+
+namespace {
+
+std::string CompName(icalcomponent* c) {
+  const char* n = icalcomponent_kind_to_string(icalcomponent_isa(c));
+  return ascii::ToUpper(n != nullptr ? n : "");
+}
+
+bool TextMatches(std::string_view value, const TextMatch& m) {
+  bool found;
+  if (m.collation == "i;octet") {
+    found = value.find(m.text) != std::string_view::npos;
+  } else {
+    found = ascii::ToLower(value).find(ascii::ToLower(m.text)) != std::string::npos;
+  }
+  return m.negate ? !found : found;
+}
+
+// The value a text-match compares: TEXT unescaped, anything else as written.
+std::string PropertyText(icalproperty* p) {
+  icalvalue* v = icalproperty_get_value(p);
+  if (v != nullptr && icalvalue_isa(v) == ICAL_TEXT_VALUE) {
+    const char* t = icalvalue_get_text(v);
+    return t != nullptr ? t : "";
+  }
+  return TakeIcalString(icalproperty_get_value_as_string_r(p));
+}
+
+class Matcher {
+ public:
+  explicit Matcher(const Object& object) : object_(object), zones_(object.root.get(), object.floating_tz) {}
+
+  bool Top(const CompFilter& f) {
+    if (ascii::ToUpper(f.name) != "VCALENDAR" || f.is_not_defined) return false;
+    return Passes(object_.root.get(), f, nullptr);
+  }
+
+ private:
+  // `f` names components inside `parent`.
+  bool Within(icalcomponent* parent, const CompFilter& f) {
+    std::string name = ascii::ToUpper(f.name);
+    std::vector<icalcomponent*> candidates;
+    for (icalcomponent* c : Children(parent)) {
+      if (CompName(c) == name) candidates.push_back(c);
+    }
+    if (f.is_not_defined) return candidates.empty();
+    std::set<icalcomponent*> in_range;
+    if (f.time_range && parent == object_.root.get()) {
+      // One expansion decides the time range for every component of the object.
+      Expansion x = ExpandRaw(object_, Lo(*f.time_range), Hi(*f.time_range));
+      for (const Raw& r : x.items) in_range.insert(r.comp);
+    }
+    for (icalcomponent* c : candidates) {
+      if (f.time_range && parent == object_.root.get() && in_range.count(c) == 0) continue;
+      if (Passes(c, f, parent)) return true;
+    }
+    return false;
+  }
+
+  bool Passes(icalcomponent* c, const CompFilter& f, icalcomponent* parent) {
+    if (f.time_range && parent != nullptr && parent != object_.root.get()) {
+      if (icalcomponent_isa(c) != ICAL_VALARM_COMPONENT || !AlarmInRange(c, parent, *f.time_range)) return false;
+    }
+    if (f.time_range && parent == object_.root.get() && !IsObjectKind(icalcomponent_isa(c))) return false;
+    for (const PropFilter& pf : f.prop_filters) {
+      if (!PropPasses(c, pf)) return false;
+    }
+    for (const CompFilter& cf : f.comp_filters) {
+      if (!Within(c, cf)) return false;
+    }
+    return true;
+  }
+
+  static int64_t Lo(const TimeRange& r) { return r.start ? Clamp(*r.start) : kMinTime; }
+  static int64_t Hi(const TimeRange& r) { return r.end ? Clamp(*r.end) : kMaxTime; }
+
+  // RFC 4791 9.9: an alarm overlaps if one of its trigger times is in [start, end), for the
+  // instances of the component it belongs to.
+  bool AlarmInRange(icalcomponent* alarm, icalcomponent* owner, const TimeRange& range) {
+    const int64_t s = Lo(range), e = Hi(range);
+    icalproperty* tp = icalcomponent_get_first_property(alarm, ICAL_TRIGGER_PROPERTY);
+    if (tp == nullptr) return false;
+    icaltriggertype trigger = icalproperty_get_trigger(tp);
+    int64_t repeat = 0, interval = 0;
+    if (icalproperty* rp = icalcomponent_get_first_property(alarm, ICAL_REPEAT_PROPERTY)) {
+      repeat = std::clamp(icalproperty_get_repeat(rp), 0, 1000);
+    }
+    if (std::optional<icaldurationtype> d = DurationProp(alarm); d && !d->is_neg) {
+      interval = DurationDays(*d) * kDay + DurationSeconds(*d);
+    }
+    if (interval <= 0) repeat = 0;
+    auto fires_in_range = [&](int64_t first) {
+      for (int64_t k = 0; k <= repeat; ++k) {
+        int64_t t = first + k * interval;
+        if (t >= e) return false;
+        if (t >= s) return true;
+      }
+      return false;
+    };
+    if (!icaltime_is_null_time(trigger.time)) {
+      std::optional<int64_t> t = ToUtc(trigger.time, icaltimezone_get_utc_timezone());
+      return t && fires_in_range(*t);
+    }
+    if (icaldurationtype_is_bad_duration(trigger.duration)) return false;
+    int64_t offset = DurationDays(trigger.duration) * kDay + DurationSeconds(trigger.duration);
+    if (trigger.duration.is_neg) offset = -offset;
+    icalparameter* rel = icalproperty_get_first_parameter(tp, ICAL_RELATED_PARAMETER);
+    bool from_end = rel != nullptr && icalparameter_get_related(rel) == ICAL_RELATED_END;
+    // The instances whose start (or end) lies in [s - offset - span, e - offset).
+    const int64_t span = repeat * interval;
+    const int64_t ws = Clamp(s - offset - span - 1), we = Clamp(e - offset + 1);
+    Expansion x = ExpandRaw(object_, ws, we);
+    for (const Raw& r : x.items) {
+      if (r.comp != owner || r.rule == Rule::kAlways || r.rule == Rule::kNever) continue;
+      if (fires_in_range((from_end ? r.end : r.start) + offset)) return true;
+    }
+    return false;
+  }
+
+  bool PropPasses(icalcomponent* c, const PropFilter& f) {
+    std::string name = ascii::ToUpper(f.name);
+    std::vector<icalproperty*> props;
+    for (icalproperty* p : Properties(c)) {
+      if (PropName(p) == name) props.push_back(p);
+    }
+    if (f.is_not_defined) return props.empty();
+    for (icalproperty* p : props) {
+      if (f.time_range && !PropInRange(p, *f.time_range)) continue;
+      if (f.text_match && !TextMatches(PropertyText(p), *f.text_match)) continue;
+      bool params = true;
+      for (const ParamFilter& pf : f.param_filters) {
+        if (!ParamPasses(p, pf)) {
+          params = false;
+          break;
+        }
+      }
+      if (params) return true;
+    }
+    return false;
+  }
+
+  bool PropInRange(icalproperty* p, const TimeRange& range) {
+    const int64_t s = Lo(range), e = Hi(range);
+    icalvalue* v = icalproperty_get_value(p);
+    if (v == nullptr) return false;
+    icalvalue_kind kind = icalvalue_isa(v);
+    if (kind == ICAL_DATETIME_VALUE || kind == ICAL_DATE_VALUE) {
+      icaltimetype t = icalvalue_get_datetime(v);
+      std::optional<int64_t> u = ToUtc(t, zones_.For(p));
+      if (!u) return false;
+      if (t.is_date) return s < *u + kDay && e > *u;
+      return s <= *u && e > *u;
+    }
+    if (kind == ICAL_PERIOD_VALUE) {
+      icalperiodtype period = icalvalue_get_period(v);
+      std::optional<int64_t> ps = ToUtc(period.start, zones_.For(p));
+      if (!ps) return false;
+      int64_t pe = *ps;
+      if (std::optional<int64_t> x = ToUtc(period.end, zones_.For(p))) {
+        pe = *x;
+      } else if (!icaldurationtype_is_bad_duration(period.duration) && !period.duration.is_neg) {
+        pe = *ps + DurationDays(period.duration) * kDay + DurationSeconds(period.duration);
+      }
+      return RuleOverlaps(Rule::kEvent, *ps, std::max(*ps, pe), s, e);
+    }
+    if (kind == ICAL_DATETIMEPERIOD_VALUE) {
+      icaldatetimeperiodtype dp = icalvalue_get_datetimeperiod(v);
+      icaltimetype t = icaltime_is_null_time(dp.time) ? dp.period.start : dp.time;
+      std::optional<int64_t> u = ToUtc(t, zones_.For(p));
+      return u && s <= *u && e > *u;
+    }
+    return false;
+  }
+
+  static bool ParamPasses(icalproperty* p, const ParamFilter& f) {
+    std::string name = ascii::ToUpper(f.name);
+    std::vector<std::string> values;
+    for (icalparameter* param = icalproperty_get_first_parameter(p, ICAL_ANY_PARAMETER); param != nullptr;
+         param = icalproperty_get_next_parameter(p, ICAL_ANY_PARAMETER)) {
+      if (ParamName(param) == name) values.push_back(ParamText(param));
+    }
+    if (f.is_not_defined) return values.empty();
+    if (values.empty()) return false;
+    if (!f.text_match) return true;
+    for (const std::string& v : values) {
+      if (TextMatches(v, *f.text_match)) return true;
+    }
+    return false;
+  }
+
+  const Object& object_;
+  Zones zones_;
+};
+
+// ---- calendar-data shaping -------------------------------------------------------------------
+
+// Root properties of `from` (but METHOD) onto a new VCALENDAR.
+Ical NewRootLike(icalcomponent* from) {
+  Ical root(icalcomponent_new(ICAL_VCALENDAR_COMPONENT));
+  for (icalproperty* p : Properties(from)) {
+    if (icalproperty_isa(p) == ICAL_METHOD_PROPERTY) continue;
+    icalcomponent_add_property(root.get(), icalproperty_new_clone(p));
+  }
+  return root;
+}
+
+void RemoveAll(icalcomponent* c, icalproperty_kind kind) {
+  for (icalproperty* p : Properties(c, kind)) {
+    icalcomponent_remove_property(c, p);
+    icalproperty_free(p);
+  }
+}
+
+// A DATE-TIME value in UTC (or a DATE), without TZID and VALUE parameters.
+void SetTime(icalproperty* p, int64_t t, bool date, icaltimezone* date_zone) {
+  icaltimetype v = UtcTime(t);
+  if (date) {
+    v = LocalTime(t, date_zone);
+    v.is_date = 1;
+    v.hour = v.minute = v.second = 0;
+    v.zone = nullptr;
+  }
+  icalproperty_remove_parameter_by_kind(p, ICAL_TZID_PARAMETER);
+  icalproperty_remove_parameter_by_kind(p, ICAL_VALUE_PARAMETER);
+  icalproperty_set_value(p, date ? icalvalue_new_date(v) : icalvalue_new_datetime(v));
+}
+
+void SetTimeProp(icalcomponent* c, icalproperty_kind kind, int64_t t, bool date, icaltimezone* date_zone) {
+  icalproperty* p = icalcomponent_get_first_property(c, kind);
+  if (p == nullptr) {
+    p = icalproperty_new(kind);
+    icalcomponent_add_property(c, p);
+  }
+  SetTime(p, t, date, date_zone);
+}
+
+// Every local DATE-TIME (TZID or floating) of `c` and its subcomponents rewritten in UTC.
+void TimesToUtc(icalcomponent* c, Zones* zones) {
+  for (icalproperty* p : Properties(c)) {
+    icalvalue* v = icalproperty_get_value(p);
+    if (v == nullptr || icalvalue_isa(v) != ICAL_DATETIME_VALUE) continue;
+    icaltimetype t = icalvalue_get_datetime(v);
+    if (t.is_date || icaltime_is_utc(t)) continue;
+    if (std::optional<int64_t> u = ToUtc(t, zones->For(p))) SetTime(p, *u, false, nullptr);
+  }
+  for (icalcomponent* sub : Children(c)) TimesToUtc(sub, zones);
+}
+
+}  // namespace
+
+bool Matches(const Object& object, const CompFilter& filter) {
+  if (!object.root) return false;
+  return Matcher(object).Top(filter);
+}
+
+std::string ExpandToText(const Object& object, int64_t start, int64_t end) {
+  if (!object.root) return "";
+  Zones zones(object.root.get(), object.floating_tz);
+  Ical root = NewRootLike(object.root.get());
+  Expansion x = ExpandRaw(object, start, end);
+  for (const Raw& r : x.items) {
+    icalcomponent* c = icalcomponent_new_clone(r.comp);
+    RemoveAll(c, ICAL_RRULE_PROPERTY);
+    RemoveAll(c, ICAL_RDATE_PROPERTY);
+    RemoveAll(c, ICAL_EXDATE_PROPERTY);
+    RemoveAll(c, ICAL_RECURRENCEID_PROPERTY);
+    const bool timed = HasProp(c, ICAL_DTSTART_PROPERTY);
+    if (timed) {
+      SetTimeProp(c, ICAL_DTSTART_PROPERTY, r.start, r.all_day, zones.floating());
+      if (HasProp(c, ICAL_DTEND_PROPERTY)) SetTimeProp(c, ICAL_DTEND_PROPERTY, r.end, r.all_day, zones.floating());
+      if (HasProp(c, ICAL_DUE_PROPERTY)) SetTimeProp(c, ICAL_DUE_PROPERTY, r.end, r.all_day, zones.floating());
+    }
+    if (object.recurring && r.rid) {
+      icalproperty* rp = icalproperty_new_recurrenceid(UtcTime(*r.rid));
+      icalcomponent_add_property(c, rp);
+      SetTime(rp, *r.rid, r.all_day, zones.floating());
+    }
+    TimesToUtc(c, &zones);
+    icalcomponent_add_component(root.get(), c);
+  }
+  return Serialize(root.get());
+}
+
+std::string LimitRecurrenceSetToText(const Object& object, int64_t start, int64_t end) {
+  if (!object.root) return "";
+  Zones zones(object.root.get(), object.floating_tz);
+  std::set<icalcomponent*> keep;
+  if (object.master != nullptr) keep.insert(object.master);
+  Expansion x = ExpandRaw(object, start, end);
+  for (const Raw& r : x.items) keep.insert(r.comp);
+  for (icalcomponent* c : object.components) {
+    // A THISANDFUTURE override before the range shapes instances in it.
+    icalproperty* rp = icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY);
+    if (rp == nullptr) continue;
+    icalparameter* range = icalproperty_get_first_parameter(rp, ICAL_RANGE_PARAMETER);
+    if (range == nullptr || icalparameter_get_range(range) != ICAL_RANGE_THISANDFUTURE) continue;
+    std::optional<int64_t> rid = ToUtc(icalproperty_get_recurrenceid(rp), zones.For(rp));
+    if (rid && *rid < end) keep.insert(c);
+  }
+  Ical root = NewRootLike(object.root.get());
+  for (icalcomponent* c : Children(object.root.get())) {
+    if (icalcomponent_isa(c) == ICAL_VTIMEZONE_COMPONENT || keep.count(c) != 0) {
+      icalcomponent_add_component(root.get(), icalcomponent_new_clone(c));
+    }
+  }
+  return Serialize(root.get());
+}
+
+// ---- busy time ---------------------------------------------------------------------------
+
+namespace {
+
+int BusyRank(BusyType t) {
+  switch (t) {
+    case BusyType::kBusy:
+      return 3;
+    case BusyType::kUnavailable:
+      return 2;
+    case BusyType::kTentative:
+      return 1;
+  }
+  return 3;
+}
+
+BusyType RankType(int rank) {
+  return rank == 3 ? BusyType::kBusy : rank == 2 ? BusyType::kUnavailable : BusyType::kTentative;
+}
+
+std::optional<BusyType> FbType(icalproperty* p) {
+  icalparameter* param = icalproperty_get_first_parameter(p, ICAL_FBTYPE_PARAMETER);
+  if (param == nullptr) return BusyType::kBusy;
+  switch (icalparameter_get_fbtype(param)) {
+    case ICAL_FBTYPE_FREE:
+      return std::nullopt;
+    case ICAL_FBTYPE_BUSYTENTATIVE:
+      return BusyType::kTentative;
+    case ICAL_FBTYPE_BUSYUNAVAILABLE:
+      return BusyType::kUnavailable;
+    default:
+      return BusyType::kBusy;  // BUSY and unknown types (RFC 5545 3.2.9: treat as BUSY)
+  }
+}
+
+// A property value without line breaks or other control characters.
+std::string Clean(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* BusyTypeName(BusyType t) {
+  switch (t) {
+    case BusyType::kBusy:
+      return "BUSY";
+    case BusyType::kTentative:
+      return "BUSY-TENTATIVE";
+    case BusyType::kUnavailable:
+      return "BUSY-UNAVAILABLE";
+  }
+  return "BUSY";
+}
+
+void AppendBusy(const Object& object, int64_t start, int64_t end, std::vector<BusyPeriod>* out) {
+  if (end <= start || out == nullptr) return;
+  if (object.component == "VEVENT") {
+    for (const Instance& i : Expand(object, start, end)) {
+      if (i.transparent || i.status == "CANCELLED") continue;
+      int64_t s = std::max(i.start, start), e = std::min(i.end, end);
+      if (e <= s) continue;  // zero-length events take no time
+      out->push_back(BusyPeriod{s, e, i.status == "TENTATIVE" ? BusyType::kTentative : BusyType::kBusy});
+    }
+    return;
+  }
+  if (object.component != "VFREEBUSY") return;
+  icaltimezone* utc = icaltimezone_get_utc_timezone();
+  for (icalcomponent* c : object.components) {
+    for (icalproperty* p : Properties(c, ICAL_FREEBUSY_PROPERTY)) {
+      std::optional<BusyType> type = FbType(p);
+      if (!type) continue;
+      icalperiodtype period = icalproperty_get_freebusy(p);
+      std::optional<int64_t> ps = ToUtc(period.start, utc);
+      if (!ps) continue;
+      std::optional<int64_t> pe = ToUtc(period.end, utc);
+      if (!pe && !icaldurationtype_is_bad_duration(period.duration) && !period.duration.is_neg) {
+        pe = *ps + DurationDays(period.duration) * kDay + DurationSeconds(period.duration);
+      }
+      if (!pe) continue;
+      int64_t s = std::max(*ps, start), e = std::min(*pe, end);
+      if (e > s) out->push_back(BusyPeriod{s, e, *type});
+    }
+  }
+}
+
+std::vector<BusyPeriod> MergeBusy(std::vector<BusyPeriod> periods) {
+  struct Edge {
+    int64_t t;
+    int rank;
+    int delta;
+  };
+  std::vector<Edge> edges;
+  edges.reserve(periods.size() * 2);
+  for (const BusyPeriod& p : periods) {
+    if (p.end <= p.start) continue;
+    edges.push_back(Edge{p.start, BusyRank(p.type), +1});
+    edges.push_back(Edge{p.end, BusyRank(p.type), -1});
+  }
+  std::sort(edges.begin(), edges.end(), [](const Edge& a, const Edge& b) { return a.t < b.t; });
+  std::vector<BusyPeriod> out;
+  int64_t open[4] = {0, 0, 0, 0};
+  size_t i = 0;
+  while (i < edges.size()) {
+    int64_t t = edges[i].t;
+    while (i < edges.size() && edges[i].t == t) {
+      open[edges[i].rank] += edges[i].delta;
+      ++i;
+    }
+    if (i == edges.size()) break;
+    int rank = open[3] > 0 ? 3 : open[2] > 0 ? 2 : open[1] > 0 ? 1 : 0;
+    if (rank == 0) continue;
+    int64_t next = edges[i].t;
+    BusyType type = RankType(rank);
+    if (!out.empty() && out.back().type == type && out.back().end == t) {
+      out.back().end = next;
+    } else {
+      out.push_back(BusyPeriod{t, next, type});
+    }
+  }
+  return out;
+}
+
+std::vector<BusyPeriod> OutsideWorkingHours(const WorkingHours& hours, int64_t start, int64_t end) {
+  std::vector<BusyPeriod> out;
+  if (end <= start) return out;
+  InitLibical();
+  icaltimezone* zone = BuiltinZone(hours.timezone);
+  if (zone == nullptr) zone = icaltimezone_get_utc_timezone();
+  auto day_of = [&](int64_t t) {
+    icaltimetype l = LocalTime(Clamp(t), zone);
+    return DaysFromCivil(l.year, l.month, l.day);
+  };
+  constexpr int64_t kMaxDays = 3700;  // about ten years; free-busy ranges are far shorter
+  const int64_t first = day_of(start) - 1;
+  const int64_t last = std::min(day_of(end) + 1, first + kMaxDays);
+  // Working time in UTC, then its complement within [start, end).
+  std::vector<std::pair<int64_t, int64_t>> work;
+  for (int64_t d = first; d <= last; ++d) {
+    int weekday = static_cast<int>(((d % 7) + 7 + 3) % 7);  // 1970-01-01 was a Thursday
+    icaltimetype midnight = icaltime_null_time();
+    CivilFromDays(d, &midnight.year, &midnight.month, &midnight.day);
+    auto at = [&](int minute) -> std::optional<int64_t> {
+      icaltimetype t = midnight;
+      if (minute >= 1440) {
+        t = AddDays(t, 1);
+        minute -= 1440;
+      }
+      t.hour = minute / 60;
+      t.minute = minute % 60;
+      return ToUtc(t, zone);
+    };
+    for (const auto& [from, to] : hours.days[weekday]) {
+      int a = std::clamp(from, 0, 1440), b = std::clamp(to, 0, 1440);
+      if (b <= a) continue;
+      std::optional<int64_t> ua = at(a), ub = at(b);
+      if (ua && ub && *ub > *ua) work.emplace_back(*ua, *ub);
+    }
+  }
+  std::sort(work.begin(), work.end());
+  int64_t cursor = start;
+  for (const auto& [a, b] : work) {
+    if (b <= cursor) continue;
+    if (a >= end) break;
+    if (a > cursor) out.push_back(BusyPeriod{cursor, std::min(a, end), BusyType::kUnavailable});
+    cursor = std::max(cursor, b);
+    if (cursor >= end) break;
+  }
+  if (cursor < end) out.push_back(BusyPeriod{cursor, end, BusyType::kUnavailable});
+  return out;
+}
+
+std::string FreeBusyToText(const std::vector<BusyPeriod>& merged, int64_t start, int64_t end,
+                           const FreeBusyReply& reply) {
+  InitLibical();
+  Ical root(icalcomponent_new(ICAL_VCALENDAR_COMPONENT));
+  icalcomponent_add_property(root.get(), icalproperty_new_version("2.0"));
+  icalcomponent_add_property(root.get(), icalproperty_new_prodid("-//Kite//Kite CalDAV//EN"));
+  if (!reply.method.empty()) {
+    icalproperty_method m = icalproperty_string_to_method(Clean(reply.method).c_str());
+    if (m != ICAL_METHOD_NONE && m != ICAL_METHOD_X) icalcomponent_add_property(root.get(), icalproperty_new_method(m));
+  }
+  icalcomponent* fb = icalcomponent_new(ICAL_VFREEBUSY_COMPONENT);
+  icalcomponent_add_component(root.get(), fb);
+  if (!reply.uid.empty()) icalcomponent_add_property(fb, icalproperty_new_uid(Clean(reply.uid).c_str()));
+  icalcomponent_add_property(fb, icalproperty_new_dtstamp(UtcTime(reply.dtstamp)));
+  icalcomponent_add_property(fb, icalproperty_new_dtstart(UtcTime(start)));
+  icalcomponent_add_property(fb, icalproperty_new_dtend(UtcTime(end)));
+  if (!reply.organizer.empty()) {
+    icalcomponent_add_property(fb, icalproperty_new_organizer(("mailto:" + Clean(reply.organizer)).c_str()));
+  }
+  if (!reply.attendee.empty()) {
+    icalcomponent_add_property(fb, icalproperty_new_attendee(("mailto:" + Clean(reply.attendee)).c_str()));
+  }
+  for (const BusyPeriod& p : merged) {
+    int64_t s = std::max(p.start, start), e = std::min(p.end, end);
+    if (e <= s) continue;
+    icalperiodtype period = icalperiodtype_null_period();
+    period.start = UtcTime(s);
+    period.end = UtcTime(e);
+    icalproperty* prop = icalproperty_new_freebusy(period);
+    icalparameter_fbtype type = p.type == BusyType::kTentative      ? ICAL_FBTYPE_BUSYTENTATIVE
+                                : p.type == BusyType::kUnavailable ? ICAL_FBTYPE_BUSYUNAVAILABLE
+                                                                    : ICAL_FBTYPE_BUSY;
+    icalproperty_add_parameter(prop, icalparameter_new_fbtype(type));
+    icalcomponent_add_property(fb, prop);
+  }
+  return Serialize(root.get());
 }
 
 std::optional<int64_t> ParseUtc(std::string_view text) {
