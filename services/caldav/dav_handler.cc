@@ -327,11 +327,12 @@ Resource Resolve(pqxx::work& tx, const Identity& who, std::string_view path) {
   if (!acct) return r;
   r.owner = *acct;
   r.grant = GrantLevel(tx, acct->id, who.account_id);
+  // The owner's first access to anything under the home creates its default calendar.
+  if (acct->id == who.account_id) EnsureHome(tx, acct->id);
   if (seg.size() == 3) {
     r.kind = Kind::kHome;
     r.href = HomeHref(acct->address);
     r.access = std::max<int>(r.grant, ShareLevel(tx, acct->id, 0, who.account_id) > kNone ? kFreeBusy : kNone);
-    if (acct->id == who.account_id) EnsureHome(tx, acct->id);
     return r;
   }
   if (auto cal = CalendarByUri(tx, acct->id, seg[3])) {

@@ -93,7 +93,17 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
       http::Response r = Plain(parser.error_status(), parser.error_reason());
       wbuf = http::Serialize(r, false, false);
       requests_.Add({{"method", "other"}, {"status", std::to_string(r.status)}}).Increment();
-      co_await conn->Write(wbuf, kWriteTimeout);
+      auto w = co_await conn->Write(wbuf, kWriteTimeout);
+      // Lingering close: a client still sending its (too large) body reads our answer only
+      // if we read its bytes meanwhile instead of resetting the connection. Bounded.
+      if (w.ok()) {
+        size_t drained = 0;
+        while (drained < 4 * options_.max_body + (1 << 20)) {
+          auto data = co_await conn->ReadSome(64 * 1024, std::chrono::seconds(2));
+          if (!data.ok()) break;
+          drained += data->size();
+        }
+      }
       co_return;
     }
     http::Request req = parser.Take();
