@@ -217,8 +217,46 @@ Schema Build() {
   AddDaemon(s, "caldav", 7006, 9106);
   s.Add({"caldav", "http_listen", Type::kHostPort, "127.0.0.1:8080", "CalDAV over HTTP (behind a TLS proxy, or loopback)"});
   s.Add({"caldav", "https_listen", Type::kHostPort, "127.0.0.1:8443", "CalDAV over HTTPS"});
+  s.Add({"caldav", "max_connections", Type::kInt, "1000", "Concurrent CalDAV HTTP connections per listener per replica", Positive});
+  s.Add({"caldav", "max_resource_size", Type::kSize, "1M",
+         "Largest calendar object or request body (CALDAV:max-resource-size; 413 beyond)"});
+  s.Add({"caldav", "idle_timeout", Type::kDuration, "60s", "Close a keep-alive connection idle this long between requests"});
+  s.Add({"caldav", "request_timeout", Type::kDuration, "30s", "Time a client has to send one whole request"});
+  s.Add({"caldav", "allow_plaintext_loopback", Type::kBool, "false",
+         "Accept HTTP Basic passwords over plain HTTP from 127.0.0.0/8 and ::1 (development and the launcher only)"});
+  s.Add({"caldav", "sync_token_prefix", Type::kString, "http://kite.example/sync/",
+         "Prefix of RFC 6578 sync tokens (a URI; the change counter follows)"});
 
   AddDaemon(s, "freebusy", 7007, 9107);
+  // kite-freebusy (services/freebusy/freebusy_service.h, docs/freebusy.md).
+  s.Add({"freebusy", "cache_ttl", Type::kDuration, "1h",
+         "Cached free/busy answers in Redis expire after this (a safety net: every calendar change invalidates them)"});
+  s.Add({"freebusy", "redis_timeout", Type::kDuration, "250ms",
+         "Longest wait for the Redis cache per call; slower or down: the answer is computed uncached"});
+  s.Add({"freebusy", "max_range", Type::kDuration, "366d", "Longest range one free/busy or find-a-time call may ask for"});
+  s.Add({"freebusy", "max_targets", Type::kInt, "100", "Targets (people, resources) per free/busy or find-a-time call", Positive});
+  s.Add({"freebusy", "max_objects", Type::kInt, "10000",
+         "Calendar objects read per target and call (more: the rest is left out and counted in kite_freebusy_truncated_total)",
+         Positive});
+  s.Add({"freebusy", "external_days", Type::kInt, "60",
+         "Days from today the external free/busy URL (/freebusy/<token>.ifb) covers when the request names no range",
+         Positive});
+  // caldav, client setup (services/caldav/client_setup.h): what autoconfig, Autodiscover and the
+  // free/busy URL tell clients, i.e. the ports as seen from outside (load balancer, NAT).
+  s.Add({"caldav", "public_imap_port", Type::kInt, "993", "IMAP implicit-TLS port clients are told (autoconfig, Autodiscover)", Positive});
+  s.Add({"caldav", "public_imap_starttls_port", Type::kInt, "143", "IMAP STARTTLS port clients are told", Positive});
+  s.Add({"caldav", "public_pop3_port", Type::kInt, "995", "POP3 implicit-TLS port clients are told", Positive});
+  s.Add({"caldav", "public_pop3_starttls_port", Type::kInt, "110", "POP3 STLS port clients are told", Positive});
+  s.Add({"caldav", "public_submission_port", Type::kInt, "465", "Submission implicit-TLS port clients are told", Positive});
+  s.Add({"caldav", "public_submission_starttls_port", Type::kInt, "587", "Submission STARTTLS port clients are told", Positive});
+  s.Add({"caldav", "public_https_port", Type::kInt, "8443",
+         "HTTPS port of kite-caldav clients are told (CalDAV URL in autoconfig, the external free/busy URL)", Positive});
+  s.Add({"caldav", "mta_sts_mode", Type::kString, "testing",
+         "MTA-STS policy mode served at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461): enforce, testing or none",
+         [](std::string_view v) { return OneOf(v, {"enforce", "testing", "none"}); }});
+  s.Add({"caldav", "mta_sts_mx", Type::kList, "",
+         "MX host patterns of the MTA-STS policy (e.g. mail.example.com, *.example.net); empty: global.hostname"});
+  s.Add({"caldav", "mta_sts_max_age", Type::kDuration, "7d", "max_age of the MTA-STS policy (RFC 8461 3.2: at most 31557600 s)"});
   return s;
 }
 
