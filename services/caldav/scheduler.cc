@@ -61,7 +61,7 @@ std::string DomainOf(std::string_view address) {
 std::string NewMessageId(std::string_view from) {
   unsigned char r[12];
   if (RAND_bytes(r, sizeof r) != 1) {
-    std::string seed = absl::StrCat(absl::ToUnixNanos(absl::Now()), from);
+    std::string seed = absl::StrCat(absl::ToUnixNanos(absl::Now()), AV(from));
     return absl::StrCat(Sha256Hex(seed, 12), ".itip@", DomainOf(from));
   }
   return absl::StrCat(Hex(r, sizeof r), ".itip@", DomainOf(from));
@@ -73,7 +73,7 @@ std::string StripTag(std::string_view address) {
   std::string_view local = address.substr(0, at);
   size_t plus = local.find('+');
   if (plus != std::string_view::npos && plus > 0) local = local.substr(0, plus);
-  return absl::StrCat(local, address.substr(at));
+  return absl::StrCat(AV(local), AV(address.substr(at)));
 }
 
 // ---- who is who -----------------------------------------------------------------------
@@ -240,7 +240,7 @@ bool SpoolImipTx(pqxx::work& tx, const Mail& m, int64_t now) {
 }
 
 std::string InvitationText(std::string_view verb, const std::string& organiser, icalcomponent* root) {
-  std::string text = absl::StrCat(organiser, " ", verb, ":\n\n  ", Summary(root), "\n");
+  std::string text = absl::StrCat(organiser, " ", AV(verb), ":\n\n  ", Summary(root), "\n");
   std::string when = When(root);
   if (!when.empty()) absl::StrAppend(&text, "\nWhen:  ", when, "\n");
   std::string where = Location(root);
