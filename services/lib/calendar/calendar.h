@@ -68,7 +68,11 @@ struct Object {
   std::string component;  // "VEVENT", "VTODO", "VJOURNAL" or "VFREEBUSY"
   // Index (calendar_objects.first_start / last_end): first instance start and last instance
   // end over all instances; nullopt first_start = no time at all (matches every time
-  // range); nullopt last_end = unbounded recurrence.
+  // range); nullopt last_end = unbounded recurrence (no COUNT/UNTIL, or more than
+  // kMaxInstances instances without UNTIL). Conservative: an object can overlap [s, e)
+  // only if (first_start <= e or nullopt) and (last_end >= s or nullopt) — note the <= and
+  // >= (zero-length events, VTODO rules); Matches decides. Component time ranges only: a
+  // VALARM trigger can lie outside [first_start, last_end].
   std::optional<int64_t> first_start;
   std::optional<int64_t> last_end;
   bool recurring = false;    // RRULE, RDATE or overrides
@@ -76,6 +80,7 @@ struct Object {
   std::string organizer;     // lowercase mailto address of the master's ORGANIZER, "" if none
   int sequence = 0;          // master SEQUENCE
   std::vector<Attendee> attendees;  // the master's (or the first component's)
+  std::string floating_tz = "UTC";  // IngestOptions::floating_tz / Load's, for Expand
 };
 
 struct IngestOptions {
