@@ -215,6 +215,15 @@ Schema Build() {
   AddDaemon(s, "caldav", 7006, 9106);
   s.Add({"caldav", "http_listen", Type::kHostPort, "127.0.0.1:8080", "CalDAV over HTTP (behind a TLS proxy, or loopback)"});
   s.Add({"caldav", "https_listen", Type::kHostPort, "127.0.0.1:8443", "CalDAV over HTTPS"});
+  s.Add({"caldav", "max_connections", Type::kInt, "1000", "Concurrent CalDAV HTTP connections per listener per replica", Positive});
+  s.Add({"caldav", "max_resource_size", Type::kSize, "1M",
+         "Largest calendar object or request body (CALDAV:max-resource-size; 413 beyond)"});
+  s.Add({"caldav", "idle_timeout", Type::kDuration, "60s", "Close a keep-alive connection idle this long between requests"});
+  s.Add({"caldav", "request_timeout", Type::kDuration, "30s", "Time a client has to send one whole request"});
+  s.Add({"caldav", "allow_plaintext_loopback", Type::kBool, "false",
+         "Accept HTTP Basic passwords over plain HTTP from 127.0.0.0/8 and ::1 (development and the launcher only)"});
+  s.Add({"caldav", "sync_token_prefix", Type::kString, "http://kite.example/sync/",
+         "Prefix of RFC 6578 sync tokens (a URI; the change counter follows)"});
 
   AddDaemon(s, "freebusy", 7007, 9107);
   return s;
