@@ -170,16 +170,6 @@ struct Env {
 
 bool Has(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
 
-// The first (unfolded) line of `text` that contains `needle`, "" when none.
-std::string Line(const std::string& text, const std::string& needle) {
-  size_t at = text.find(needle);
-  if (at == std::string::npos) return "";
-  size_t begin = text.rfind('\n', at);
-  begin = begin == std::string::npos ? 0 : begin + 1;
-  size_t end = text.find("\r\n", at);
-  return text.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
-}
-
 // The ATTENDEE line of `address` (its parameters can then be checked in any order).
 std::string AttendeeLine(const std::string& text, const std::string& address) {
   size_t pos = 0;
