@@ -76,6 +76,20 @@ std::string StripTag(std::string_view address) {
   return absl::StrCat(AV(local), AV(address.substr(at)));
 }
 
+// ---- effects for after the commit ----------------------------------------------------
+
+thread_local ScheduleEffects effects;
+
+void Touched(int64_t account) {
+  if (std::find(effects.accounts.begin(), effects.accounts.end(), account) == effects.accounts.end()) {
+    effects.accounts.push_back(account);
+  }
+}
+
+void Spooled(int64_t id, const std::vector<queue::Recipient>& recipients) {
+  effects.spooled.push_back({id, recipients});
+}
+
 // ---- who is who -----------------------------------------------------------------------
 
 struct Owner {
@@ -163,6 +177,7 @@ absl::Status PutInInboxTx(pqxx::work& tx, int64_t account, const std::string& te
   std::vector<calstore::ObjectRow> old = calstore::FindByUidTx(tx, account, obj->uid, "inbox");
   std::string uri = old.empty() ? CopyUri(obj->uid) : old.front().uri;
   calstore::PutObjectTx(tx, account, inbox, uri, *obj, text);
+  Touched(account);
   return absl::OkStatus();
 }
 
@@ -185,6 +200,7 @@ absl::Status PutCopyTx(pqxx::work& tx, int64_t account, const std::optional<cals
     int64_t cal = calstore::EnsureCalendarTx(tx, account, "calendar");
     calstore::PutObjectTx(tx, account, cal, CopyUri(obj->uid), *obj, text);
   }
+  Touched(account);
   return absl::OkStatus();
 }
 
@@ -235,6 +251,7 @@ bool SpoolImipTx(pqxx::work& tx, const Mail& m, int64_t now) {
   r.local = false;
   env.recipients.push_back(r);
   int64_t id = queue::SpoolTx(tx, env, *body);
+  Spooled(id, env.recipients);
   log::Info("caldav.imip_spooled").Kv("spool_id", id).Kv("method", m.method).Kv("from", m.from).Kv("to", m.to);
   return true;
 }
@@ -401,7 +418,10 @@ absl::StatusOr<std::string> BookResourceTx(Work& w, const Principal& res, const 
       return std::string("1.2");
     }
     case BookingOutcome::kDecline: {
-      if (existing) calstore::DeleteObjectTx(tx, res.account_id, existing->calendar_id, existing->uri);
+      if (existing) {
+        calstore::DeleteObjectTx(tx, res.account_id, existing->calendar_id, existing->uri);
+        Touched(res.account_id);
+      }
       SetPartstat(root, addr, "DECLINED");
       SetBookingNote(root, addr, d.reason);
       // The organiser's inbox gets the resource's REPLY with the reason (clients show it).
@@ -451,7 +471,7 @@ absl::StatusOr<std::string> BookResourceTx(Work& w, const Principal& res, const 
           r.local = true;
           r.account_id = row.delegate;
           env.recipients.push_back(r);
-          queue::SpoolTx(tx, env, *body);
+          Spooled(queue::SpoolTx(tx, env, *body), env.recipients);
         }
       }
       log::Info("caldav.resource_pending").Kv("resource", addr).Kv("organizer", w.me.address).Kv("uid", next.uid);
@@ -538,6 +558,7 @@ absl::Status OrganizerTx(Work& w, icalcomponent* prev, icalcomponent* root, cons
         case Kind::kResource: {
           for (const calstore::ObjectRow& row : calstore::FindByUidTx(w.tx, p.account_id, uid, "calendar")) {
             calstore::DeleteObjectTx(w.tx, p.account_id, row.calendar_id, row.uri);
+            Touched(p.account_id);
           }
           status = "1.2";
           break;
@@ -698,6 +719,12 @@ void RefreshAttendees(calendar::Object& next) {
 }  // namespace
 
 Scheduler::Scheduler(store::Pool& pool, SchedulerOptions options) : pool_(pool), options_(std::move(options)) {}
+
+ScheduleEffects Scheduler::TakeEffects() {
+  ScheduleEffects out = std::move(effects);
+  effects = ScheduleEffects{};
+  return out;
+}
 
 int64_t Scheduler::Now() const { return options_.now ? options_.now() : absl::ToUnixSeconds(absl::Now()); }
 

@@ -42,6 +42,7 @@
 #include <string>
 
 #include "caldav/scheduling_hook.h"
+#include "lib/queue/queue.h"
 #include "lib/store/pool.h"
 
 namespace kite::caldav {
@@ -53,9 +54,26 @@ struct SchedulerOptions {
   int64_t max_freebusy_range = 370 * 86400;  // outbox VFREEBUSY request span
 };
 
+// What the hook did besides changing `next`, for the caller to finish after the commit.
+struct ScheduleEffects {
+  std::vector<int64_t> accounts;  // whose calendars or inboxes were written (free/busy caches)
+  struct Spooled {
+    int64_t spool_id = 0;
+    std::vector<queue::Recipient> recipients;
+  };
+  std::vector<Spooled> spooled;  // iMIP and notification mail, committed with the write
+};
+
 class Scheduler final : public SchedulingHook {
  public:
   explicit Scheduler(store::Pool& pool, SchedulerOptions options = {});
+
+  // The effects of the hook calls made on THIS thread since the last call (a thread-local
+  // record: a CalDAV request runs its transaction on one thread). Call it before the
+  // transaction to drop leftovers of a request that rolled back, and after the commit:
+  // invalidate free/busy of `accounts`, queue::Enqueue each spooled message (otherwise the
+  // relay's and delivery's reconcilers send it within their reconcile interval).
+  static ScheduleEffects TakeEffects();
 
   absl::Status BeforePut(pqxx::work& tx, const ScheduleContext& ctx, const calendar::Object* previous,
                          calendar::Object& next) override;

@@ -8,6 +8,7 @@
 
 #include <gmime/gmime.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <mutex>
 #include <optional>
@@ -89,6 +90,7 @@ struct Env {
     kite::caldav::SchedulerOptions opt;
     opt.now = [] { return kNow; };
     sched = std::make_unique<Scheduler>(*pool, opt);
+    Scheduler::TakeEffects();  // leftovers of an earlier test case on this thread
   }
 
   ScheduleContext Ctx(int64_t account, const std::string& address, int64_t actor = 0,
@@ -270,6 +272,14 @@ TEST_CASE("An organiser invites a local user, a room and an external address", "
   CHECK(parsed->uid == "ev1");
   // Nothing for the unknown local address.
   CHECK(env.Count("SELECT count(*) FROM spool_recipients WHERE recipient = 'nobody@example.test'") == 0);
+  // What the CalDAV server finishes after the commit: caches of the accounts written, the mail to enqueue.
+  kite::caldav::ScheduleEffects fx = Scheduler::TakeEffects();
+  REQUIRE(fx.spooled.size() == 1);
+  CHECK(fx.spooled[0].recipients.at(0).address == "carol@other.test");
+  CHECK_FALSE(fx.spooled[0].recipients.at(0).local);
+  CHECK(std::count(fx.accounts.begin(), fx.accounts.end(), env.demo) == 1);
+  CHECK(std::count(fx.accounts.begin(), fx.accounts.end(), env.room) == 1);
+  CHECK(Scheduler::TakeEffects().spooled.empty());
 
   SECTION("the user accepts: the organiser's copy shows ACCEPTED and the REPLY is in their inbox") {
     std::string uri = env.ObjectUri(env.demo, "ev1");
@@ -414,4 +424,28 @@ TEST_CASE("An outbox VFREEBUSY request answers busy periods only", "[caldav][sch
   // Only the owner may ask as ORGANIZER.
   auto other = env.sched->OutboxPost(env.Ctx(env.demo, "demo@example.test"), *obj);
   CHECK(other.status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("A local attendee's answer to a remote organiser is an iMIP REPLY", "[caldav][scheduler]") {
+  Env env;
+  auto demo = env.Ctx(env.demo, "demo@example.test");
+  // The invitation as kite-delivery's iMIP path leaves it in demo's calendar (the client's PUT).
+  std::string invite = Event("x1", "carol@other.test", Att("demo@example.test"));
+  std::string stored = env.Put(demo, "x1.ics", invite);
+  CHECK(env.Count("SELECT count(*) FROM spool") == 0);  // not the organiser: no REQUEST from here
+  env.Put(demo, "x1.ics", WithPartstat(stored, "demo@example.test", "TENTATIVE"));
+  CHECK(env.Scalar("SELECT s.mail_from FROM spool s JOIN spool_recipients r ON r.spool_id = s.id "
+                   "WHERE r.recipient = 'carol@other.test' AND r.kind = 'remote'") == "demo@example.test");
+  auto [reply, method] = CalendarPart(env.SpoolBody("carol@other.test"));
+  CHECK(method == "REPLY");
+  auto parsed = kite::caldav::ParseItip(reply, "REPLY");
+  REQUIRE(parsed.ok());
+  CHECK(kite::caldav::RepliesAsSender(*parsed, "demo@example.test"));
+  CHECK(Has(Unfold(reply), "PARTSTAT=TENTATIVE"));
+  CHECK(Has(env.SpoolBody("carol@other.test"), "Subject: Tentative: Project sync"));
+  // An organiser-side change by an attendee (SUMMARY) is not sent anywhere.
+  int64_t spooled = env.Count("SELECT count(*) FROM spool");
+  std::string edited = absl::StrReplaceAll(env.Object(env.demo, "x1"), {{"SUMMARY:Project sync", "SUMMARY:Mine"}});
+  env.Put(demo, "x1.ics", edited);
+  CHECK(env.Count("SELECT count(*) FROM spool") == spooled);
 }
