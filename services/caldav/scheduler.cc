@@ -278,18 +278,19 @@ struct Work {
   const Owner& me;
   const SchedulerOptions& options;
   int64_t now;
+  std::string organiser = "";  // the ORGANIZER address of the object scheduled
 };
 
 std::string Who(const Owner& me) { return me.display_name.empty() ? me.address : me.display_name; }
 
 // The attendees that count against a resource's capacity: every ATTENDEE that is not a room
 // or resource (CUTYPE), plus the organiser when not listed.
-int PeopleOf(icalcomponent* root) {
+int PeopleOf(icalcomponent* root, const std::string& resource) {
   std::string organiser = OrganizerOf(root);
   int people = 0;
   bool organiser_listed = false;
   for (const Party& p : AttendeesOf(root)) {
-    if (p.cutype == "ROOM" || p.cutype == "RESOURCE") continue;
+    if (p.cutype == "ROOM" || p.cutype == "RESOURCE" || p.address == resource) continue;
     if (p.address == organiser) organiser_listed = true;
     ++people;
   }
@@ -379,13 +380,14 @@ absl::StatusOr<std::string> BookResourceTx(Work& w, const Principal& res, const 
   ResourceRow row = LoadResourceTx(tx, res.account_id);
   BookingRequest req;
   req.now = w.now;
-  req.people = PeopleOf(root);
+  req.people = PeopleOf(root, res.address);
   req.booker_permitted = PermittedTx(tx, res.account_id, w.me.account_id, row);
   const int64_t horizon = std::max(w.options.horizon, row.policy.booking_window) + 86400;
   const int64_t until = w.now + horizon;
   bool truncated = false;
   for (const calendar::Instance& i : calendar::Expand(next, w.now, until, &truncated)) {
-    if (i.status == "CANCELLED" || i.end <= w.now) continue;
+    // Instances under way are not judged again (an update of a running series).
+    if (i.status == "CANCELLED" || i.start < w.now) continue;
     req.instances.push_back({i.start, i.end});
   }
   req.unbounded = truncated || !next.last_end.has_value() || *next.last_end > until;
@@ -406,6 +408,12 @@ absl::StatusOr<std::string> BookResourceTx(Work& w, const Principal& res, const 
   }
   BookingDecision d = DecideBooking(row.policy, req);
   std::optional<calstore::ObjectRow> existing = CopyTx(tx, res.account_id, next.uid);
+  if (existing && existing->organizer != w.organiser) {
+    // The UID is another organiser's booking: never overwritten by a look-alike.
+    SetPartstat(root, res.address, "DECLINED");
+    SetBookingNote(root, res.address, "UID in use by another booking");
+    return std::string("3.8");
+  }
   const std::string& addr = res.address;
   switch (d.outcome) {
     case BookingOutcome::kAccept: {
@@ -523,6 +531,7 @@ absl::Status OrganizerTx(Work& w, icalcomponent* prev, icalcomponent* root, cons
   if (jobs.empty()) return absl::OkStatus();
 
   const std::string uid = UidOf(root);
+  w.organiser = OrganizerOf(root);
   const std::string organiser_name = OrganizerCommonName(root).empty() ? w.me.display_name : OrganizerCommonName(root);
   const std::string from = OrganizerOf(root);
   std::string request_text;
@@ -544,6 +553,7 @@ absl::Status OrganizerTx(Work& w, icalcomponent* prev, icalcomponent* root, cons
           absl::Status st = PutInInboxTx(w.tx, p.account_id, text);
           if (!st.ok()) return st;
           std::optional<calstore::ObjectRow> copy = CopyTx(w.tx, p.account_id, uid);
+          if (copy && copy->organizer != w.organiser) copy.reset();  // someone else's event
           absl::StatusOr<ItipObject> parsed = ParseItip(text, "CANCEL");
           if (copy && parsed.ok()) {
             std::optional<calendar::Object> obj = calendar::Load(copy->ical);
@@ -557,6 +567,7 @@ absl::Status OrganizerTx(Work& w, icalcomponent* prev, icalcomponent* root, cons
         }
         case Kind::kResource: {
           for (const calstore::ObjectRow& row : calstore::FindByUidTx(w.tx, p.account_id, uid, "calendar")) {
+            if (row.organizer != w.organiser) continue;
             calstore::DeleteObjectTx(w.tx, p.account_id, row.calendar_id, row.uri);
             Touched(p.account_id);
           }
@@ -581,9 +592,15 @@ absl::Status OrganizerTx(Work& w, icalcomponent* prev, icalcomponent* root, cons
       }
       switch (p.kind) {
         case Kind::kUser: {
+          std::optional<calstore::ObjectRow> existing = CopyTx(w.tx, p.account_id, next->uid);
+          if (existing && existing->organizer != w.organiser) {
+            // The attendee holds another event with this UID (their own, or another
+            // organiser's): an invitation must not overwrite it.
+            if (in_next) SetScheduleStatus(root, addr, "3.8");
+            continue;
+          }
           absl::Status st = PutInInboxTx(w.tx, p.account_id, request_text);
           if (!st.ok()) return st;
-          std::optional<calstore::ObjectRow> existing = CopyTx(w.tx, p.account_id, next->uid);
           std::map<std::string, std::string> partstats;  // empty: NEEDS-ACTION (a new invitation)
           if (existing) {
             std::optional<calendar::Object> old = calendar::Load(existing->ical);

@@ -449,3 +449,24 @@ TEST_CASE("A local attendee's answer to a remote organiser is an iMIP REPLY", "[
   env.Put(demo, "x1.ics", edited);
   CHECK(env.Count("SELECT count(*) FROM spool") == spooled);
 }
+
+TEST_CASE("An invitation never overwrites another event with the same UID", "[caldav][scheduler]") {
+  Env env;
+  std::string own = Crlf("BEGIN:VCALENDAR\nPRODID:-//Test//EN\nVERSION:2.0\nBEGIN:VEVENT\nUID:same\n"
+                         "DTSTAMP:20261120T090000Z\nDTSTART:20261201T090000Z\nDTEND:20261201T100000Z\n"
+                         "SUMMARY:Private\nEND:VEVENT\nEND:VCALENDAR\n");
+  env.Put(env.Ctx(env.demo, "demo@example.test"), "own.ics", own);
+  env.Put(env.Ctx(env.demo, "demo@example.test"), "r.ics",
+          Event("roomed", "demo@example.test", Att("room@example.test", "CUTYPE=ROOM")));
+  std::string stored = env.Put(env.Ctx(env.olga, "olga@example.test"), "same.ics",
+                               Event("same", "olga@example.test", Att("demo@example.test")));
+  CHECK(Has(AttendeeLine(stored, "demo@example.test"), "SCHEDULE-STATUS=3.8"));
+  CHECK(Has(env.Object(env.demo, "same"), "SUMMARY:Private"));
+  CHECK(env.Object(env.demo, "same", "inbox") == "NONE");
+  // Nor a room's booking made by someone else.
+  std::string grab = env.Put(env.Ctx(env.olga, "olga@example.test"), "roomed.ics",
+                             Event("roomed", "olga@example.test", Att("room@example.test", "CUTYPE=ROOM"),
+                                   "20261203T090000Z", "20261203T100000Z"));
+  CHECK(Has(AttendeeLine(grab, "room@example.test"), "PARTSTAT=DECLINED"));
+  CHECK(Has(env.Object(env.room, "roomed"), "ORGANIZER;CN=Org:mailto:demo@example.test"));
+}
