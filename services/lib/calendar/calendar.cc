@@ -1307,6 +1307,219 @@ std::vector<Instance> Expand(const Object& object, int64_t start, int64_t end, b
   return out;
 }
 
+// ---- busy time ---------------------------------------------------------------------------
+
+namespace {
+
+int BusyRank(BusyType t) {
+  switch (t) {
+    case BusyType::kBusy:
+      return 3;
+    case BusyType::kUnavailable:
+      return 2;
+    case BusyType::kTentative:
+      return 1;
+  }
+  return 3;
+}
+
+BusyType RankType(int rank) {
+  return rank == 3 ? BusyType::kBusy : rank == 2 ? BusyType::kUnavailable : BusyType::kTentative;
+}
+
+std::optional<BusyType> FbType(icalproperty* p) {
+  icalparameter* param = icalproperty_get_first_parameter(p, ICAL_FBTYPE_PARAMETER);
+  if (param == nullptr) return BusyType::kBusy;
+  switch (icalparameter_get_fbtype(param)) {
+    case ICAL_FBTYPE_FREE:
+      return std::nullopt;
+    case ICAL_FBTYPE_BUSYTENTATIVE:
+      return BusyType::kTentative;
+    case ICAL_FBTYPE_BUSYUNAVAILABLE:
+      return BusyType::kUnavailable;
+    default:
+      return BusyType::kBusy;  // BUSY and unknown types (RFC 5545 3.2.9: treat as BUSY)
+  }
+}
+
+// A property value without line breaks or other control characters.
+std::string Clean(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* BusyTypeName(BusyType t) {
+  switch (t) {
+    case BusyType::kBusy:
+      return "BUSY";
+    case BusyType::kTentative:
+      return "BUSY-TENTATIVE";
+    case BusyType::kUnavailable:
+      return "BUSY-UNAVAILABLE";
+  }
+  return "BUSY";
+}
+
+void AppendBusy(const Object& object, int64_t start, int64_t end, std::vector<BusyPeriod>* out) {
+  if (end <= start || out == nullptr) return;
+  if (object.component == "VEVENT") {
+    for (const Instance& i : Expand(object, start, end)) {
+      if (i.transparent || i.status == "CANCELLED") continue;
+      int64_t s = std::max(i.start, start), e = std::min(i.end, end);
+      if (e <= s) continue;  // zero-length events take no time
+      out->push_back(BusyPeriod{s, e, i.status == "TENTATIVE" ? BusyType::kTentative : BusyType::kBusy});
+    }
+    return;
+  }
+  if (object.component != "VFREEBUSY") return;
+  icaltimezone* utc = icaltimezone_get_utc_timezone();
+  for (icalcomponent* c : object.components) {
+    for (icalproperty* p : Properties(c, ICAL_FREEBUSY_PROPERTY)) {
+      std::optional<BusyType> type = FbType(p);
+      if (!type) continue;
+      icalperiodtype period = icalproperty_get_freebusy(p);
+      std::optional<int64_t> ps = ToUtc(period.start, utc);
+      if (!ps) continue;
+      std::optional<int64_t> pe = ToUtc(period.end, utc);
+      if (!pe && !icaldurationtype_is_bad_duration(period.duration) && !period.duration.is_neg) {
+        pe = *ps + DurationDays(period.duration) * kDay + DurationSeconds(period.duration);
+      }
+      if (!pe) continue;
+      int64_t s = std::max(*ps, start), e = std::min(*pe, end);
+      if (e > s) out->push_back(BusyPeriod{s, e, *type});
+    }
+  }
+}
+
+std::vector<BusyPeriod> MergeBusy(std::vector<BusyPeriod> periods) {
+  struct Edge {
+    int64_t t;
+    int rank;
+    int delta;
+  };
+  std::vector<Edge> edges;
+  edges.reserve(periods.size() * 2);
+  for (const BusyPeriod& p : periods) {
+    if (p.end <= p.start) continue;
+    edges.push_back(Edge{p.start, BusyRank(p.type), +1});
+    edges.push_back(Edge{p.end, BusyRank(p.type), -1});
+  }
+  std::sort(edges.begin(), edges.end(), [](const Edge& a, const Edge& b) { return a.t < b.t; });
+  std::vector<BusyPeriod> out;
+  int64_t open[4] = {0, 0, 0, 0};
+  size_t i = 0;
+  while (i < edges.size()) {
+    int64_t t = edges[i].t;
+    while (i < edges.size() && edges[i].t == t) {
+      open[edges[i].rank] += edges[i].delta;
+      ++i;
+    }
+    if (i == edges.size()) break;
+    int rank = open[3] > 0 ? 3 : open[2] > 0 ? 2 : open[1] > 0 ? 1 : 0;
+    if (rank == 0) continue;
+    int64_t next = edges[i].t;
+    BusyType type = RankType(rank);
+    if (!out.empty() && out.back().type == type && out.back().end == t) {
+      out.back().end = next;
+    } else {
+      out.push_back(BusyPeriod{t, next, type});
+    }
+  }
+  return out;
+}
+
+std::vector<BusyPeriod> OutsideWorkingHours(const WorkingHours& hours, int64_t start, int64_t end) {
+  std::vector<BusyPeriod> out;
+  if (end <= start) return out;
+  InitLibical();
+  icaltimezone* zone = BuiltinZone(hours.timezone);
+  if (zone == nullptr) zone = icaltimezone_get_utc_timezone();
+  auto day_of = [&](int64_t t) {
+    icaltimetype l = LocalTime(Clamp(t), zone);
+    return DaysFromCivil(l.year, l.month, l.day);
+  };
+  constexpr int64_t kMaxDays = 3700;  // about ten years; free-busy ranges are far shorter
+  const int64_t first = day_of(start) - 1;
+  const int64_t last = std::min(day_of(end) + 1, first + kMaxDays);
+  // Working time in UTC, then its complement within [start, end).
+  std::vector<std::pair<int64_t, int64_t>> work;
+  for (int64_t d = first; d <= last; ++d) {
+    int weekday = static_cast<int>(((d % 7) + 7 + 3) % 7);  // 1970-01-01 was a Thursday
+    icaltimetype midnight = icaltime_null_time();
+    CivilFromDays(d, &midnight.year, &midnight.month, &midnight.day);
+    auto at = [&](int minute) -> std::optional<int64_t> {
+      icaltimetype t = midnight;
+      if (minute >= 1440) {
+        t = AddDays(t, 1);
+        minute -= 1440;
+      }
+      t.hour = minute / 60;
+      t.minute = minute % 60;
+      return ToUtc(t, zone);
+    };
+    for (const auto& [from, to] : hours.days[weekday]) {
+      int a = std::clamp(from, 0, 1440), b = std::clamp(to, 0, 1440);
+      if (b <= a) continue;
+      std::optional<int64_t> ua = at(a), ub = at(b);
+      if (ua && ub && *ub > *ua) work.emplace_back(*ua, *ub);
+    }
+  }
+  std::sort(work.begin(), work.end());
+  int64_t cursor = start;
+  for (const auto& [a, b] : work) {
+    if (b <= cursor) continue;
+    if (a >= end) break;
+    if (a > cursor) out.push_back(BusyPeriod{cursor, std::min(a, end), BusyType::kUnavailable});
+    cursor = std::max(cursor, b);
+    if (cursor >= end) break;
+  }
+  if (cursor < end) out.push_back(BusyPeriod{cursor, end, BusyType::kUnavailable});
+  return out;
+}
+
+std::string FreeBusyToText(const std::vector<BusyPeriod>& merged, int64_t start, int64_t end,
+                           const FreeBusyReply& reply) {
+  InitLibical();
+  Ical root(icalcomponent_new(ICAL_VCALENDAR_COMPONENT));
+  icalcomponent_add_property(root.get(), icalproperty_new_version("2.0"));
+  icalcomponent_add_property(root.get(), icalproperty_new_prodid("-//Kite//Kite CalDAV//EN"));
+  if (!reply.method.empty()) {
+    icalproperty_method m = icalproperty_string_to_method(Clean(reply.method).c_str());
+    if (m != ICAL_METHOD_NONE && m != ICAL_METHOD_X) icalcomponent_add_property(root.get(), icalproperty_new_method(m));
+  }
+  icalcomponent* fb = icalcomponent_new(ICAL_VFREEBUSY_COMPONENT);
+  icalcomponent_add_component(root.get(), fb);
+  if (!reply.uid.empty()) icalcomponent_add_property(fb, icalproperty_new_uid(Clean(reply.uid).c_str()));
+  icalcomponent_add_property(fb, icalproperty_new_dtstamp(UtcTime(reply.dtstamp)));
+  icalcomponent_add_property(fb, icalproperty_new_dtstart(UtcTime(start)));
+  icalcomponent_add_property(fb, icalproperty_new_dtend(UtcTime(end)));
+  if (!reply.organizer.empty()) {
+    icalcomponent_add_property(fb, icalproperty_new_organizer(("mailto:" + Clean(reply.organizer)).c_str()));
+  }
+  if (!reply.attendee.empty()) {
+    icalcomponent_add_property(fb, icalproperty_new_attendee(("mailto:" + Clean(reply.attendee)).c_str()));
+  }
+  for (const BusyPeriod& p : merged) {
+    int64_t s = std::max(p.start, start), e = std::min(p.end, end);
+    if (e <= s) continue;
+    icalperiodtype period = icalperiodtype_null_period();
+    period.start = UtcTime(s);
+    period.end = UtcTime(e);
+    icalproperty* prop = icalproperty_new_freebusy(period);
+    icalparameter_fbtype type = p.type == BusyType::kTentative      ? ICAL_FBTYPE_BUSYTENTATIVE
+                                : p.type == BusyType::kUnavailable ? ICAL_FBTYPE_BUSYUNAVAILABLE
+                                                                    : ICAL_FBTYPE_BUSY;
+    icalproperty_add_parameter(prop, icalparameter_new_fbtype(type));
+    icalcomponent_add_property(fb, prop);
+  }
+  return Serialize(root.get());
+}
+
 std::optional<int64_t> ParseUtc(std::string_view text) {
   if (text.size() != 16 || text[8] != 'T' || text[15] != 'Z') return std::nullopt;
   auto num = [&](size_t pos, size_t len, int* out) {

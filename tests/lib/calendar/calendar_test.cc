@@ -330,3 +330,316 @@ TEST_CASE("Transparency and zero-length events in the index", "[calendar][ingest
   CHECK(o.first_start == T("20261201T090000Z"));
   CHECK(o.last_end == T("20261201T090000Z"));
 }
+
+// ---- expansion ------------------------------------------------------------------------------
+
+namespace {
+
+const char kMeeting[] =
+    "DTSTART;TZID=Europe/Berlin:20261015T090000\nDTEND;TZID=Europe/Berlin:20261015T100000\n"
+    "SUMMARY:Weekly\nLOCATION:Room 1\nRRULE:FREQ=WEEKLY;COUNT=6\nEXDATE;TZID=Europe/Berlin:20261022T090000\n";
+const char kMoved[] =
+    "RECURRENCE-ID;TZID=Europe/Berlin:20261105T090000\nDTSTART;TZID=Europe/Berlin:20261106T140000\n"
+    "DTEND;TZID=Europe/Berlin:20261106T150000\nSUMMARY:Weekly (moved)\n";
+const char kCancelled[] =
+    "RECURRENCE-ID;TZID=Europe/Berlin:20261112T090000\nDTSTART;TZID=Europe/Berlin:20261112T090000\n"
+    "DTEND;TZID=Europe/Berlin:20261112T100000\nSTATUS:CANCELLED\n";
+
+std::string WeeklyMeeting() {
+  return Wrap(std::string(kBerlin) + Event(kMeeting) + Event(kMoved) + Event(kCancelled));
+}
+
+std::vector<int64_t> Starts(const std::vector<cal::Instance>& v) {
+  std::vector<int64_t> out;
+  for (const cal::Instance& i : v) out.push_back(i.start);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Weekly RRULE across DST with EXDATE, a moved and a cancelled override", "[calendar][expand]") {
+  cal::Object o = MustIngest(WeeklyMeeting());
+  CHECK(o.recurring);
+  CHECK(o.first_start == T("20261015T070000Z"));
+  CHECK(o.last_end == T("20261119T090000Z"));
+  bool truncated = true;
+  std::vector<cal::Instance> all = cal::Expand(o, T("20261001T000000Z"), T("20261201T000000Z"), &truncated);
+  CHECK_FALSE(truncated);
+  REQUIRE(all.size() == 5);
+  CHECK(Starts(all) == std::vector<int64_t>{T("20261015T070000Z"), T("20261029T080000Z"), T("20261106T130000Z"),
+                                            T("20261112T080000Z"), T("20261119T080000Z")});
+  CHECK(all[0].end == T("20261015T080000Z"));
+  CHECK(all[0].component == o.master);
+  CHECK(all[0].recurrence_id == T("20261015T070000Z"));
+  CHECK(all[1].end - all[1].start == 3600);
+  CHECK(all[2].component != o.master);  // the moved override
+  CHECK(all[2].recurrence_id == T("20261105T080000Z"));
+  CHECK(all[2].end == T("20261106T140000Z"));
+  CHECK(all[3].status == "CANCELLED");
+  CHECK(all[4].status.empty());
+
+  // Moved out of its original day, into another.
+  CHECK(cal::Expand(o, T("20261105T000000Z"), T("20261106T000000Z")).empty());
+  std::vector<cal::Instance> moved = cal::Expand(o, T("20261106T000000Z"), T("20261107T000000Z"));
+  REQUIRE(moved.size() == 1);
+  CHECK(moved[0].start == T("20261106T130000Z"));
+  // The excluded date.
+  CHECK(cal::Expand(o, T("20261022T000000Z"), T("20261023T000000Z")).empty());
+  // Partial overlap counts, touching does not.
+  CHECK(cal::Expand(o, T("20261015T075959Z"), T("20261015T090000Z")).size() == 1);
+  CHECK(cal::Expand(o, T("20261015T080000Z"), T("20261015T090000Z")).empty());
+  CHECK(cal::Expand(o, T("20261015T060000Z"), T("20261015T070000Z")).empty());
+}
+
+TEST_CASE("RDATE values and periods join the recurrence set", "[calendar][expand]") {
+  cal::Object o = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\nDURATION:PT1H\nRDATE:20261203T090000Z\n"
+                                        "RDATE;VALUE=PERIOD:20261205T090000Z/PT3H\n"
+                                        "RDATE;TZID=Europe/Berlin:20261207T090000\n")));
+  CHECK(o.recurring);
+  std::vector<cal::Instance> v = cal::Expand(o, T("20261101T000000Z"), T("20270101T000000Z"));
+  REQUIRE(v.size() == 4);
+  CHECK(Starts(v) == std::vector<int64_t>{T("20261201T090000Z"), T("20261203T090000Z"), T("20261205T090000Z"),
+                                          T("20261207T080000Z")});
+  CHECK(v[1].end == T("20261203T100000Z"));
+  CHECK(v[2].end == T("20261205T120000Z"));
+  CHECK(v[3].end == T("20261207T090000Z"));
+  CHECK(o.last_end == T("20261207T090000Z"));
+}
+
+TEST_CASE("All-day events expand by date in the calendar's zone", "[calendar][expand]") {
+  cal::IngestOptions berlin;
+  berlin.floating_tz = "Europe/Berlin";
+  cal::Object o = MustIngest(
+      Wrap(Event("DTSTART;VALUE=DATE:20261224\nDTEND;VALUE=DATE:20261225\nRRULE:FREQ=YEARLY\nTRANSP:TRANSPARENT\n")),
+      berlin);
+  CHECK_FALSE(o.last_end.has_value());
+  std::vector<cal::Instance> v = cal::Expand(o, T("20270101T000000Z"), T("20280101T000000Z"));
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].start == T("20271223T230000Z"));
+  CHECK(v[0].end == T("20271224T230000Z"));
+  CHECK(v[0].all_day);
+  CHECK(v[0].transparent);
+  // A summer all-day event: midnight is UTC+2.
+  cal::Object summer = MustIngest(Wrap(Event("DTSTART;VALUE=DATE:20260701\n")), berlin);
+  std::vector<cal::Instance> s = cal::Expand(summer, T("20260601T000000Z"), T("20260801T000000Z"));
+  REQUIRE(s.size() == 1);
+  CHECK(s[0].start == T("20260630T220000Z"));
+  CHECK(s[0].end == T("20260701T220000Z"));
+  CHECK_FALSE(s[0].recurrence_id.has_value());
+}
+
+TEST_CASE("DURATION in days is nominal across a DST change, DTEND exact", "[calendar][expand]") {
+  cal::Object nominal = MustIngest(Wrap(Event("DTSTART;TZID=Europe/Berlin:20261024T120000\nDURATION:P1D\n")));
+  CHECK(nominal.first_start == T("20261024T100000Z"));
+  CHECK(nominal.last_end == T("20261025T110000Z"));  // 25 hours: same wall clock next day
+  cal::Object weekly = MustIngest(Wrap(Event("DTSTART;TZID=Europe/Berlin:20261017T120000\n"
+                                             "DTEND;TZID=Europe/Berlin:20261018T120000\nRRULE:FREQ=WEEKLY;COUNT=2\n")));
+  std::vector<cal::Instance> v = cal::Expand(weekly, T("20261001T000000Z"), T("20261101T000000Z"));
+  REQUIRE(v.size() == 2);
+  CHECK(v[1].start == T("20261024T100000Z"));
+  CHECK(v[1].end - v[1].start == 86400);  // the master's exact duration
+}
+
+TEST_CASE("Zero-length events count at the range start only", "[calendar][expand]") {
+  cal::Object o = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\n")));
+  CHECK(cal::Expand(o, T("20261201T090000Z"), T("20261201T100000Z")).size() == 1);
+  CHECK(cal::Expand(o, T("20261201T080000Z"), T("20261201T090000Z")).empty());
+  std::vector<cal::Instance> v = cal::Expand(o, T("20261201T000000Z"), T("20261202T000000Z"));
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].start == v[0].end);
+}
+
+TEST_CASE("Infinite rules expand within the range, bounded by kMaxInstances", "[calendar][expand]") {
+  cal::Object o = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\nDURATION:PT30M\nRRULE:FREQ=DAILY\n")));
+  bool truncated = true;
+  std::vector<cal::Instance> week = cal::Expand(o, T("20270301T000000Z"), T("20270308T000000Z"), &truncated);
+  CHECK(week.size() == 7);
+  CHECK_FALSE(truncated);
+  CHECK(week[0].start == T("20270301T090000Z"));
+  std::vector<cal::Instance> lots = cal::Expand(o, T("20261201T000000Z"), T("21261201T000000Z"), &truncated);
+  CHECK(lots.size() == cal::kMaxInstances);
+  CHECK(truncated);
+  // Far from DTSTART with a fine frequency: the work is bounded; what is returned is right.
+  cal::Object fine = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\nRRULE:FREQ=SECONDLY;COUNT=1000000000\n")));
+  std::vector<cal::Instance> late = cal::Expand(fine, T("20301201T090000Z"), T("20301201T090010Z"), &truncated);
+  CHECK(late.empty());
+  CHECK(truncated);  // it could not get there
+  std::vector<cal::Instance> early = cal::Expand(fine, T("20261201T090000Z"), T("20261201T090010Z"), &truncated);
+  CHECK(early.size() == 10);
+  CHECK_FALSE(truncated);
+}
+
+TEST_CASE("RANGE=THISANDFUTURE moves the rest of the series", "[calendar][expand]") {
+  cal::Object o = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\nDURATION:PT1H\nRRULE:FREQ=WEEKLY;COUNT=4\n") +
+                                  Event("RECURRENCE-ID;RANGE=THISANDFUTURE:20261215T090000Z\n"
+                                        "DTSTART:20261215T110000Z\nDURATION:PT2H\nSUMMARY:later\n")));
+  std::vector<cal::Instance> v = cal::Expand(o, T("20261101T000000Z"), T("20270201T000000Z"));
+  REQUIRE(v.size() == 4);
+  CHECK(Starts(v) == std::vector<int64_t>{T("20261201T090000Z"), T("20261208T090000Z"), T("20261215T110000Z"),
+                                          T("20261222T110000Z")});
+  CHECK(v[3].end == T("20261222T130000Z"));
+  CHECK(v[3].component == v[2].component);
+  CHECK(v[3].recurrence_id == T("20261222T090000Z"));
+}
+
+TEST_CASE("To-do time ranges follow RFC 4791 9.9", "[calendar][expand][todo]") {
+  auto todo = [](const std::string& props) {
+    return MustIngest(Wrap("BEGIN:VTODO\nUID:t@test\nDTSTAMP:20261101T000000Z\n" + props + "END:VTODO\n"));
+  };
+  cal::Object due = todo("DUE:20261205T170000Z\n");
+  CHECK(cal::Expand(due, T("20261205T150000Z"), T("20261205T160000Z")).empty());
+  CHECK(cal::Expand(due, T("20261205T160000Z"), T("20261205T170000Z")).size() == 1);  // end >= DUE
+  CHECK(cal::Expand(due, T("20261205T170000Z"), T("20261205T180000Z")).empty());
+  cal::Object none = todo("SUMMARY:whenever\n");
+  CHECK(cal::Expand(none, T("20261205T160000Z"), T("20261205T170000Z")).size() == 1);
+  cal::Object span = todo("DTSTART:20261201T090000Z\nDUE:20261205T170000Z\n");
+  CHECK(cal::Expand(span, T("20261203T000000Z"), T("20261204T000000Z")).size() == 1);
+  CHECK(cal::Expand(span, T("20261206T000000Z"), T("20261207T000000Z")).empty());
+  cal::Object created = todo("CREATED:20261101T000000Z\n");
+  CHECK(cal::Expand(created, T("20301101T000000Z"), T("20301102T000000Z")).size() == 1);
+  CHECK(cal::Expand(created, T("20251101T000000Z"), T("20261101T000000Z")).empty());
+  cal::Object weekly = todo("DTSTART:20261201T090000Z\nDUE:20261201T170000Z\nRRULE:FREQ=WEEKLY;COUNT=3\n");
+  std::vector<cal::Instance> v = cal::Expand(weekly, T("20261101T000000Z"), T("20270101T000000Z"));
+  REQUIRE(v.size() == 3);
+  CHECK(v[2].end == T("20261215T170000Z"));
+}
+
+// ---- busy time ------------------------------------------------------------------------------
+
+TEST_CASE("Busy time skips transparent and cancelled instances, tentative is BUSY-TENTATIVE", "[calendar][busy]") {
+  std::vector<cal::BusyPeriod> busy;
+  cal::Object meeting = MustIngest(WeeklyMeeting());
+  cal::AppendBusy(meeting, T("20261101T000000Z"), T("20261201T000000Z"), &busy);
+  REQUIRE(busy.size() == 2);  // Nov 6 (moved), Nov 19; Nov 12 is cancelled; Oct 29 outside
+  CHECK(busy[0].start == T("20261106T130000Z"));
+  CHECK(busy[0].type == cal::BusyType::kBusy);
+  CHECK(busy[1].start == T("20261119T080000Z"));
+  busy.clear();
+  cal::Object free = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\nDURATION:PT1H\nTRANSP:TRANSPARENT\n")));
+  cal::AppendBusy(free, T("20261201T000000Z"), T("20261202T000000Z"), &busy);
+  CHECK(busy.empty());
+  cal::Object tentative = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\nDURATION:PT1H\nSTATUS:TENTATIVE\n")));
+  cal::AppendBusy(tentative, T("20261201T093000Z"), T("20261202T000000Z"), &busy);
+  REQUIRE(busy.size() == 1);
+  CHECK(busy[0].type == cal::BusyType::kTentative);
+  CHECK(busy[0].start == T("20261201T093000Z"));  // clipped
+  CHECK(busy[0].end == T("20261201T100000Z"));
+  busy.clear();
+  cal::Object zero = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\n")));
+  cal::AppendBusy(zero, T("20261201T000000Z"), T("20261202T000000Z"), &busy);
+  CHECK(busy.empty());
+  cal::Object todo = MustIngest(Wrap("BEGIN:VTODO\nUID:t@test\nDTSTART:20261201T090000Z\nDUE:20261201T170000Z\n"
+                                     "END:VTODO\n"));
+  cal::AppendBusy(todo, T("20261201T000000Z"), T("20261202T000000Z"), &busy);
+  CHECK(busy.empty());
+}
+
+TEST_CASE("VFREEBUSY periods are busy time by FBTYPE", "[calendar][busy]") {
+  cal::IngestOptions fb;
+  fb.components = {"VFREEBUSY"};
+  cal::Object o = MustIngest(Wrap("BEGIN:VFREEBUSY\nUID:f@test\nDTSTAMP:20261101T000000Z\n"
+                                  "DTSTART:20261201T000000Z\nDTEND:20261202T000000Z\n"
+                                  "FREEBUSY:20261201T080000Z/PT1H\n"
+                                  "FREEBUSY;FBTYPE=FREE:20261201T100000Z/PT1H\n"
+                                  "FREEBUSY;FBTYPE=BUSY-UNAVAILABLE:20261201T120000Z/20261201T130000Z,"
+                                  "20261201T140000Z/PT30M\n"
+                                  "FREEBUSY;FBTYPE=BUSY-TENTATIVE:20261201T150000Z/PT1H\n"
+                                  "END:VFREEBUSY\n"),
+                             fb);
+  std::vector<cal::BusyPeriod> busy;
+  cal::AppendBusy(o, T("20261201T000000Z"), T("20261202T000000Z"), &busy);
+  busy = cal::MergeBusy(busy);
+  REQUIRE(busy.size() == 4);
+  CHECK(busy[0].type == cal::BusyType::kBusy);
+  CHECK(busy[0].end == T("20261201T090000Z"));
+  CHECK(busy[1].type == cal::BusyType::kUnavailable);
+  CHECK(busy[2].type == cal::BusyType::kUnavailable);
+  CHECK(busy[2].end == T("20261201T143000Z"));
+  CHECK(busy[3].type == cal::BusyType::kTentative);
+}
+
+TEST_CASE("Merging busy time: same types join, the stronger type keeps overlaps", "[calendar][busy]") {
+  using B = cal::BusyType;
+  std::vector<cal::BusyPeriod> merged = cal::MergeBusy({
+      {10, 20, B::kBusy},
+      {5, 25, B::kTentative},
+      {15, 30, B::kUnavailable},
+      {40, 45, B::kBusy},
+      {45, 50, B::kBusy},
+      {60, 60, B::kBusy},
+  });
+  REQUIRE(merged.size() == 4);
+  CHECK((merged[0].start == 5 && merged[0].end == 10 && merged[0].type == B::kTentative));
+  CHECK((merged[1].start == 10 && merged[1].end == 20 && merged[1].type == B::kBusy));
+  CHECK((merged[2].start == 20 && merged[2].end == 30 && merged[2].type == B::kUnavailable));
+  CHECK((merged[3].start == 40 && merged[3].end == 50 && merged[3].type == B::kBusy));
+  CHECK(cal::MergeBusy({}).empty());
+  CHECK(std::string(cal::BusyTypeName(B::kBusy)) == "BUSY");
+  CHECK(std::string(cal::BusyTypeName(B::kTentative)) == "BUSY-TENTATIVE");
+  CHECK(std::string(cal::BusyTypeName(B::kUnavailable)) == "BUSY-UNAVAILABLE");
+}
+
+TEST_CASE("Time outside working hours follows the zone across a DST change", "[calendar][busy]") {
+  cal::WorkingHours hours;
+  hours.timezone = "Europe/Berlin";
+  for (int d = 0; d < 5; ++d) hours.days[d] = {{9 * 60, 17 * 60}};
+  // Friday 2026-10-23 (CEST) to Tuesday 2026-10-27 (CET); DST ends on Sunday the 25th.
+  std::vector<cal::BusyPeriod> off = cal::OutsideWorkingHours(hours, T("20261023T000000Z"), T("20261027T000000Z"));
+  REQUIRE(off.size() == 3);
+  CHECK((off[0].start == T("20261023T000000Z") && off[0].end == T("20261023T070000Z")));
+  CHECK((off[1].start == T("20261023T150000Z") && off[1].end == T("20261026T080000Z")));
+  CHECK((off[2].start == T("20261026T160000Z") && off[2].end == T("20261027T000000Z")));
+  for (const cal::BusyPeriod& p : off) CHECK(p.type == cal::BusyType::kUnavailable);
+  // A split day and a day ending at midnight.
+  cal::WorkingHours split;
+  split.days[0] = {{8 * 60, 12 * 60}, {13 * 60, 24 * 60}};
+  std::vector<cal::BusyPeriod> monday = cal::OutsideWorkingHours(split, T("20261026T000000Z"), T("20261027T000000Z"));
+  REQUIRE(monday.size() == 2);
+  CHECK((monday[0].start == T("20261026T000000Z") && monday[0].end == T("20261026T080000Z")));
+  CHECK((monday[1].start == T("20261026T120000Z") && monday[1].end == T("20261026T130000Z")));
+  // No working hours at all: everything.
+  std::vector<cal::BusyPeriod> none = cal::OutsideWorkingHours(cal::WorkingHours{}, 0, 1000);
+  REQUIRE(none.size() == 1);
+  CHECK((none[0].start == 0 && none[0].end == 1000));
+}
+
+TEST_CASE("FreeBusyToText is a VFREEBUSY libical reads back, without event details", "[calendar][busy]") {
+  cal::Object meeting = MustIngest(WeeklyMeeting());
+  std::vector<cal::BusyPeriod> busy;
+  cal::AppendBusy(meeting, T("20261101T000000Z"), T("20261201T000000Z"), &busy);
+  busy.push_back({T("20261120T080000Z"), T("20261120T090000Z"), cal::BusyType::kTentative});
+  cal::FreeBusyReply reply;
+  reply.method = "REPLY";
+  reply.uid = "fb-1@test";
+  reply.organizer = "olga@example.test";
+  reply.attendee = "ann@example.test\r\nX-EVIL:1";
+  reply.dtstamp = T("20261123T120000Z");
+  std::string text = cal::FreeBusyToText(cal::MergeBusy(busy), T("20261101T000000Z"), T("20261201T000000Z"), reply);
+  CHECK(text.find("SUMMARY") == std::string::npos);
+  CHECK(text.find("LOCATION") == std::string::npos);
+  CHECK(text.find("Weekly") == std::string::npos);
+  CHECK(text.find("\r\nX-EVIL") == std::string::npos);
+  CHECK(text.find("METHOD:REPLY") != std::string::npos);
+  CHECK(text.find("FBTYPE=BUSY-TENTATIVE") != std::string::npos);
+
+  icalcomponent* root = icalparser_parse_string(text.c_str());
+  REQUIRE(root != nullptr);
+  icalcomponent* fb = icalcomponent_get_first_component(root, ICAL_VFREEBUSY_COMPONENT);
+  REQUIRE(fb != nullptr);
+  CHECK(icalcomponent_get_first_component(root, ICAL_VEVENT_COMPONENT) == nullptr);
+  CHECK(icalcomponent_count_properties(fb, ICAL_FREEBUSY_PROPERTY) == 3);
+  CHECK(icalcomponent_count_properties(fb, ICAL_XLICERROR_PROPERTY) == 0);
+  CHECK(std::string(icalcomponent_get_uid(fb)) == "fb-1@test");
+  CHECK(icaltime_as_timet(icalcomponent_get_dtstart(fb)) == T("20261101T000000Z"));
+  icalproperty* first = icalcomponent_get_first_property(fb, ICAL_FREEBUSY_PROPERTY);
+  icalperiodtype p = icalproperty_get_freebusy(first);
+  CHECK(icaltime_as_timet(p.start) == T("20261106T130000Z"));
+  icalcomponent_free(root);
+
+  // The CalDAV free-busy-query answer: no METHOD, no UID.
+  std::string plain = cal::FreeBusyToText({}, 0, 3600);
+  CHECK(plain.find("METHOD") == std::string::npos);
+  CHECK(plain.find("UID") == std::string::npos);
+  CHECK(plain.find("BEGIN:VFREEBUSY") != std::string::npos);
+  CHECK(plain.find("DTSTART:19700101T000000Z") != std::string::npos);
+}
