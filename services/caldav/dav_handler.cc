@@ -74,6 +74,7 @@ struct Resource {
 };
 
 std::string Lower(std::string_view s) { return absl::AsciiStrToLower(AV(s)); }
+std::string FloatingTz(const calstore::Calendar& cal);
 
 std::string HttpDate(int64_t t) {
   time_t tt = static_cast<time_t>(t);
@@ -462,7 +463,7 @@ std::string SyncToken(const HandlerOptions& o, int64_t token) { return absl::Str
 std::string CalendarData(const PropCtx& c, const Resource& r) {
   const std::string& ical = r.obj->ical;
   if (c.calendar_data != nullptr && (c.calendar_data->expand || c.calendar_data->limit_recurrence_set)) {
-    auto obj = calendar::Load(ical);
+    auto obj = calendar::Load(ical, FloatingTz(r.cal));
     if (obj) {
       if (c.calendar_data->expand) {
         const auto& tr = *c.calendar_data->expand;
@@ -484,6 +485,22 @@ std::map<std::pair<std::string, std::string>, std::string> DeadProps(pqxx::work&
       account, std::string(path));
   for (const auto& row : r) out[{row[0].as<std::string>(), row[1].as<std::string>()}] = row[2].as<std::string>();
   return out;
+}
+
+// The IANA name in a calendar's CALDAV:calendar-timezone (its VTIMEZONE's TZID), for DATE
+// and floating times; UTC when there is none.
+std::string FloatingTz(const calstore::Calendar& cal) {
+  size_t p = cal.timezone.find("TZID:");
+  if (p == std::string::npos) return "UTC";
+  size_t e = cal.timezone.find_first_of("\r\n", p);
+  std::string tz = cal.timezone.substr(p + 5, e == std::string::npos ? std::string::npos : e - p - 5);
+  if (tz.empty() || tz.size() > 64 || tz.find('/') == std::string::npos) return "UTC";
+  for (char ch : tz) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(ch)) && ch != '/' && ch != '_' && ch != '-' && ch != '+') {
+      return "UTC";
+    }
+  }
+  return tz;
 }
 
 std::string DeadPath(const Resource& r) {
@@ -1110,6 +1127,7 @@ http::Response Request::PutObject(pqxx::work& tx, const Resource& r, std::string
   calendar::IngestOptions io;
   io.max_bytes = options_.max_resource_size;
   io.components = r.cal.components;
+  io.floating_tz = FloatingTz(r.cal);
   calendar::IngestError err;
   std::optional<calendar::Object> obj = calendar::Ingest(body, io, &err);
   if (!obj) {
@@ -1362,15 +1380,14 @@ http::Response Request::ReportQuery(pqxx::work& tx, const Resource& r, const dav
   pqxx::result rows = tx.exec_params(
       "SELECT uri, ical FROM calendar_objects WHERE account_id = $1 AND calendar_id = $2 "
       "AND ($3 = '' OR component = $3) "
-      "AND ($5::bigint IS NULL OR first_start IS NULL OR first_start < to_timestamp($5)) "
-      "AND ($4::bigint IS NULL OR last_end IS NULL OR last_end > to_timestamp($4) OR "
-      "     (last_end = first_start AND first_start >= to_timestamp($4))) ORDER BY uri",
+      "AND ($5::bigint IS NULL OR first_start IS NULL OR first_start <= to_timestamp($5)) "
+      "AND ($4::bigint IS NULL OR last_end IS NULL OR last_end >= to_timestamp($4)) ORDER BY uri",
       r.owner.id, r.cal.id, component, start, end);
   PropCtx c{who_, tx, options_, &rep.calendar_data};
   std::string body = dav::MultistatusOpen();
   for (const auto& row : rows) {
     std::string ical = row[1].as<std::string>();
-    auto obj = calendar::Load(ical);
+    auto obj = calendar::Load(ical, FloatingTz(r.cal));
     if (!obj || !calendar::Matches(*obj, rep.filter)) continue;
     Resource o = Resolve(tx, who_, ObjHref(r.owner.address, r.cal.uri, row[0].as<std::string>()));
     if (o.kind != Kind::kObject) continue;
@@ -1389,12 +1406,12 @@ http::Response Request::ReportFreeBusy(pqxx::work& tx, const Resource& r, const 
   int64_t start = *rep.time_range.start, end = *rep.time_range.end;
   pqxx::result rows = tx.exec_params(
       "SELECT ical FROM calendar_objects WHERE account_id = $1 AND calendar_id = $2 AND component IN ('VEVENT', "
-      "'VFREEBUSY') AND (first_start IS NULL OR first_start < to_timestamp($4)) "
-      "AND (last_end IS NULL OR last_end > to_timestamp($3))",
+      "'VFREEBUSY') AND (first_start IS NULL OR first_start <= to_timestamp($4)) "
+      "AND (last_end IS NULL OR last_end >= to_timestamp($3))",
       r.owner.id, r.cal.id, start, end);
   std::vector<calendar::BusyPeriod> busy;
   for (const auto& row : rows) {
-    if (auto obj = calendar::Load(row[0].as<std::string>())) calendar::AppendBusy(*obj, start, end, &busy);
+    if (auto obj = calendar::Load(row[0].as<std::string>(), FloatingTz(r.cal))) calendar::AppendBusy(*obj, start, end, &busy);
   }
   calendar::FreeBusyReply reply;
   reply.dtstamp = static_cast<int64_t>(time(nullptr));

@@ -22,9 +22,14 @@ absl::StatusOr<Doc> ParseDoc(std::string_view body) {
   if (body.size() > kMaxXml) return absl::InvalidArgumentError("XML body too large");
   if (body.size() > static_cast<size_t>(INT32_MAX)) return absl::InvalidArgumentError("XML body too large");
   // No XML_PARSE_NOENT (entities stay unexpanded), no DTDLOAD/DTDATTR, no network.
-  xmlDoc* d = xmlReadMemory(body.data(), static_cast<int>(body.size()), "body.xml", nullptr,
-                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
-  if (d == nullptr || xmlDocGetRootElement(d) == nullptr) {
+  xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+  if (ctxt == nullptr) return absl::ResourceExhaustedError("no XML parser");
+  xmlDoc* d = xmlCtxtReadMemory(ctxt, body.data(), static_cast<int>(body.size()), "body.xml", nullptr,
+                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+  // Namespace errors (xmlns:x="") are recoverable for libxml2; not for WebDAV (RFC 4918 8.2).
+  const bool ns_ok = ctxt->nsWellFormed != 0 && ctxt->wellFormed != 0;
+  xmlFreeParserCtxt(ctxt);
+  if (d == nullptr || xmlDocGetRootElement(d) == nullptr || !ns_ok) {
     if (d != nullptr) xmlFreeDoc(d);
     return absl::InvalidArgumentError("malformed XML body");
   }

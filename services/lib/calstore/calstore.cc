@@ -144,9 +144,8 @@ std::vector<ObjectRow> ObjectsInRangeTx(pqxx::work& tx, int64_t account_id, int6
       std::string("SELECT ") + kColumns +
           " FROM calendar_objects o JOIN calendars c ON c.account_id = o.account_id AND c.id = o.calendar_id "
           "WHERE o.account_id = $1 AND c.kind = 'calendar' AND NOT c.transparent "
-          "AND (o.first_start IS NULL OR o.first_start < to_timestamp($3)) "
-          "AND (o.last_end IS NULL OR o.last_end > to_timestamp($2) "
-          "     OR (o.last_end = o.first_start AND o.first_start >= to_timestamp($2))) "
+          "AND (o.first_start IS NULL OR o.first_start <= to_timestamp($3)) "
+          "AND (o.last_end IS NULL OR o.last_end >= to_timestamp($2)) "
           "AND ($4 OR NOT o.transparent) ORDER BY o.calendar_id, o.id",
       account_id, start, end, include_transparent);
   std::vector<ObjectRow> out;
