@@ -373,7 +373,7 @@ bool PermittedTx(pqxx::work& tx, int64_t resource, int64_t organiser, const Reso
 // The booking decision for a resource invited by the organiser; writes the resource's
 // calendar and the decision into `root` (the organiser's object). Returns SCHEDULE-STATUS.
 absl::StatusOr<std::string> BookResourceTx(Work& w, const Principal& res, const calendar::Object& next,
-                                           icalcomponent* root, const std::string& request_text) {
+                                           icalcomponent* root) {
   pqxx::work& tx = w.tx;
   // First come, first served: the resource's calendar row stays locked until commit.
   calstore::EnsureCalendarTx(tx, res.account_id, "calendar");
@@ -455,7 +455,8 @@ absl::StatusOr<std::string> BookResourceTx(Work& w, const Principal& res, const 
       SetPartstat(root, addr, "NEEDS-ACTION");
       SetBookingNote(root, addr, "awaiting the delegate");
       if (row.delegate != 0) {
-        st = PutInInboxTx(tx, row.delegate, request_text);
+        Ical request = BuildRequest(root, w.now);
+        st = PutInInboxTx(tx, row.delegate, calendar::Serialize(request.get()));
         if (!st.ok()) return st;
         NoticeMail notice;
         notice.from = addr;
@@ -499,6 +500,7 @@ struct Job {
   Party party;
   bool cancel = false;
   bool is_new = false;
+  Principal principal = {};
 };
 
 // The organiser's side: REQUEST / CANCEL to each attendee that needs one. `root` is the
@@ -534,16 +536,21 @@ absl::Status OrganizerTx(Work& w, icalcomponent* prev, icalcomponent* root, cons
   w.organiser = OrganizerOf(root);
   const std::string organiser_name = OrganizerCommonName(root).empty() ? w.me.display_name : OrganizerCommonName(root);
   const std::string from = OrganizerOf(root);
+  if (jobs.size() > w.options.max_attendees) {
+    for (size_t i = w.options.max_attendees; i < jobs.size(); ++i) {
+      if (!deleting && listed(now_attendees, jobs[i].party.address)) SetScheduleStatus(root, jobs[i].party.address, "5.3");
+    }
+    jobs.resize(w.options.max_attendees);
+  }
+  for (Job& job : jobs) job.principal = ResolveTx(w.tx, job.party.address);
+  // Resources decide first, so that the REQUEST the others get shows their answer.
+  std::stable_partition(jobs.begin(), jobs.end(),
+                        [](const Job& j) { return !j.cancel && j.principal.kind == Kind::kResource; });
   std::string request_text;
-  size_t n = 0;
   for (const Job& job : jobs) {
     const std::string& addr = job.party.address;
     const bool in_next = !deleting && listed(now_attendees, addr);
-    if (++n > w.options.max_attendees) {
-      if (in_next) SetScheduleStatus(root, addr, "5.3");
-      continue;
-    }
-    Principal p = ResolveTx(w.tx, addr);
+    const Principal& p = job.principal;
     std::string status;
     if (job.cancel) {
       Ical cancel = BuildCancel(root, {addr}, w.now);
@@ -586,7 +593,7 @@ absl::Status OrganizerTx(Work& w, icalcomponent* prev, icalcomponent* root, cons
           break;
       }
     } else {
-      if (request_text.empty()) {
+      if (request_text.empty() && p.kind != Kind::kResource) {
         Ical request = BuildRequest(root, w.now);
         request_text = calendar::Serialize(request.get());
       }
@@ -614,7 +621,7 @@ absl::Status OrganizerTx(Work& w, icalcomponent* prev, icalcomponent* root, cons
           break;
         }
         case Kind::kResource: {
-          absl::StatusOr<std::string> st = BookResourceTx(w, p, *next, root, request_text);
+          absl::StatusOr<std::string> st = BookResourceTx(w, p, *next, root);
           if (!st.ok()) return st.status();
           status = *st;
           break;

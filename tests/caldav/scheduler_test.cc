@@ -253,6 +253,7 @@ TEST_CASE("An organiser invites a local user, a room and an external address", "
   std::string inbox = env.Object(env.demo, "ev1", "inbox");
   CHECK(Has(inbox, "METHOD:REQUEST"));
   CHECK_FALSE(Has(inbox, "SCHEDULE-STATUS"));
+  CHECK(Has(AttendeeLine(inbox, "room@example.test"), "PARTSTAT=ACCEPTED"));  // the room decided first
   std::string copy = env.Object(env.demo, "ev1");
   CHECK(Has(AttendeeLine(copy, "demo@example.test"), "PARTSTAT=NEEDS-ACTION"));
   CHECK_FALSE(Has(copy, "METHOD"));
