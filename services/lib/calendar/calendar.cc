@@ -152,7 +152,7 @@ std::string ParamText(icalparameter* p) {
   return std::string(v);
 }
 
-[[maybe_unused]] std::string ParamName(icalparameter* p) {
+std::string ParamName(icalparameter* p) {
   icalparameter_kind k = icalparameter_isa(p);
   if (k == ICAL_X_PARAMETER || k == ICAL_IANA_PARAMETER) {
     const char* x = icalparameter_get_xname(p);
@@ -162,7 +162,7 @@ std::string ParamText(icalparameter* p) {
   return ascii::ToUpper(n != nullptr ? n : "");
 }
 
-[[maybe_unused]] std::string PropName(const icalproperty* p) {
+std::string PropName(const icalproperty* p) {
   return ascii::ToUpper(TakeIcalString(icalproperty_get_property_name_r(p)));
 }
 
@@ -1305,6 +1305,315 @@ std::vector<Instance> Expand(const Object& object, int64_t start, int64_t end, b
   out.reserve(x.items.size());
   for (const Raw& r : x.items) out.push_back(ToInstance(r, object.recurring));
   return out;
+}
+
+// ---- calendar-query filters ----------------------------------------------------------------
+
+namespace {
+
+std::string CompName(icalcomponent* c) {
+  const char* n = icalcomponent_kind_to_string(icalcomponent_isa(c));
+  return ascii::ToUpper(n != nullptr ? n : "");
+}
+
+bool TextMatches(std::string_view value, const TextMatch& m) {
+  bool found;
+  if (m.collation == "i;octet") {
+    found = value.find(m.text) != std::string_view::npos;
+  } else {
+    found = ascii::ToLower(value).find(ascii::ToLower(m.text)) != std::string::npos;
+  }
+  return m.negate ? !found : found;
+}
+
+// The value a text-match compares: TEXT unescaped, anything else as written.
+std::string PropertyText(icalproperty* p) {
+  icalvalue* v = icalproperty_get_value(p);
+  if (v != nullptr && icalvalue_isa(v) == ICAL_TEXT_VALUE) {
+    const char* t = icalvalue_get_text(v);
+    return t != nullptr ? t : "";
+  }
+  return TakeIcalString(icalproperty_get_value_as_string_r(p));
+}
+
+class Matcher {
+ public:
+  explicit Matcher(const Object& object) : object_(object), zones_(object.root.get(), object.floating_tz) {}
+
+  bool Top(const CompFilter& f) {
+    if (ascii::ToUpper(f.name) != "VCALENDAR" || f.is_not_defined) return false;
+    return Passes(object_.root.get(), f, nullptr);
+  }
+
+ private:
+  // `f` names components inside `parent`.
+  bool Within(icalcomponent* parent, const CompFilter& f) {
+    std::string name = ascii::ToUpper(f.name);
+    std::vector<icalcomponent*> candidates;
+    for (icalcomponent* c : Children(parent)) {
+      if (CompName(c) == name) candidates.push_back(c);
+    }
+    if (f.is_not_defined) return candidates.empty();
+    std::set<icalcomponent*> in_range;
+    if (f.time_range && parent == object_.root.get()) {
+      // One expansion decides the time range for every component of the object.
+      Expansion x = ExpandRaw(object_, Lo(*f.time_range), Hi(*f.time_range));
+      for (const Raw& r : x.items) in_range.insert(r.comp);
+    }
+    for (icalcomponent* c : candidates) {
+      if (f.time_range && parent == object_.root.get() && in_range.count(c) == 0) continue;
+      if (Passes(c, f, parent)) return true;
+    }
+    return false;
+  }
+
+  bool Passes(icalcomponent* c, const CompFilter& f, icalcomponent* parent) {
+    if (f.time_range && parent != nullptr && parent != object_.root.get()) {
+      if (icalcomponent_isa(c) != ICAL_VALARM_COMPONENT || !AlarmInRange(c, parent, *f.time_range)) return false;
+    }
+    if (f.time_range && parent == object_.root.get() && !IsObjectKind(icalcomponent_isa(c))) return false;
+    for (const PropFilter& pf : f.prop_filters) {
+      if (!PropPasses(c, pf)) return false;
+    }
+    for (const CompFilter& cf : f.comp_filters) {
+      if (!Within(c, cf)) return false;
+    }
+    return true;
+  }
+
+  static int64_t Lo(const TimeRange& r) { return r.start ? Clamp(*r.start) : kMinTime; }
+  static int64_t Hi(const TimeRange& r) { return r.end ? Clamp(*r.end) : kMaxTime; }
+
+  // RFC 4791 9.9: an alarm overlaps if one of its trigger times is in [start, end), for the
+  // instances of the component it belongs to.
+  bool AlarmInRange(icalcomponent* alarm, icalcomponent* owner, const TimeRange& range) {
+    const int64_t s = Lo(range), e = Hi(range);
+    icalproperty* tp = icalcomponent_get_first_property(alarm, ICAL_TRIGGER_PROPERTY);
+    if (tp == nullptr) return false;
+    icaltriggertype trigger = icalproperty_get_trigger(tp);
+    int64_t repeat = 0, interval = 0;
+    if (icalproperty* rp = icalcomponent_get_first_property(alarm, ICAL_REPEAT_PROPERTY)) {
+      repeat = std::clamp(icalproperty_get_repeat(rp), 0, 1000);
+    }
+    if (std::optional<icaldurationtype> d = DurationProp(alarm); d && !d->is_neg) {
+      interval = DurationDays(*d) * kDay + DurationSeconds(*d);
+    }
+    if (interval <= 0) repeat = 0;
+    auto fires_in_range = [&](int64_t first) {
+      for (int64_t k = 0; k <= repeat; ++k) {
+        int64_t t = first + k * interval;
+        if (t >= e) return false;
+        if (t >= s) return true;
+      }
+      return false;
+    };
+    if (!icaltime_is_null_time(trigger.time)) {
+      std::optional<int64_t> t = ToUtc(trigger.time, icaltimezone_get_utc_timezone());
+      return t && fires_in_range(*t);
+    }
+    if (icaldurationtype_is_bad_duration(trigger.duration)) return false;
+    int64_t offset = DurationDays(trigger.duration) * kDay + DurationSeconds(trigger.duration);
+    if (trigger.duration.is_neg) offset = -offset;
+    icalparameter* rel = icalproperty_get_first_parameter(tp, ICAL_RELATED_PARAMETER);
+    bool from_end = rel != nullptr && icalparameter_get_related(rel) == ICAL_RELATED_END;
+    // The instances whose start (or end) lies in [s - offset - span, e - offset).
+    const int64_t span = repeat * interval;
+    const int64_t ws = Clamp(s - offset - span - 1), we = Clamp(e - offset + 1);
+    Expansion x = ExpandRaw(object_, ws, we);
+    for (const Raw& r : x.items) {
+      if (r.comp != owner || r.rule == Rule::kAlways || r.rule == Rule::kNever) continue;
+      if (fires_in_range((from_end ? r.end : r.start) + offset)) return true;
+    }
+    return false;
+  }
+
+  bool PropPasses(icalcomponent* c, const PropFilter& f) {
+    std::string name = ascii::ToUpper(f.name);
+    std::vector<icalproperty*> props;
+    for (icalproperty* p : Properties(c)) {
+      if (PropName(p) == name) props.push_back(p);
+    }
+    if (f.is_not_defined) return props.empty();
+    for (icalproperty* p : props) {
+      if (f.time_range && !PropInRange(p, *f.time_range)) continue;
+      if (f.text_match && !TextMatches(PropertyText(p), *f.text_match)) continue;
+      bool params = true;
+      for (const ParamFilter& pf : f.param_filters) {
+        if (!ParamPasses(p, pf)) {
+          params = false;
+          break;
+        }
+      }
+      if (params) return true;
+    }
+    return false;
+  }
+
+  bool PropInRange(icalproperty* p, const TimeRange& range) {
+    const int64_t s = Lo(range), e = Hi(range);
+    icalvalue* v = icalproperty_get_value(p);
+    if (v == nullptr) return false;
+    icalvalue_kind kind = icalvalue_isa(v);
+    if (kind == ICAL_DATETIME_VALUE || kind == ICAL_DATE_VALUE) {
+      icaltimetype t = icalvalue_get_datetime(v);
+      std::optional<int64_t> u = ToUtc(t, zones_.For(p));
+      if (!u) return false;
+      if (t.is_date) return s < *u + kDay && e > *u;
+      return s <= *u && e > *u;
+    }
+    if (kind == ICAL_PERIOD_VALUE) {
+      icalperiodtype period = icalvalue_get_period(v);
+      std::optional<int64_t> ps = ToUtc(period.start, zones_.For(p));
+      if (!ps) return false;
+      int64_t pe = *ps;
+      if (std::optional<int64_t> x = ToUtc(period.end, zones_.For(p))) {
+        pe = *x;
+      } else if (!icaldurationtype_is_bad_duration(period.duration) && !period.duration.is_neg) {
+        pe = *ps + DurationDays(period.duration) * kDay + DurationSeconds(period.duration);
+      }
+      return RuleOverlaps(Rule::kEvent, *ps, std::max(*ps, pe), s, e);
+    }
+    if (kind == ICAL_DATETIMEPERIOD_VALUE) {
+      icaldatetimeperiodtype dp = icalvalue_get_datetimeperiod(v);
+      icaltimetype t = icaltime_is_null_time(dp.time) ? dp.period.start : dp.time;
+      std::optional<int64_t> u = ToUtc(t, zones_.For(p));
+      return u && s <= *u && e > *u;
+    }
+    return false;
+  }
+
+  static bool ParamPasses(icalproperty* p, const ParamFilter& f) {
+    std::string name = ascii::ToUpper(f.name);
+    std::vector<std::string> values;
+    for (icalparameter* param = icalproperty_get_first_parameter(p, ICAL_ANY_PARAMETER); param != nullptr;
+         param = icalproperty_get_next_parameter(p, ICAL_ANY_PARAMETER)) {
+      if (ParamName(param) == name) values.push_back(ParamText(param));
+    }
+    if (f.is_not_defined) return values.empty();
+    if (values.empty()) return false;
+    if (!f.text_match) return true;
+    for (const std::string& v : values) {
+      if (TextMatches(v, *f.text_match)) return true;
+    }
+    return false;
+  }
+
+  const Object& object_;
+  Zones zones_;
+};
+
+// ---- calendar-data shaping -------------------------------------------------------------------
+
+// Root properties of `from` (but METHOD) onto a new VCALENDAR.
+Ical NewRootLike(icalcomponent* from) {
+  Ical root(icalcomponent_new(ICAL_VCALENDAR_COMPONENT));
+  for (icalproperty* p : Properties(from)) {
+    if (icalproperty_isa(p) == ICAL_METHOD_PROPERTY) continue;
+    icalcomponent_add_property(root.get(), icalproperty_new_clone(p));
+  }
+  return root;
+}
+
+void RemoveAll(icalcomponent* c, icalproperty_kind kind) {
+  for (icalproperty* p : Properties(c, kind)) {
+    icalcomponent_remove_property(c, p);
+    icalproperty_free(p);
+  }
+}
+
+// A DATE-TIME value in UTC (or a DATE), without TZID and VALUE parameters.
+void SetTime(icalproperty* p, int64_t t, bool date, icaltimezone* date_zone) {
+  icaltimetype v = UtcTime(t);
+  if (date) {
+    v = LocalTime(t, date_zone);
+    v.is_date = 1;
+    v.hour = v.minute = v.second = 0;
+    v.zone = nullptr;
+  }
+  icalproperty_remove_parameter_by_kind(p, ICAL_TZID_PARAMETER);
+  icalproperty_remove_parameter_by_kind(p, ICAL_VALUE_PARAMETER);
+  icalproperty_set_value(p, date ? icalvalue_new_date(v) : icalvalue_new_datetime(v));
+}
+
+void SetTimeProp(icalcomponent* c, icalproperty_kind kind, int64_t t, bool date, icaltimezone* date_zone) {
+  icalproperty* p = icalcomponent_get_first_property(c, kind);
+  if (p == nullptr) {
+    p = icalproperty_new(kind);
+    icalcomponent_add_property(c, p);
+  }
+  SetTime(p, t, date, date_zone);
+}
+
+// Every local DATE-TIME (TZID or floating) of `c` and its subcomponents rewritten in UTC.
+void TimesToUtc(icalcomponent* c, Zones* zones) {
+  for (icalproperty* p : Properties(c)) {
+    icalvalue* v = icalproperty_get_value(p);
+    if (v == nullptr || icalvalue_isa(v) != ICAL_DATETIME_VALUE) continue;
+    icaltimetype t = icalvalue_get_datetime(v);
+    if (t.is_date || icaltime_is_utc(t)) continue;
+    if (std::optional<int64_t> u = ToUtc(t, zones->For(p))) SetTime(p, *u, false, nullptr);
+  }
+  for (icalcomponent* sub : Children(c)) TimesToUtc(sub, zones);
+}
+
+}  // namespace
+
+bool Matches(const Object& object, const CompFilter& filter) {
+  if (!object.root) return false;
+  return Matcher(object).Top(filter);
+}
+
+std::string ExpandToText(const Object& object, int64_t start, int64_t end) {
+  if (!object.root) return "";
+  Zones zones(object.root.get(), object.floating_tz);
+  Ical root = NewRootLike(object.root.get());
+  Expansion x = ExpandRaw(object, start, end);
+  for (const Raw& r : x.items) {
+    icalcomponent* c = icalcomponent_new_clone(r.comp);
+    RemoveAll(c, ICAL_RRULE_PROPERTY);
+    RemoveAll(c, ICAL_RDATE_PROPERTY);
+    RemoveAll(c, ICAL_EXDATE_PROPERTY);
+    RemoveAll(c, ICAL_RECURRENCEID_PROPERTY);
+    const bool timed = HasProp(c, ICAL_DTSTART_PROPERTY);
+    if (timed) {
+      SetTimeProp(c, ICAL_DTSTART_PROPERTY, r.start, r.all_day, zones.floating());
+      if (HasProp(c, ICAL_DTEND_PROPERTY)) SetTimeProp(c, ICAL_DTEND_PROPERTY, r.end, r.all_day, zones.floating());
+      if (HasProp(c, ICAL_DUE_PROPERTY)) SetTimeProp(c, ICAL_DUE_PROPERTY, r.end, r.all_day, zones.floating());
+    }
+    if (object.recurring && r.rid) {
+      icalproperty* rp = icalproperty_new_recurrenceid(UtcTime(*r.rid));
+      icalcomponent_add_property(c, rp);
+      SetTime(rp, *r.rid, r.all_day, zones.floating());
+    }
+    TimesToUtc(c, &zones);
+    icalcomponent_add_component(root.get(), c);
+  }
+  return Serialize(root.get());
+}
+
+std::string LimitRecurrenceSetToText(const Object& object, int64_t start, int64_t end) {
+  if (!object.root) return "";
+  Zones zones(object.root.get(), object.floating_tz);
+  std::set<icalcomponent*> keep;
+  if (object.master != nullptr) keep.insert(object.master);
+  Expansion x = ExpandRaw(object, start, end);
+  for (const Raw& r : x.items) keep.insert(r.comp);
+  for (icalcomponent* c : object.components) {
+    // A THISANDFUTURE override before the range shapes instances in it.
+    icalproperty* rp = icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY);
+    if (rp == nullptr) continue;
+    icalparameter* range = icalproperty_get_first_parameter(rp, ICAL_RANGE_PARAMETER);
+    if (range == nullptr || icalparameter_get_range(range) != ICAL_RANGE_THISANDFUTURE) continue;
+    std::optional<int64_t> rid = ToUtc(icalproperty_get_recurrenceid(rp), zones.For(rp));
+    if (rid && *rid < end) keep.insert(c);
+  }
+  Ical root = NewRootLike(object.root.get());
+  for (icalcomponent* c : Children(object.root.get())) {
+    if (icalcomponent_isa(c) == ICAL_VTIMEZONE_COMPONENT || keep.count(c) != 0) {
+      icalcomponent_add_component(root.get(), icalcomponent_new_clone(c));
+    }
+  }
+  return Serialize(root.get());
 }
 
 // ---- busy time ---------------------------------------------------------------------------

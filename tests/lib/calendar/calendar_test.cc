@@ -643,3 +643,234 @@ TEST_CASE("FreeBusyToText is a VFREEBUSY libical reads back, without event detai
   CHECK(plain.find("BEGIN:VFREEBUSY") != std::string::npos);
   CHECK(plain.find("DTSTART:19700101T000000Z") != std::string::npos);
 }
+
+// ---- calendar-query filters -----------------------------------------------------------------
+
+namespace {
+
+cal::CompFilter Calendar(std::vector<cal::CompFilter> comps) {
+  cal::CompFilter f;
+  f.name = "VCALENDAR";
+  f.comp_filters = std::move(comps);
+  return f;
+}
+
+cal::CompFilter Comp(const std::string& name, std::optional<cal::TimeRange> range = std::nullopt,
+                     std::vector<cal::PropFilter> props = {}, std::vector<cal::CompFilter> comps = {}) {
+  cal::CompFilter f;
+  f.name = name;
+  f.time_range = range;
+  f.prop_filters = std::move(props);
+  f.comp_filters = std::move(comps);
+  return f;
+}
+
+cal::TimeRange Range(const char* start, const char* end) {
+  cal::TimeRange r;
+  if (start != nullptr) r.start = T(start);
+  if (end != nullptr) r.end = T(end);
+  return r;
+}
+
+cal::PropFilter Text(const std::string& name, const std::string& text, bool negate = false,
+                     const std::string& collation = "i;ascii-casemap") {
+  cal::PropFilter f;
+  f.name = name;
+  f.text_match = cal::TextMatch{text, negate, collation};
+  return f;
+}
+
+cal::PropFilter Undefined(const std::string& name) {
+  cal::PropFilter f;
+  f.name = name;
+  f.is_not_defined = true;
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("comp-filter time ranges use the expanded instances", "[calendar][filter]") {
+  cal::Object o = MustIngest(WeeklyMeeting());
+  CHECK(cal::Matches(o, Calendar({})));
+  CHECK(cal::Matches(o, Calendar({Comp("VEVENT")})));
+  CHECK_FALSE(cal::Matches(o, Calendar({Comp("VTODO")})));
+  CHECK(cal::Matches(o, Calendar({Comp("VEVENT", Range("20261106T000000Z", "20261107T000000Z"))})));
+  CHECK_FALSE(cal::Matches(o, Calendar({Comp("VEVENT", Range("20261105T000000Z", "20261106T000000Z"))})));
+  CHECK_FALSE(cal::Matches(o, Calendar({Comp("VEVENT", Range("20261022T000000Z", "20261023T000000Z"))})));
+  CHECK_FALSE(cal::Matches(o, Calendar({Comp("VEVENT", Range("20261120T000000Z", nullptr))})));
+  CHECK(cal::Matches(o, Calendar({Comp("VEVENT", Range(nullptr, "20261015T070001Z"))})));
+  CHECK(cal::Matches(o, Calendar({Comp("vevent", Range("20261119T083000Z", nullptr))})));
+  // The property filters apply to the component whose instance is in range.
+  CHECK(cal::Matches(o, Calendar({Comp("VEVENT", Range("20261106T000000Z", "20261107T000000Z"),
+                                       {Text("SUMMARY", "moved")})})));
+  CHECK_FALSE(cal::Matches(o, Calendar({Comp("VEVENT", Range("20261119T000000Z", "20261120T000000Z"),
+                                             {Text("SUMMARY", "moved")})})));
+  // The top level must be VCALENDAR.
+  CHECK_FALSE(cal::Matches(o, Comp("VEVENT")));
+  // Zero-length event at the range start.
+  cal::Object zero = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\n")));
+  CHECK(cal::Matches(zero, Calendar({Comp("VEVENT", Range("20261201T090000Z", "20261201T100000Z"))})));
+  CHECK_FALSE(cal::Matches(zero, Calendar({Comp("VEVENT", Range("20261201T080000Z", "20261201T090000Z"))})));
+  // An infinite rule, far in the future.
+  cal::Object daily = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\nDURATION:PT1H\nRRULE:FREQ=DAILY\n")));
+  CHECK(cal::Matches(daily, Calendar({Comp("VEVENT", Range("20280301T093000Z", "20280301T094000Z"))})));
+  CHECK_FALSE(cal::Matches(daily, Calendar({Comp("VEVENT", Range("20280301T100000Z", "20280301T110000Z"))})));
+}
+
+TEST_CASE("text-match: collations and negate", "[calendar][filter]") {
+  cal::Object o = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\nSUMMARY:Budget Review\\, Q4\n"
+                                        "DESCRIPTION:line one\\nline two\n")));
+  auto event_with = [&](cal::PropFilter p) { return cal::Matches(o, Calendar({Comp("VEVENT", {}, {std::move(p)})})); };
+  CHECK(event_with(Text("SUMMARY", "budget review, q4")));
+  CHECK(event_with(Text("summary", "REVIEW")));
+  CHECK_FALSE(event_with(Text("SUMMARY", "review", false, "i;octet")));
+  CHECK(event_with(Text("SUMMARY", "Review", false, "i;octet")));
+  CHECK_FALSE(event_with(Text("SUMMARY", "review", true)));
+  CHECK(event_with(Text("SUMMARY", "holiday", true)));
+  CHECK(event_with(Text("SUMMARY", "")));
+  CHECK(event_with(Text("DESCRIPTION", "one\nline")));
+  CHECK_FALSE(event_with(Text("LOCATION", "anything")));  // no such property: no match
+  CHECK_FALSE(event_with(Text("LOCATION", "anything", true)));
+  CHECK(event_with(Text("UID", "u1@")));
+}
+
+TEST_CASE("is-not-defined on components and properties", "[calendar][filter]") {
+  cal::Object o = MustIngest(WeeklyMeeting());
+  cal::CompFilter no_todo = Comp("VTODO");
+  no_todo.is_not_defined = true;
+  CHECK(cal::Matches(o, Calendar({no_todo})));
+  cal::CompFilter no_event = Comp("VEVENT");
+  no_event.is_not_defined = true;
+  CHECK_FALSE(cal::Matches(o, Calendar({no_event})));
+  // The cancelled override has no SUMMARY: it matches (per component, any component).
+  CHECK(cal::Matches(o, Calendar({Comp("VEVENT", {}, {Undefined("SUMMARY")})})));
+  cal::Object plain = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\nSUMMARY:x\n")));
+  CHECK_FALSE(cal::Matches(plain, Calendar({Comp("VEVENT", {}, {Undefined("SUMMARY")})})));
+  CHECK(cal::Matches(o, Calendar({Comp("VEVENT", {}, {Undefined("X-NOTHING")})})));
+  // LOCATION is on the master only: the overrides have none.
+  CHECK(cal::Matches(o, Calendar({Comp("VEVENT", {}, {Undefined("LOCATION")})})));
+  // The usual "open to-dos" query.
+  auto todo = [](const std::string& props) {
+    return MustIngest(Wrap("BEGIN:VTODO\nUID:t@test\nDTSTAMP:20261101T000000Z\n" + props + "END:VTODO\n"));
+  };
+  cal::CompFilter open = Comp("VTODO", {}, {Undefined("COMPLETED"), Text("STATUS", "CANCELLED", true)});
+  CHECK(cal::Matches(todo("STATUS:NEEDS-ACTION\n"), Calendar({open})));
+  CHECK_FALSE(cal::Matches(todo("STATUS:CANCELLED\n"), Calendar({open})));
+  CHECK_FALSE(cal::Matches(todo("COMPLETED:20261102T000000Z\nSTATUS:COMPLETED\n"), Calendar({open})));
+}
+
+TEST_CASE("param-filter on ATTENDEE parameters", "[calendar][filter]") {
+  cal::Object o = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\n"
+                                        "ATTENDEE;PARTSTAT=ACCEPTED;CN=Ann:mailto:ann@example.test\n"
+                                        "ATTENDEE;PARTSTAT=DECLINED:mailto:bob@example.test\n")));
+  auto attendee = [&](std::string text, std::vector<cal::ParamFilter> params) {
+    cal::PropFilter p;
+    p.name = "ATTENDEE";
+    if (!text.empty()) p.text_match = cal::TextMatch{text, false, "i;ascii-casemap"};
+    p.param_filters = std::move(params);
+    return cal::Matches(o, Calendar({Comp("VEVENT", {}, {p})}));
+  };
+  cal::ParamFilter accepted{"PARTSTAT", false, cal::TextMatch{"accepted", false, "i;ascii-casemap"}};
+  cal::ParamFilter no_cn{"CN", true, std::nullopt};
+  cal::ParamFilter has_cn{"CN", false, std::nullopt};
+  cal::ParamFilter tentative{"PARTSTAT", false, cal::TextMatch{"TENTATIVE", false, "i;octet"}};
+  CHECK(attendee("ann@", {accepted}));
+  CHECK_FALSE(attendee("bob@", {accepted}));
+  CHECK(attendee("bob@", {no_cn}));
+  CHECK_FALSE(attendee("ann@", {no_cn}));
+  CHECK(attendee("", {has_cn, accepted}));
+  CHECK_FALSE(attendee("", {tentative}));
+}
+
+TEST_CASE("prop-filter time ranges compare the property's value", "[calendar][filter]") {
+  cal::Object o = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\nLAST-MODIFIED:20261115T120000Z\n")));
+  cal::PropFilter modified;
+  modified.name = "LAST-MODIFIED";
+  modified.time_range = Range("20261115T000000Z", "20261116T000000Z");
+  CHECK(cal::Matches(o, Calendar({Comp("VEVENT", {}, {modified})})));
+  modified.time_range = Range("20261116T000000Z", nullptr);
+  CHECK_FALSE(cal::Matches(o, Calendar({Comp("VEVENT", {}, {modified})})));
+}
+
+TEST_CASE("VALARM time ranges use the trigger times of each instance", "[calendar][filter][alarm]") {
+  cal::Object o = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\nDURATION:PT1H\nRRULE:FREQ=DAILY;COUNT=5\n"
+                                        "BEGIN:VALARM\nACTION:DISPLAY\nDESCRIPTION:soon\nTRIGGER:-PT15M\n"
+                                        "END:VALARM\n")));
+  auto alarm_in = [&](const char* s, const char* e) {
+    return cal::Matches(o, Calendar({Comp("VEVENT", {}, {}, {Comp("VALARM", Range(s, e))})}));
+  };
+  CHECK(alarm_in("20261203T084000Z", "20261203T085000Z"));
+  CHECK_FALSE(alarm_in("20261203T090000Z", "20261203T100000Z"));
+  CHECK_FALSE(alarm_in("20261206T084000Z", "20261206T085000Z"));  // after COUNT
+  CHECK(cal::Matches(o, Calendar({Comp("VEVENT", {}, {}, {Comp("VALARM")})})));
+
+  cal::Object end_related = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\nDTEND:20261201T100000Z\n"
+                                                  "BEGIN:VALARM\nACTION:DISPLAY\nDESCRIPTION:x\n"
+                                                  "TRIGGER;RELATED=END:PT5M\nREPEAT:2\nDURATION:PT10M\n"
+                                                  "END:VALARM\n")));
+  auto end_alarm_in = [&](const char* s, const char* e) {
+    return cal::Matches(end_related, Calendar({Comp("VEVENT", {}, {}, {Comp("VALARM", Range(s, e))})}));
+  };
+  CHECK(end_alarm_in("20261201T100400Z", "20261201T100600Z"));
+  CHECK(end_alarm_in("20261201T102400Z", "20261201T102600Z"));  // the second repeat
+  CHECK_FALSE(end_alarm_in("20261201T102600Z", "20261201T110000Z"));
+
+  cal::Object absolute = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\n"
+                                               "BEGIN:VALARM\nACTION:DISPLAY\nDESCRIPTION:x\n"
+                                               "TRIGGER;VALUE=DATE-TIME:20261130T180000Z\nEND:VALARM\n")));
+  CHECK(cal::Matches(absolute,
+                     Calendar({Comp("VEVENT", {}, {}, {Comp("VALARM", Range("20261130T170000Z", "20261130T190000Z"))})})));
+  CHECK_FALSE(cal::Matches(
+      absolute, Calendar({Comp("VEVENT", {}, {}, {Comp("VALARM", Range("20261201T000000Z", "20261202T000000Z"))})})));
+}
+
+// ---- calendar-data shaping ------------------------------------------------------------------
+
+TEST_CASE("ExpandToText writes the instances in UTC without rules or time zones", "[calendar][shape]") {
+  cal::Object o = MustIngest(WeeklyMeeting());
+  std::string text = cal::ExpandToText(o, T("20261101T000000Z"), T("20261201T000000Z"));
+  CHECK(text.find("RRULE") == std::string::npos);
+  CHECK(text.find("EXDATE") == std::string::npos);
+  CHECK(text.find("VTIMEZONE") == std::string::npos);
+  CHECK(text.find("TZID") == std::string::npos);
+  CHECK(text.find("DTSTART:20261106T130000Z") != std::string::npos);
+  CHECK(text.find("DTSTART:20261119T080000Z") != std::string::npos);
+  CHECK(text.find("RECURRENCE-ID:20261119T080000Z") != std::string::npos);
+  CHECK(text.find("RECURRENCE-ID:20261105T080000Z") != std::string::npos);
+  CHECK(text.find("DTEND:20261119T090000Z") != std::string::npos);
+  std::optional<cal::Object> back = cal::Load(text);
+  REQUIRE(back.has_value());
+  CHECK(back->components.size() == 3);
+  CHECK(back->master == nullptr);
+  CHECK(back->first_start == T("20261106T130000Z"));
+
+  cal::IngestOptions berlin;
+  berlin.floating_tz = "Europe/Berlin";
+  cal::Object all_day = MustIngest(Wrap(Event("DTSTART;VALUE=DATE:20261224\nRRULE:FREQ=YEARLY;COUNT=3\n")), berlin);
+  std::string days = cal::ExpandToText(all_day, T("20270101T000000Z"), T("20290101T000000Z"));
+  CHECK(days.find("DTSTART;VALUE=DATE:20271224") != std::string::npos);
+  CHECK(days.find("RECURRENCE-ID;VALUE=DATE:20281224") != std::string::npos);
+  CHECK(days.find("20261224") == std::string::npos);
+
+  cal::Object single = MustIngest(Wrap(Event("DTSTART;TZID=Europe/Berlin:20261201T090000\nDURATION:PT1H\n")));
+  std::string one = cal::ExpandToText(single, T("20261201T000000Z"), T("20261202T000000Z"));
+  CHECK(one.find("DTSTART:20261201T080000Z") != std::string::npos);
+  CHECK(one.find("RECURRENCE-ID") == std::string::npos);
+  CHECK(one.find("DURATION:PT1H") != std::string::npos);
+  CHECK(cal::ExpandToText(single, T("20261202T000000Z"), T("20261203T000000Z")).find("VEVENT") == std::string::npos);
+}
+
+TEST_CASE("LimitRecurrenceSetToText keeps the master and the overrides in range", "[calendar][shape]") {
+  cal::Object o = MustIngest(WeeklyMeeting());
+  std::string text = cal::LimitRecurrenceSetToText(o, T("20261101T000000Z"), T("20261110T000000Z"));
+  CHECK(text.find("RRULE:FREQ=WEEKLY;COUNT=6") != std::string::npos);
+  CHECK(text.find("BEGIN:VTIMEZONE") != std::string::npos);
+  CHECK(text.find("Weekly (moved)") != std::string::npos);
+  CHECK(text.find("CANCELLED") == std::string::npos);
+  std::optional<cal::Object> back = cal::Load(text);
+  REQUIRE(back.has_value());
+  CHECK(back->components.size() == 2);
+  std::string later = cal::LimitRecurrenceSetToText(o, T("20261110T000000Z"), T("20261201T000000Z"));
+  CHECK(later.find("CANCELLED") != std::string::npos);
+  CHECK(later.find("Weekly (moved)") == std::string::npos);
+}
