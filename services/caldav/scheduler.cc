@@ -665,14 +665,18 @@ absl::Status ReplyTx(Work& w, const std::string& self, icalcomponent* root) {
     case Kind::kResource: {
       absl::StatusOr<ItipObject> parsed = ParseItip(text, "REPLY");
       if (!parsed.ok()) return absl::InternalError(absl::StrCat("REPLY does not parse: ", parsed.status().message()));
+      bool known = false;  // the organiser's copy names this attendee: a real invitation
       for (const calstore::ObjectRow& row : calstore::FindByUidTx(w.tx, p.account_id, parsed->uid, "calendar")) {
+        if (row.organizer != organiser) continue;  // not the organiser's own event
         std::optional<calendar::Object> copy = calendar::Load(row.ical);
         if (!copy) continue;
         ReplyEffect effect = ApplyReply(*parsed, self, copy->root.get());
+        known = known || effect.attendee_known;
         if (effect.updated == 0) continue;
         absl::Status st = PutCopyTx(w.tx, p.account_id, row, copy->root.get());
         if (!st.ok()) return st;
       }
+      if (!known) break;  // nothing to answer: no inbox item from a made-up invitation
       absl::Status st = PutInInboxTx(w.tx, p.account_id, text);
       if (!st.ok()) return st;
       break;

@@ -145,6 +145,8 @@ class CaldavScheduling(SuiteTestCase):
             r = cls.kitectl(*args, stdin=stdin)
             if r.returncode != 0:
                 raise AssertionError(repr(r))
+        for who in ((OLGA, OLGA_PW), (DEMO, DEMO_PW)):
+            cls.open_home(who)
 
     @classmethod
     def stop_peers(cls):
@@ -167,6 +169,14 @@ class CaldavScheduling(SuiteTestCase):
             cls.stop_peers()
 
     # ------------------------------------------------------------------ helpers
+    @classmethod
+    def open_home(cls, who):
+        """What a client does first: PROPFIND the calendar home (creates the default calendar)."""
+        r = requests.request("PROPFIND", f"http://127.0.0.1:{cls.port('http')}/dav/calendars/{who[0]}/",
+                             headers={"Depth": "1"}, auth=who, timeout=30)
+        if r.status_code != 207:
+            raise AssertionError(f"PROPFIND of {who[0]}'s home: {r.status_code} {r.text}")
+
     def url(self, owner, name):
         return f"http://127.0.0.1:{self.port('http')}/dav/calendars/{owner}/calendar/{name}"
 
