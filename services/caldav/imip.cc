@@ -46,7 +46,8 @@ std::string CrlfText(std::string_view text) {
 bool SafeMessageId(std::string_view id) {
   if (id.empty() || id.size() > 250 || id.find('@') == std::string_view::npos) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return c > 0x20 && c < 0x7f && c != '<' && c != '>' && c != '"' && c != '\\' && c != '(' && c != ')';
+    return c > 0x20 && c < 0x7f && c != '<' && c != '>' && c != '"' && c != '\\' && c != '(' &&
+           c != ')';
   });
 }
 
@@ -60,8 +61,9 @@ std::string Boundary(std::string_view message_id) {
   return b;
 }
 
-std::string CommonHeader(std::string_view from_name, std::string_view from, std::string_view to_name,
-                         std::string_view to, std::string_view subject, int64_t date, std::string_view message_id) {
+std::string CommonHeader(std::string_view from_name, std::string_view from,
+                         std::string_view to_name, std::string_view to, std::string_view subject,
+                         int64_t date, std::string_view message_id) {
   std::string out;
   absl::StrAppend(&out, "From: ", FormatMailbox(from_name, from), "\r\n");
   absl::StrAppend(&out, "To: ", FormatMailbox(to_name, to), "\r\n");
@@ -78,7 +80,8 @@ std::string CommonHeader(std::string_view from_name, std::string_view from, std:
 bool SafeMailAddress(std::string_view a) {
   if (a.empty() || a.size() > 254) return false;
   size_t at = a.find('@');
-  if (at == 0 || at == std::string_view::npos || at + 1 >= a.size() || a.find('@', at + 1) != std::string_view::npos) {
+  if (at == 0 || at == std::string_view::npos || at + 1 >= a.size() ||
+      a.find('@', at + 1) != std::string_view::npos) {
     return false;
   }
   for (char c : a) {
@@ -86,7 +89,8 @@ bool SafeMailAddress(std::string_view a) {
     if (std::string_view("<>()[],;:\\\"").find(c) != std::string_view::npos) return false;
   }
   std::string_view domain = a.substr(at + 1);
-  return domain.front() != '.' && domain.back() != '.' && domain.find("..") == std::string_view::npos;
+  return domain.front() != '.' && domain.back() != '.' &&
+         domain.find("..") == std::string_view::npos;
 }
 
 std::string CleanHeaderText(std::string_view text, size_t max) {
@@ -131,10 +135,12 @@ std::string EncodeUnstructured(std::string_view raw) {
   size_t i = 0;
   while (i < text.size()) {
     size_t n = std::min<size_t>(45, text.size() - i);
-    while (i + n < text.size() && n > 0 && (static_cast<unsigned char>(text[i + n]) & 0xC0) == 0x80) --n;
+    while (i + n < text.size() && n > 0 && (static_cast<unsigned char>(text[i + n]) & 0xC0) == 0x80)
+      --n;
     if (n == 0) n = std::min<size_t>(45, text.size() - i);
     if (!out.empty()) out += "\r\n ";
-    absl::StrAppend(&out, "=?UTF-8?B?", absl::Base64Escape(AV(std::string_view(text).substr(i, n))), "?=");
+    absl::StrAppend(&out, "=?UTF-8?B?", absl::Base64Escape(AV(std::string_view(text).substr(i, n))),
+                    "?=");
     i += n;
   }
   return out;
@@ -156,20 +162,24 @@ std::string FormatMailbox(std::string_view raw_name, std::string_view address) {
 }
 
 std::string RfcDate(int64_t t) {
-  return absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", absl::FromUnixSeconds(t), absl::UTCTimeZone());
+  return absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", absl::FromUnixSeconds(t),
+                          absl::UTCTimeZone());
 }
 
 absl::StatusOr<std::string> ComposeImip(const ImipMail& m) {
-  if (!SafeMailAddress(m.from) || !SafeMailAddress(m.to)) return absl::InvalidArgumentError("unsafe mail address");
+  if (!SafeMailAddress(m.from) || !SafeMailAddress(m.to))
+    return absl::InvalidArgumentError("unsafe mail address");
   if (!SafeMessageId(m.message_id)) return absl::InvalidArgumentError("unsafe Message-ID");
   if (!IsItipMethod(m.method)) return absl::InvalidArgumentError("not an iTIP method");
   std::string boundary = Boundary(m.message_id);
-  std::string out = CommonHeader(m.from_name, m.from, m.to_name, m.to, m.subject, m.date, m.message_id);
+  std::string out =
+      CommonHeader(m.from_name, m.from, m.to_name, m.to, m.subject, m.date, m.message_id);
   absl::StrAppend(&out, "Content-Type: multipart/alternative; boundary=\"", boundary, "\"\r\n\r\n");
   absl::StrAppend(&out, "This is a calendar message in MIME format.\r\n");
   absl::StrAppend(&out, "--", boundary, "\r\n");
-  absl::StrAppend(&out, "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n",
-                  Base64Lines(CrlfText(m.text)));
+  absl::StrAppend(
+      &out, "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+      Base64Lines(CrlfText(m.text)));
   absl::StrAppend(&out, "--", boundary, "\r\n");
   absl::StrAppend(&out, "Content-Type: text/calendar; charset=UTF-8; method=", m.method,
                   "\r\nContent-Transfer-Encoding: base64\r\n\r\n", Base64Lines(CrlfText(m.ical)));
@@ -178,11 +188,13 @@ absl::StatusOr<std::string> ComposeImip(const ImipMail& m) {
 }
 
 absl::StatusOr<std::string> ComposeNotice(const NoticeMail& m) {
-  if (!SafeMailAddress(m.from) || !SafeMailAddress(m.to)) return absl::InvalidArgumentError("unsafe mail address");
+  if (!SafeMailAddress(m.from) || !SafeMailAddress(m.to))
+    return absl::InvalidArgumentError("unsafe mail address");
   if (!SafeMessageId(m.message_id)) return absl::InvalidArgumentError("unsafe Message-ID");
   std::string out = CommonHeader(m.from_name, m.from, "", m.to, m.subject, m.date, m.message_id);
-  absl::StrAppend(&out, "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n",
-                  Base64Lines(CrlfText(m.text)));
+  absl::StrAppend(
+      &out, "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+      Base64Lines(CrlfText(m.text)));
   return out;
 }
 

@@ -23,15 +23,15 @@ namespace kite::caldav {
 inline constexpr size_t kMaxHeaderText = 200;  // characters of a Subject or display name kept
 
 struct ImipMail {
-  std::string from;       // address (the organiser for REQUEST/CANCEL, the attendee for REPLY)
-  std::string from_name;  // display name, untrusted
-  std::string to;         // address
-  std::string to_name;    // display name, untrusted
-  std::string method;     // REQUEST, REPLY, CANCEL (the METHOD of `ical`)
-  std::string subject;    // untrusted (e.g. "Invitation: " + SUMMARY)
-  std::string text;       // the text/plain alternative, UTF-8
-  std::string ical;       // the iTIP object, UTF-8 iCalendar text
-  int64_t date = 0;       // UTC seconds
+  std::string from;        // address (the organiser for REQUEST/CANCEL, the attendee for REPLY)
+  std::string from_name;   // display name, untrusted
+  std::string to;          // address
+  std::string to_name;     // display name, untrusted
+  std::string method;      // REQUEST, REPLY, CANCEL (the METHOD of `ical`)
+  std::string subject;     // untrusted (e.g. "Invitation: " + SUMMARY)
+  std::string text;        // the text/plain alternative, UTF-8
+  std::string ical;        // the iTIP object, UTF-8 iCalendar text
+  int64_t date = 0;        // UTC seconds
   std::string message_id;  // "local@domain" without <>; printable, no spaces
 };
 

@@ -63,7 +63,9 @@ void RemoveSubcomponents(icalcomponent* c, icalcomponent_kind kind) {
   }
 }
 
-std::string AddressOf(icalproperty* p) { return MailtoAddress(icalproperty_get_value_as_string(p)); }
+std::string AddressOf(icalproperty* p) {
+  return MailtoAddress(icalproperty_get_value_as_string(p));
+}
 
 // SCHEDULE-AGENT, SCHEDULE-STATUS, SCHEDULE-FORCE-SEND never travel in iTIP (RFC 6638 7).
 void StripScheduleParams(icalcomponent* c) {
@@ -79,9 +81,8 @@ void StripScheduleParams(icalcomponent* c) {
 
 void SetDtstamp(icalcomponent* c, int64_t now) {
   RemoveProperties(c, ICAL_DTSTAMP_PROPERTY);
-  icalcomponent_add_property(
-      c, icalproperty_new_dtstamp(icaltime_from_timet_with_zone(static_cast<time_t>(now), 0,
-                                                                icaltimezone_get_utc_timezone())));
+  icalcomponent_add_property(c, icalproperty_new_dtstamp(icaltime_from_timet_with_zone(
+                                    static_cast<time_t>(now), 0, icaltimezone_get_utc_timezone())));
 }
 
 // Removes the scheduling components of a clone that `keep` refuses.
@@ -128,7 +129,8 @@ std::string RecurrenceKey(icalcomponent* c) {
 
 std::string OrganizerOf(icalcomponent* root) {
   for (icalcomponent* c : SchedulingComponents(root)) {
-    if (icalproperty* o = icalcomponent_get_first_property(c, ICAL_ORGANIZER_PROPERTY)) return AddressOf(o);
+    if (icalproperty* o = icalcomponent_get_first_property(c, ICAL_ORGANIZER_PROPERTY))
+      return AddressOf(o);
   }
   return "";
 }
@@ -145,7 +147,8 @@ std::string OrganizerScheduleAgent(icalcomponent* root) {
 
 std::string OrganizerCommonName(icalcomponent* root) {
   for (icalcomponent* c : SchedulingComponents(root)) {
-    if (icalproperty* o = icalcomponent_get_first_property(c, ICAL_ORGANIZER_PROPERTY)) return Param(o, "CN");
+    if (icalproperty* o = icalcomponent_get_first_property(c, ICAL_ORGANIZER_PROPERTY))
+      return Param(o, "CN");
   }
   return "";
 }
@@ -193,9 +196,9 @@ std::string SignificantFingerprint(icalcomponent* root) {
   for (icalcomponent* c : SchedulingComponents(root)) {
     std::string f = absl::StrCat("[", RecurrenceKey(c), "]");
     for (icalproperty_kind kind :
-         {ICAL_DTSTART_PROPERTY, ICAL_DTEND_PROPERTY, ICAL_DUE_PROPERTY, ICAL_DURATION_PROPERTY, ICAL_RRULE_PROPERTY,
-          ICAL_RDATE_PROPERTY, ICAL_EXDATE_PROPERTY, ICAL_LOCATION_PROPERTY, ICAL_SUMMARY_PROPERTY,
-          ICAL_STATUS_PROPERTY, ICAL_SEQUENCE_PROPERTY}) {
+         {ICAL_DTSTART_PROPERTY, ICAL_DTEND_PROPERTY, ICAL_DUE_PROPERTY, ICAL_DURATION_PROPERTY,
+          ICAL_RRULE_PROPERTY, ICAL_RDATE_PROPERTY, ICAL_EXDATE_PROPERTY, ICAL_LOCATION_PROPERTY,
+          ICAL_SUMMARY_PROPERTY, ICAL_STATUS_PROPERTY, ICAL_SEQUENCE_PROPERTY}) {
       std::vector<std::string> values;
       for (icalproperty* p : Properties(c, kind)) {
         std::string v = Value(p);
@@ -249,7 +252,8 @@ int SetPartstat(icalcomponent* root, std::string_view address, std::string_view 
   return changed;
 }
 
-void SetPartstats(icalcomponent* root, std::string_view address, const std::map<std::string, std::string>& by_key) {
+void SetPartstats(icalcomponent* root, std::string_view address,
+                  const std::map<std::string, std::string>& by_key) {
   auto master = by_key.find("");
   for (icalcomponent* c : SchedulingComponents(root)) {
     auto it = by_key.find(RecurrenceKey(c));
@@ -276,8 +280,8 @@ void SetBookingNote(icalcomponent* root, std::string_view address, std::string_v
   // Letters, digits, spaces and a few marks only: a parameter value needs no quoting then.
   std::string clean;
   for (char ch : note) {
-    if (absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == ' ' || ch == '-' || ch == '.' || ch == '/' ||
-        ch == '(' || ch == ')') {
+    if (absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == ' ' || ch == '-' ||
+        ch == '.' || ch == '/' || ch == '(' || ch == ')') {
       clean += ch;
     }
   }
@@ -318,19 +322,24 @@ Ical BuildCancel(icalcomponent* root, const std::vector<std::string>& recipients
   for (icalcomponent* c : SchedulingComponents(out.get())) {
     if (RecurrenceKey(c).empty()) has_master = true;
   }
-  if (has_master) FilterComponents(out.get(), [](icalcomponent* c) { return RecurrenceKey(c).empty(); });
+  if (has_master)
+    FilterComponents(out.get(), [](icalcomponent* c) { return RecurrenceKey(c).empty(); });
   for (icalcomponent* c : SchedulingComponents(out.get())) {
     RemoveSubcomponents(c, ICAL_VALARM_COMPONENT);
     for (icalproperty* a : Properties(c, ICAL_ATTENDEE_PROPERTY)) {
-      if (std::find(recipients.begin(), recipients.end(), AddressOf(a)) != recipients.end()) continue;
+      if (std::find(recipients.begin(), recipients.end(), AddressOf(a)) != recipients.end())
+        continue;
       icalcomponent_remove_property(c, a);
       icalproperty_free(a);
     }
     // Recipients that only this cancellation names (removed attendees are gone from `root`).
     for (const std::string& r : recipients) {
       bool named = false;
-      for (icalproperty* a : Properties(c, ICAL_ATTENDEE_PROPERTY)) named = named || AddressOf(a) == r;
-      if (!named) icalcomponent_add_property(c, icalproperty_new_attendee(absl::StrCat("mailto:", r).c_str()));
+      for (icalproperty* a : Properties(c, ICAL_ATTENDEE_PROPERTY))
+        named = named || AddressOf(a) == r;
+      if (!named)
+        icalcomponent_add_property(c,
+                                   icalproperty_new_attendee(absl::StrCat("mailto:", r).c_str()));
     }
     StripScheduleParams(c);
     icalcomponent_set_status(c, ICAL_STATUS_CANCELLED);
@@ -339,7 +348,8 @@ Ical BuildCancel(icalcomponent* root, const std::vector<std::string>& recipients
   return out;
 }
 
-Ical BuildReply(icalcomponent* root, std::string_view attendee, int64_t now, std::string_view comment) {
+Ical BuildReply(icalcomponent* root, std::string_view attendee, int64_t now,
+                std::string_view comment) {
   Ical out = Clone(root);
   SetMethod(out.get(), ICAL_METHOD_REPLY);
   FilterComponents(out.get(), [&](icalcomponent* c) {
@@ -357,7 +367,8 @@ Ical BuildReply(icalcomponent* root, std::string_view attendee, int64_t now, std
     }
     RemoveProperties(c, ICAL_DESCRIPTION_PROPERTY);
     RemoveProperties(c, ICAL_COMMENT_PROPERTY);
-    if (!comment.empty()) icalcomponent_add_property(c, icalproperty_new_comment(std::string(comment).c_str()));
+    if (!comment.empty())
+      icalcomponent_add_property(c, icalproperty_new_comment(std::string(comment).c_str()));
     StripScheduleParams(c);
     SetDtstamp(c, now);
   }

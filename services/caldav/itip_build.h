@@ -39,12 +39,12 @@ icalcomponent* MasterComponent(icalcomponent* root);  // without RECURRENCE-ID, 
 // RECURRENCE-ID as written (value;TZID), "" for the master.
 std::string RecurrenceKey(icalcomponent* c);
 
-std::string OrganizerOf(icalcomponent* root);               // lowercase address, "" if none
-std::string OrganizerScheduleAgent(icalcomponent* root);    // SERVER when absent
+std::string OrganizerOf(icalcomponent* root);             // lowercase address, "" if none
+std::string OrganizerScheduleAgent(icalcomponent* root);  // SERVER when absent
 std::string OrganizerCommonName(icalcomponent* root);
-std::vector<Party> AttendeesOf(icalcomponent* root);        // in order of first appearance
-std::string Summary(icalcomponent* root);                   // the master's SUMMARY, "" if none
-bool IsCancelled(icalcomponent* root);                      // the master's STATUS:CANCELLED
+std::vector<Party> AttendeesOf(icalcomponent* root);  // in order of first appearance
+std::string Summary(icalcomponent* root);             // the master's SUMMARY, "" if none
+bool IsCancelled(icalcomponent* root);                // the master's STATUS:CANCELLED
 int SequenceOf(icalcomponent* root);
 
 // What attendees see of the object (RFC 6638 3.2.8): times, recurrence, location, summary,
@@ -61,7 +61,8 @@ std::map<std::string, std::string> PartstatsOf(icalcomponent* root, std::string_
 // that names it; returns how many ATTENDEE properties changed.
 int SetPartstat(icalcomponent* root, std::string_view address, std::string_view partstat);
 // The same for one component per recurrence key (the keys of PartstatsOf).
-void SetPartstats(icalcomponent* root, std::string_view address, const std::map<std::string, std::string>& by_key);
+void SetPartstats(icalcomponent* root, std::string_view address,
+                  const std::map<std::string, std::string>& by_key);
 // SCHEDULE-STATUS of `address`'s ATTENDEE properties ("1.2", "3.7;reason" is not allowed:
 // the parameter is the code only, RFC 6638 7.3).
 void SetScheduleStatus(icalcomponent* root, std::string_view address, std::string_view code);
@@ -76,7 +77,8 @@ Ical BuildRequest(icalcomponent* root, int64_t now);
 Ical BuildCancel(icalcomponent* root, const std::vector<std::string>& recipients, int64_t now);
 // RFC 5546 3.2.3 REPLY from `attendee`: the components that name it, with only its ATTENDEE
 // property (its PARTSTAT as in `root`), no alarms, DTSTAMP = now, and a COMMENT when given.
-Ical BuildReply(icalcomponent* root, std::string_view attendee, int64_t now, std::string_view comment = "");
+Ical BuildReply(icalcomponent* root, std::string_view attendee, int64_t now,
+                std::string_view comment = "");
 
 // An attendee's own copy of the organiser's object: the object without METHOD, alarms and
 // SCHEDULE-* parameters, with `attendee`'s PARTSTAT set from `partstats` (by recurrence key;

@@ -61,8 +61,8 @@ int WeekdayIndex(const std::string& day) {
   return -1;
 }
 
-bool WithinWorkingHours(const std::array<std::vector<std::pair<int, int>>, 7>& hours, const std::string& tz,
-                        int64_t start, int64_t end) {
+bool WithinWorkingHours(const std::array<std::vector<std::pair<int, int>>, 7>& hours,
+                        const std::string& tz, int64_t start, int64_t end) {
   absl::TimeZone zone = absl::UTCTimeZone();
   if (!absl::LoadTimeZone(tz, &zone)) zone = absl::UTCTimeZone();
   absl::CivilSecond s = absl::ToCivilSecond(absl::FromUnixSeconds(start), zone);
@@ -70,34 +70,40 @@ bool WithinWorkingHours(const std::array<std::vector<std::pair<int, int>>, 7>& h
   absl::CivilDay day = absl::CivilDay(s);
   int start_min = static_cast<int>((s - absl::CivilSecond(day)) / 60);
   int64_t end_offset = e - absl::CivilSecond(day);  // seconds after the start day's midnight
-  if (end_offset > 24 * 3600) return false;          // runs into the next local day
+  if (end_offset > 24 * 3600) return false;         // runs into the next local day
   int end_min = static_cast<int>((end_offset + 59) / 60);
   const auto& intervals = hours[Weekday(absl::GetWeekday(day))];
-  return std::any_of(intervals.begin(), intervals.end(),
-                     [&](const std::pair<int, int>& iv) { return iv.first <= start_min && end_min <= iv.second; });
+  return std::any_of(intervals.begin(), intervals.end(), [&](const std::pair<int, int>& iv) {
+    return iv.first <= start_min && end_min <= iv.second;
+  });
 }
 
 BookingDecision DecideBooking(const BookingPolicy& policy, const BookingRequest& request) {
   if (!request.booker_permitted) return Decline("the organiser may not book this resource", "3.8");
-  if (request.instances.empty() && !request.unbounded) return Decline("no occurrence in the future", "5.2");
+  if (request.instances.empty() && !request.unbounded)
+    return Decline("no occurrence in the future", "5.2");
   if (policy.capacity > 0 && request.people > policy.capacity) {
-    return Decline(absl::StrCat(request.people, " people exceed the capacity of ", policy.capacity));
+    return Decline(
+        absl::StrCat(request.people, " people exceed the capacity of ", policy.capacity));
   }
   for (const Span& i : request.instances) {
     if (policy.max_duration > 0 && i.end - i.start > policy.max_duration) {
       return Decline(absl::StrCat("longer than the maximum of ", Hours(policy.max_duration)));
     }
   }
-  if (!request.instances.empty() && request.instances.front().start < request.now + policy.min_notice) {
-    return Decline(policy.min_notice > 0 ? absl::StrCat("less than ", Hours(policy.min_notice), " notice")
-                                         : std::string("starts in the past"),
+  if (!request.instances.empty() &&
+      request.instances.front().start < request.now + policy.min_notice) {
+    return Decline(policy.min_notice > 0
+                       ? absl::StrCat("less than ", Hours(policy.min_notice), " notice")
+                       : std::string("starts in the past"),
                    "5.2");
   }
   if (policy.booking_window > 0) {
     if (request.unbounded) return Decline("the recurrence goes past the booking window", "5.2");
     for (const Span& i : request.instances) {
       if (i.start > request.now + policy.booking_window) {
-        return Decline(absl::StrCat("beyond the booking window of ", Hours(policy.booking_window)), "5.2");
+        return Decline(absl::StrCat("beyond the booking window of ", Hours(policy.booking_window)),
+                       "5.2");
       }
     }
   }
@@ -118,7 +124,8 @@ BookingDecision DecideBooking(const BookingPolicy& policy, const BookingRequest&
     for (const Span& i : request.instances) {
       for (const Span& b : request.busy) {
         // Zero-length instances conflict with a booking that contains their moment.
-        bool overlap = i.start < b.end && (b.start < i.end || (i.start == i.end && b.start <= i.start));
+        bool overlap =
+            i.start < b.end && (b.start < i.end || (i.start == i.end && b.start <= i.start));
         if (overlap) return Decline("already booked at that time");
       }
     }

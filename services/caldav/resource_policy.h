@@ -24,12 +24,12 @@ struct Span {
 
 struct BookingPolicy {
   bool moderated = false;
-  int capacity = 0;               // people; 0 = not applicable
-  int64_t max_duration = 0;       // seconds; 0 = no limit
-  int64_t booking_window = 0;     // how far ahead an instance may start, seconds; 0 = no limit
-  int64_t min_notice = 0;         // seconds between now and the first instance's start
+  int capacity = 0;            // people; 0 = not applicable
+  int64_t max_duration = 0;    // seconds; 0 = no limit
+  int64_t booking_window = 0;  // how far ahead an instance may start, seconds; 0 = no limit
+  int64_t min_notice = 0;      // seconds between now and the first instance's start
   bool allow_conflicts = false;
-  std::string timezone = "UTC";   // IANA name, for working hours
+  std::string timezone = "UTC";  // IANA name, for working hours
   // Working hours: per weekday (0 = Monday .. 6 = Sunday) [start_minute, end_minute) of
   // local time (end 1440 = midnight); nullopt = always bookable.
   std::optional<std::array<std::vector<std::pair<int, int>>, 7>> hours;
@@ -37,18 +37,18 @@ struct BookingPolicy {
 
 struct BookingRequest {
   int64_t now = 0;
-  std::vector<Span> instances;  // the event's instances that end after `now`, in start order
-  bool unbounded = false;       // the recurrence goes on past the horizon that was expanded
-  int people = 0;               // attendees that are not resources (organiser included)
+  std::vector<Span> instances;   // the event's instances that end after `now`, in start order
+  bool unbounded = false;        // the recurrence goes on past the horizon that was expanded
+  int people = 0;                // attendees that are not resources (organiser included)
   bool booker_permitted = true;  // restricted resource: the organiser is a permitted booker
-  std::vector<Span> busy;       // the resource's existing bookings (other events) in range
+  std::vector<Span> busy;        // the resource's existing bookings (other events) in range
 };
 
 enum class BookingOutcome { kAccept, kDecline, kTentative };
 
 struct BookingDecision {
   BookingOutcome outcome = BookingOutcome::kDecline;
-  std::string reason;        // why declined, safe to show ("" when accepted)
+  std::string reason;          // why declined, safe to show ("" when accepted)
   std::string status = "2.0";  // iTIP REQUEST-STATUS code for the reply
 };
 
@@ -56,8 +56,8 @@ BookingDecision DecideBooking(const BookingPolicy& policy, const BookingRequest&
 
 // Whether [start, end) lies inside one working-hours interval of one local day in `tz`
 // (an unknown zone counts as UTC).
-bool WithinWorkingHours(const std::array<std::vector<std::pair<int, int>>, 7>& hours, const std::string& tz,
-                        int64_t start, int64_t end);
+bool WithinWorkingHours(const std::array<std::vector<std::pair<int, int>>, 7>& hours,
+                        const std::string& tz, int64_t start, int64_t end);
 
 // The policy's working_hours jsonb as text ({"mon": [["09:00","17:00"]], ...}): parsed
 // leniently by the scheduler from rows (day, "HH:MM", "HH:MM"); -1 for a malformed clock.

@@ -51,11 +51,14 @@ std::string Sha256Hex(std::string_view s, size_t bytes) {
 }
 
 // The resource name of a copy the scheduler creates: stable per UID (one copy per UID).
-std::string CopyUri(std::string_view uid) { return absl::StrCat("sched-", Sha256Hex(uid, 12), ".ics"); }
+std::string CopyUri(std::string_view uid) {
+  return absl::StrCat("sched-", Sha256Hex(uid, 12), ".ics");
+}
 
 std::string DomainOf(std::string_view address) {
   size_t at = address.rfind('@');
-  return at == std::string_view::npos ? std::string("localhost") : std::string(address.substr(at + 1));
+  return at == std::string_view::npos ? std::string("localhost")
+                                      : std::string(address.substr(at + 1));
 }
 
 std::string NewMessageId(std::string_view from) {
@@ -81,7 +84,8 @@ std::string StripTag(std::string_view address) {
 thread_local ScheduleEffects effects;
 
 void Touched(int64_t account) {
-  if (std::find(effects.accounts.begin(), effects.accounts.end(), account) == effects.accounts.end()) {
+  if (std::find(effects.accounts.begin(), effects.accounts.end(), account) ==
+      effects.accounts.end()) {
     effects.accounts.push_back(account);
   }
 }
@@ -98,7 +102,9 @@ struct Owner {
   std::string display_name;
   bool resource = false;
   std::set<std::string> addresses;  // the account's address and the aliases that reach it
-  bool Is(std::string_view a) const { return !a.empty() && addresses.count(StripTag(Lower(a))) > 0; }
+  bool Is(std::string_view a) const {
+    return !a.empty() && addresses.count(StripTag(Lower(a))) > 0;
+  }
 };
 
 Owner OwnerTx(pqxx::work& tx, const ScheduleContext& ctx) {
@@ -107,7 +113,8 @@ Owner OwnerTx(pqxx::work& tx, const ScheduleContext& ctx) {
   o.address = Lower(ctx.owner_address);
   if (!o.address.empty()) o.addresses.insert(o.address);
   pqxx::result r = tx.exec_params(
-      "SELECT a.address, a.display_name, EXISTS (SELECT 1 FROM resources r WHERE r.account_id = a.id) "
+      "SELECT a.address, a.display_name, EXISTS (SELECT 1 FROM resources r WHERE r.account_id = "
+      "a.id) "
       "FROM accounts a WHERE a.id = $1",
       ctx.owner_account_id);
   if (!r.empty()) {
@@ -116,7 +123,8 @@ Owner OwnerTx(pqxx::work& tx, const ScheduleContext& ctx) {
     o.display_name = r[0][1].as<std::string>();
     o.resource = r[0][2].as<bool>();
   }
-  for (const auto& row : tx.exec_params("SELECT address FROM aliases WHERE target_account_id = $1", o.account_id)) {
+  for (const auto& row :
+       tx.exec_params("SELECT address FROM aliases WHERE target_account_id = $1", o.account_id)) {
     o.addresses.insert(row[0].as<std::string>());
   }
   return o;
@@ -143,10 +151,12 @@ Principal ResolveTx(pqxx::work& tx, const std::string& address) {
     return p;
   }
   pqxx::result r = tx.exec_params(
-      "SELECT a.id, a.display_name, a.enabled, EXISTS (SELECT 1 FROM resources r WHERE r.account_id = a.id) "
+      "SELECT a.id, a.display_name, a.enabled, EXISTS (SELECT 1 FROM resources r WHERE "
+      "r.account_id = a.id) "
       "FROM address_claims c "
       "LEFT JOIN aliases al ON c.kind = 'alias' AND al.id = c.owner_id "
-      "JOIN accounts a ON a.id = CASE WHEN c.kind = 'account' THEN c.owner_id ELSE al.target_account_id END "
+      "JOIN accounts a ON a.id = CASE WHEN c.kind = 'account' THEN c.owner_id ELSE "
+      "al.target_account_id END "
       "WHERE c.address = $1",
       StripTag(Lower(address)));
   if (r.empty() || !r[0][2].as<bool>()) return p;  // unknown, a list, a forwarding alias, disabled
@@ -165,7 +175,8 @@ absl::StatusOr<calendar::Object> Reingest(const std::string& text, bool itip) {
   opt.allow_method = itip;
   calendar::IngestError error;
   std::optional<calendar::Object> obj = calendar::Ingest(text, opt, &error);
-  if (!obj) return absl::InternalError(absl::StrCat("scheduling object does not ingest: ", error.reason));
+  if (!obj)
+    return absl::InternalError(absl::StrCat("scheduling object does not ingest: ", error.reason));
   return std::move(*obj);
 }
 
@@ -189,8 +200,8 @@ std::optional<calstore::ObjectRow> CopyTx(pqxx::work& tx, int64_t account, const
 }
 
 // Writes `root` as the account's copy (replacing `existing`, else new in the default calendar).
-absl::Status PutCopyTx(pqxx::work& tx, int64_t account, const std::optional<calstore::ObjectRow>& existing,
-                       icalcomponent* root) {
+absl::Status PutCopyTx(pqxx::work& tx, int64_t account,
+                       const std::optional<calstore::ObjectRow>& existing, icalcomponent* root) {
   std::string text = calendar::Serialize(root);
   absl::StatusOr<calendar::Object> obj = Reingest(text, false);
   if (!obj.ok()) return obj.status();
@@ -206,15 +217,16 @@ absl::Status PutCopyTx(pqxx::work& tx, int64_t account, const std::optional<cals
 
 // ---- mail ------------------------------------------------------------------------------
 
-std::string When(icalcomponent* root) {
+// The first instance's start (calendar::Object::first_start, UTC), for the mail text.
+std::string When(icalcomponent* root, std::optional<int64_t> first_start) {
   icalcomponent* m = MasterComponent(root);
-  if (m == nullptr) return "";
+  if (m == nullptr || !first_start) return "";
   icaltimetype start = icalcomponent_get_dtstart(m);
-  if (icaltime_is_null_time(start)) return "";
-  if (start.is_date) return absl::StrFormat("%04d-%02d-%02d (all day)", start.year, start.month, start.day);
-  const icaltimezone* zone = start.zone != nullptr ? start.zone : icaltimezone_get_utc_timezone();
-  time_t t = icaltime_as_timet_with_zone(start, zone);
-  return absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::FromTimeT(t), absl::UTCTimeZone());
+  if (!icaltime_is_null_time(start) && start.is_date) {
+    return absl::StrFormat("%04d-%02d-%02d (all day)", start.year, start.month, start.day);
+  }
+  return absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::FromUnixSeconds(*first_start),
+                          absl::UTCTimeZone());
 }
 
 std::string Location(icalcomponent* root) {
@@ -252,17 +264,23 @@ bool SpoolImipTx(pqxx::work& tx, const Mail& m, int64_t now) {
   env.recipients.push_back(r);
   int64_t id = queue::SpoolTx(tx, env, *body);
   Spooled(id, env.recipients);
-  log::Info("caldav.imip_spooled").Kv("spool_id", id).Kv("method", m.method).Kv("from", m.from).Kv("to", m.to);
+  log::Info("caldav.imip_spooled")
+      .Kv("spool_id", id)
+      .Kv("method", m.method)
+      .Kv("from", m.from)
+      .Kv("to", m.to);
   return true;
 }
 
-std::string InvitationText(std::string_view verb, const std::string& organiser, icalcomponent* root) {
+std::string InvitationText(std::string_view verb, const std::string& organiser, icalcomponent* root,
+                           std::optional<int64_t> first_start) {
   std::string text = absl::StrCat(organiser, " ", AV(verb), ":\n\n  ", Summary(root), "\n");
-  std::string when = When(root);
+  std::string when = When(root, first_start);
   if (!when.empty()) absl::StrAppend(&text, "\nWhen:  ", when, "\n");
   std::string where = Location(root);
   if (!where.empty()) absl::StrAppend(&text, "Where: ", where, "\n");
-  absl::StrAppend(&text, "\nYour calendar program shows this message as an invitation and can answer it.\n");
+  absl::StrAppend(
+      &text, "\nYour calendar program shows this message as an invitation and can answer it.\n");
   return text;
 }
 
@@ -279,6 +297,7 @@ struct Work {
   const SchedulerOptions& options;
   int64_t now;
   std::string organiser = "";  // the ORGANIZER address of the object scheduled
+  std::optional<int64_t> first_start = std::nullopt;  // of the object scheduled
 };
 
 std::string Who(const Owner& me) { return me.display_name.empty() ? me.address : me.display_name; }
@@ -309,8 +328,10 @@ struct ResourceRow {
 ResourceRow LoadResourceTx(pqxx::work& tx, int64_t account) {
   ResourceRow out;
   pqxx::result r = tx.exec_params(
-      "SELECT r.booking_mode, COALESCE(r.capacity, 0), COALESCE(extract(epoch FROM r.max_duration)::bigint, 0), "
-      "COALESCE(extract(epoch FROM r.booking_window)::bigint, 0), extract(epoch FROM r.min_notice)::bigint, "
+      "SELECT r.booking_mode, COALESCE(r.capacity, 0), COALESCE(extract(epoch FROM "
+      "r.max_duration)::bigint, 0), "
+      "COALESCE(extract(epoch FROM r.booking_window)::bigint, 0), extract(epoch FROM "
+      "r.min_notice)::bigint, "
       "r.allow_conflicts, r.timezone, COALESCE(r.delegate_account_id, 0), r.restricted, "
       "r.working_hours IS NOT NULL, COALESCE(d.address, ''), a.display_name "
       "FROM resources r JOIN accounts a ON a.id = r.account_id "
@@ -333,7 +354,8 @@ ResourceRow LoadResourceTx(pqxx::work& tx, int64_t account) {
     std::array<std::vector<std::pair<int, int>>, 7> hours;
     for (const auto& h : tx.exec_params(
              "SELECT d.key, e->>0, e->>1 FROM resources r, jsonb_each(r.working_hours) d, "
-             "jsonb_array_elements(CASE WHEN jsonb_typeof(d.value) = 'array' THEN d.value ELSE '[]'::jsonb END) e "
+             "jsonb_array_elements(CASE WHEN jsonb_typeof(d.value) = 'array' THEN d.value ELSE "
+             "'[]'::jsonb END) e "
              "WHERE r.account_id = $1 AND jsonb_typeof(r.working_hours) = 'object'",
              account)) {
       int day = WeekdayIndex(h[0].as<std::string>());
@@ -352,8 +374,9 @@ ResourceRow LoadResourceTx(pqxx::work& tx, int64_t account) {
 // list (nested lists and aliases followed), or the delegate.
 bool PermittedTx(pqxx::work& tx, int64_t resource, int64_t organiser, const ResourceRow& row) {
   if (!row.restricted || organiser == row.delegate) return true;
-  if (!tx.exec_params("SELECT 1 FROM resource_bookers WHERE resource_account_id = $1 AND account_id = $2", resource,
-                      organiser)
+  if (!tx.exec_params(
+             "SELECT 1 FROM resource_bookers WHERE resource_account_id = $1 AND account_id = $2",
+             resource, organiser)
            .empty()) {
     return true;
   }
@@ -372,8 +395,8 @@ bool PermittedTx(pqxx::work& tx, int64_t resource, int64_t organiser, const Reso
 
 // The booking decision for a resource invited by the organiser; writes the resource's
 // calendar and the decision into `root` (the organiser's object). Returns SCHEDULE-STATUS.
-absl::StatusOr<std::string> BookResourceTx(Work& w, const Principal& res, const calendar::Object& next,
-                                           icalcomponent* root) {
+absl::StatusOr<std::string> BookResourceTx(Work& w, const Principal& res,
+                                           const calendar::Object& next, icalcomponent* root) {
   pqxx::work& tx = w.tx;
   // First come, first served: the resource's calendar row stays locked until commit.
   calstore::EnsureCalendarTx(tx, res.account_id, "calendar");
@@ -422,7 +445,10 @@ absl::StatusOr<std::string> BookResourceTx(Work& w, const Principal& res, const 
       if (!st.ok()) return st;
       SetPartstat(root, addr, "ACCEPTED");
       SetBookingNote(root, addr, "");
-      log::Info("caldav.resource_accepted").Kv("resource", addr).Kv("organizer", w.me.address).Kv("uid", next.uid);
+      log::Info("caldav.resource_accepted")
+          .Kv("resource", addr)
+          .Kv("organizer", w.me.address)
+          .Kv("uid", next.uid);
       return std::string("1.2");
     }
     case BookingOutcome::kDecline: {
@@ -436,7 +462,10 @@ absl::StatusOr<std::string> BookResourceTx(Work& w, const Principal& res, const 
       Ical reply = BuildReply(root, addr, w.now, absl::StrCat("Declined: ", d.reason));
       absl::Status st = PutInInboxTx(tx, w.me.account_id, calendar::Serialize(reply.get()));
       if (!st.ok()) return st;
-      log::Info("caldav.resource_declined").Kv("resource", addr).Kv("organizer", w.me.address).Kv("uid", next.uid)
+      log::Info("caldav.resource_declined")
+          .Kv("resource", addr)
+          .Kv("organizer", w.me.address)
+          .Kv("uid", next.uid)
           .Kv("reason", d.reason);
       return std::string(d.status == "3.8" ? "3.8" : "1.2");
     }
@@ -462,11 +491,13 @@ absl::StatusOr<std::string> BookResourceTx(Work& w, const Principal& res, const 
         notice.from = addr;
         notice.from_name = row.name;
         notice.to = row.delegate_address;
-        notice.subject = absl::StrCat("Booking request for ", row.name.empty() ? addr : row.name, ": ", Summary(root));
-        notice.text = absl::StrCat(InvitationText("asks to book " + (row.name.empty() ? addr : row.name), Who(w.me),
-                                                  root),
-                                   "\nAccept or decline it in the calendar of ", addr,
-                                   " (set its participation status).\n");
+        notice.subject = absl::StrCat("Booking request for ", row.name.empty() ? addr : row.name,
+                                      ": ", Summary(root));
+        notice.text =
+            absl::StrCat(InvitationText("asks to book " + (row.name.empty() ? addr : row.name),
+                                        Who(w.me), root, w.first_start),
+                         "\nAccept or decline it in the calendar of ", addr,
+                         " (set its participation status).\n");
         notice.date = w.now;
         notice.message_id = NewMessageId(addr);
         absl::StatusOr<std::string> body = ComposeNotice(notice);
@@ -483,7 +514,10 @@ absl::StatusOr<std::string> BookResourceTx(Work& w, const Principal& res, const 
           Spooled(queue::SpoolTx(tx, env, *body), env.recipients);
         }
       }
-      log::Info("caldav.resource_pending").Kv("resource", addr).Kv("organizer", w.me.address).Kv("uid", next.uid);
+      log::Info("caldav.resource_pending")
+          .Kv("resource", addr)
+          .Kv("organizer", w.me.address)
+          .Kv("uid", next.uid);
       return std::string("1.2");
     }
   }
@@ -505,14 +539,16 @@ struct Job {
 
 // The organiser's side: REQUEST / CANCEL to each attendee that needs one. `root` is the
 // object being stored (the previous one when deleting); `next` is null when deleting.
-absl::Status OrganizerTx(Work& w, icalcomponent* prev, icalcomponent* root, const calendar::Object* next) {
+absl::Status OrganizerTx(Work& w, icalcomponent* prev, icalcomponent* root,
+                         const calendar::Object* next) {
   const bool deleting = next == nullptr;
   const bool cancelled = deleting || IsCancelled(root);
   const bool was_cancelled = prev != nullptr && IsCancelled(prev);
   const bool significant =
       deleting || prev == nullptr || SignificantFingerprint(prev) != SignificantFingerprint(root);
   std::vector<Party> now_attendees = AttendeesOf(root);
-  std::vector<Party> before = (prev != nullptr && !deleting) ? AttendeesOf(prev) : std::vector<Party>{};
+  std::vector<Party> before =
+      (prev != nullptr && !deleting) ? AttendeesOf(prev) : std::vector<Party>{};
   auto listed = [](const std::vector<Party>& v, const std::string& a) {
     return std::any_of(v.begin(), v.end(), [&](const Party& p) { return p.address == a; });
   };
@@ -527,25 +563,29 @@ absl::Status OrganizerTx(Work& w, icalcomponent* prev, icalcomponent* root, cons
     }
   }
   for (const Party& a : before) {
-    if (w.me.Is(a.address) || a.schedule_agent != "SERVER" || listed(now_attendees, a.address)) continue;
+    if (w.me.Is(a.address) || a.schedule_agent != "SERVER" || listed(now_attendees, a.address))
+      continue;
     jobs.push_back({a, true, false});
   }
   if (jobs.empty()) return absl::OkStatus();
 
   const std::string uid = UidOf(root);
   w.organiser = OrganizerOf(root);
-  const std::string organiser_name = OrganizerCommonName(root).empty() ? w.me.display_name : OrganizerCommonName(root);
+  const std::string organiser_name =
+      OrganizerCommonName(root).empty() ? w.me.display_name : OrganizerCommonName(root);
   const std::string from = OrganizerOf(root);
   if (jobs.size() > w.options.max_attendees) {
     for (size_t i = w.options.max_attendees; i < jobs.size(); ++i) {
-      if (!deleting && listed(now_attendees, jobs[i].party.address)) SetScheduleStatus(root, jobs[i].party.address, "5.3");
+      if (!deleting && listed(now_attendees, jobs[i].party.address))
+        SetScheduleStatus(root, jobs[i].party.address, "5.3");
     }
     jobs.resize(w.options.max_attendees);
   }
   for (Job& job : jobs) job.principal = ResolveTx(w.tx, job.party.address);
   // Resources decide first, so that the REQUEST the others get shows their answer.
-  std::stable_partition(jobs.begin(), jobs.end(),
-                        [](const Job& j) { return !j.cancel && j.principal.kind == Kind::kResource; });
+  std::stable_partition(jobs.begin(), jobs.end(), [](const Job& j) {
+    return !j.cancel && j.principal.kind == Kind::kResource;
+  });
   std::string request_text;
   for (const Job& job : jobs) {
     const std::string& addr = job.party.address;
@@ -573,7 +613,8 @@ absl::Status OrganizerTx(Work& w, icalcomponent* prev, icalcomponent* root, cons
           break;
         }
         case Kind::kResource: {
-          for (const calstore::ObjectRow& row : calstore::FindByUidTx(w.tx, p.account_id, uid, "calendar")) {
+          for (const calstore::ObjectRow& row :
+               calstore::FindByUidTx(w.tx, p.account_id, uid, "calendar")) {
             if (row.organizer != w.organiser) continue;
             calstore::DeleteObjectTx(w.tx, p.account_id, row.calendar_id, row.uri);
             Touched(p.account_id);
@@ -582,8 +623,13 @@ absl::Status OrganizerTx(Work& w, icalcomponent* prev, icalcomponent* root, cons
           break;
         }
         case Kind::kRemote: {
-          Mail m{from, organiser_name, addr, job.party.common_name, "CANCEL",
-                 absl::StrCat("Cancelled: ", Summary(root)), InvitationText("has cancelled", organiser_name, root),
+          Mail m{from,
+                 organiser_name,
+                 addr,
+                 job.party.common_name,
+                 "CANCEL",
+                 absl::StrCat("Cancelled: ", Summary(root)),
+                 InvitationText("has cancelled", organiser_name, root, w.first_start),
                  text};
           status = SpoolImipTx(w.tx, m, w.now) ? "1.1" : "3.7";
           break;
@@ -633,7 +679,8 @@ absl::Status OrganizerTx(Work& w, icalcomponent* prev, icalcomponent* root, cons
                  job.party.common_name,
                  "REQUEST",
                  absl::StrCat(job.is_new ? "Invitation: " : "Updated invitation: ", Summary(root)),
-                 InvitationText(job.is_new ? "invites you to" : "has updated", organiser_name, root),
+                 InvitationText(job.is_new ? "invites you to" : "has updated", organiser_name, root,
+                                w.first_start),
                  request_text};
           status = SpoolImipTx(w.tx, m, w.now) ? "1.1" : "3.7";
           break;
@@ -644,8 +691,11 @@ absl::Status OrganizerTx(Work& w, icalcomponent* prev, icalcomponent* root, cons
       }
     }
     if (in_next) SetScheduleStatus(root, addr, status);
-    log::Info("caldav.scheduled").Kv("organizer", w.me.address).Kv("attendee", addr)
-        .Kv("method", job.cancel ? "CANCEL" : "REQUEST").Kv("status", status);
+    log::Info("caldav.scheduled")
+        .Kv("organizer", w.me.address)
+        .Kv("attendee", addr)
+        .Kv("method", job.cancel ? "CANCEL" : "REQUEST")
+        .Kv("status", status);
   }
   return absl::OkStatus();
 }
@@ -664,9 +714,12 @@ absl::Status ReplyTx(Work& w, const std::string& self, icalcomponent* root) {
     case Kind::kUser:
     case Kind::kResource: {
       absl::StatusOr<ItipObject> parsed = ParseItip(text, "REPLY");
-      if (!parsed.ok()) return absl::InternalError(absl::StrCat("REPLY does not parse: ", parsed.status().message()));
+      if (!parsed.ok())
+        return absl::InternalError(
+            absl::StrCat("REPLY does not parse: ", parsed.status().message()));
       bool known = false;  // the organiser's copy names this attendee: a real invitation
-      for (const calstore::ObjectRow& row : calstore::FindByUidTx(w.tx, p.account_id, parsed->uid, "calendar")) {
+      for (const calstore::ObjectRow& row :
+           calstore::FindByUidTx(w.tx, p.account_id, parsed->uid, "calendar")) {
         if (row.organizer != organiser) continue;  // not the organiser's own event
         std::optional<calendar::Object> copy = calendar::Load(row.ical);
         if (!copy) continue;
@@ -693,7 +746,8 @@ absl::Status ReplyTx(Work& w, const std::string& self, icalcomponent* root) {
              OrganizerCommonName(root),
              "REPLY",
              absl::StrCat(verb, ": ", Summary(root)),
-             absl::StrCat(name.empty() ? self : name, " answered ", partstat, ":\n\n  ", Summary(root), "\n"),
+             absl::StrCat(name.empty() ? self : name, " answered ", partstat, ":\n\n  ",
+                          Summary(root), "\n"),
              text};
       SpoolImipTx(w.tx, m, w.now);
       break;
@@ -701,7 +755,10 @@ absl::Status ReplyTx(Work& w, const std::string& self, icalcomponent* root) {
     case Kind::kInvalid:
       break;
   }
-  log::Info("caldav.replied").Kv("attendee", self).Kv("organizer", organiser).Kv("partstat", partstat);
+  log::Info("caldav.replied")
+      .Kv("attendee", self)
+      .Kv("organizer", organiser)
+      .Kv("partstat", partstat);
   return absl::OkStatus();
 }
 
@@ -730,7 +787,8 @@ void SettleModeratedCopy(icalcomponent* root, const std::string& self) {
   icalcomponent_remove_property(m, pending);
   icalproperty_free(pending);
   for (icalcomponent* c : SchedulingComponents(root)) {
-    icalcomponent_set_status(c, answer == "ACCEPTED" ? ICAL_STATUS_CONFIRMED : ICAL_STATUS_CANCELLED);
+    icalcomponent_set_status(c,
+                             answer == "ACCEPTED" ? ICAL_STATUS_CONFIRMED : ICAL_STATUS_CANCELLED);
   }
 }
 
@@ -746,7 +804,8 @@ void RefreshAttendees(calendar::Object& next) {
 
 }  // namespace
 
-Scheduler::Scheduler(store::Pool& pool, SchedulerOptions options) : pool_(pool), options_(std::move(options)) {}
+Scheduler::Scheduler(store::Pool& pool, SchedulerOptions options)
+    : pool_(pool), options_(std::move(options)) {}
 
 ScheduleEffects Scheduler::TakeEffects() {
   ScheduleEffects out = std::move(effects);
@@ -754,17 +813,21 @@ ScheduleEffects Scheduler::TakeEffects() {
   return out;
 }
 
-int64_t Scheduler::Now() const { return options_.now ? options_.now() : absl::ToUnixSeconds(absl::Now()); }
+int64_t Scheduler::Now() const {
+  return options_.now ? options_.now() : absl::ToUnixSeconds(absl::Now());
+}
 
-absl::Status Scheduler::BeforePut(pqxx::work& tx, const ScheduleContext& ctx, const calendar::Object* previous,
-                                  calendar::Object& next) {
+absl::Status Scheduler::BeforePut(pqxx::work& tx, const ScheduleContext& ctx,
+                                  const calendar::Object* previous, calendar::Object& next) {
   icalcomponent* root = next.root.get();
-  if (root == nullptr || next.component == "VFREEBUSY" || next.component == "VJOURNAL") return absl::OkStatus();
+  if (root == nullptr || next.component == "VFREEBUSY" || next.component == "VJOURNAL")
+    return absl::OkStatus();
   std::string organiser = OrganizerOf(root);
   icalcomponent* prev = previous != nullptr ? previous->root.get() : nullptr;
   if (organiser.empty() && (prev == nullptr || OrganizerOf(prev).empty())) return absl::OkStatus();
   Owner me = OwnerTx(tx, ctx);
   Work w{tx, ctx, me, options_, Now()};
+  w.first_start = next.first_start;
   if (!organiser.empty() && me.Is(organiser)) {
     absl::Status st = OrganizerTx(w, prev, root, &next);
     RefreshAttendees(next);
@@ -792,7 +855,8 @@ absl::Status Scheduler::BeforePut(pqxx::work& tx, const ScheduleContext& ctx, co
   return st;
 }
 
-absl::Status Scheduler::BeforeDelete(pqxx::work& tx, const ScheduleContext& ctx, const calendar::Object& previous) {
+absl::Status Scheduler::BeforeDelete(pqxx::work& tx, const ScheduleContext& ctx,
+                                     const calendar::Object& previous) {
   icalcomponent* root = previous.root.get();
   if (root == nullptr || previous.component == "VFREEBUSY" || previous.component == "VJOURNAL") {
     return absl::OkStatus();
@@ -801,6 +865,7 @@ absl::Status Scheduler::BeforeDelete(pqxx::work& tx, const ScheduleContext& ctx,
   if (organiser.empty()) return absl::OkStatus();
   Owner me = OwnerTx(tx, ctx);
   Work w{tx, ctx, me, options_, Now()};
+  w.first_start = previous.first_start;
   if (me.Is(organiser)) {
     if (IsCancelled(root)) return absl::OkStatus();  // the attendees had their CANCEL already
     return OrganizerTx(w, nullptr, root, nullptr);
@@ -852,17 +917,22 @@ std::optional<int64_t> TimeOf(icalproperty* p) {
 
 }  // namespace
 
-absl::StatusOr<std::string> Scheduler::OutboxPost(const ScheduleContext& ctx, const calendar::Object& request) {
+absl::StatusOr<std::string> Scheduler::OutboxPost(const ScheduleContext& ctx,
+                                                  const calendar::Object& request) {
   icalcomponent* root = request.root.get();
   if (root == nullptr || icalcomponent_get_method(root) != ICAL_METHOD_REQUEST) {
     return absl::InvalidArgumentError("an outbox POST must be an iTIP REQUEST");
   }
   icalcomponent* fb = icalcomponent_get_first_component(root, ICAL_VFREEBUSY_COMPONENT);
-  if (fb == nullptr) return absl::InvalidArgumentError("only VFREEBUSY requests are accepted on the outbox");
-  std::optional<int64_t> start = TimeOf(icalcomponent_get_first_property(fb, ICAL_DTSTART_PROPERTY));
+  if (fb == nullptr)
+    return absl::InvalidArgumentError("only VFREEBUSY requests are accepted on the outbox");
+  std::optional<int64_t> start =
+      TimeOf(icalcomponent_get_first_property(fb, ICAL_DTSTART_PROPERTY));
   std::optional<int64_t> end = TimeOf(icalcomponent_get_first_property(fb, ICAL_DTEND_PROPERTY));
-  if (!start || !end || *end <= *start) return absl::InvalidArgumentError("DTSTART and DTEND (after it) are required");
-  if (*end - *start > options_.max_freebusy_range) return absl::InvalidArgumentError("the time range is too long");
+  if (!start || !end || *end <= *start)
+    return absl::InvalidArgumentError("DTSTART and DTEND (after it) are required");
+  if (*end - *start > options_.max_freebusy_range)
+    return absl::InvalidArgumentError("the time range is too long");
   std::string organiser = OrganizerOf(root);
   const char* uid_c = icalcomponent_get_uid(fb);
   std::string uid = uid_c != nullptr ? uid_c : "";
@@ -898,7 +968,8 @@ absl::StatusOr<std::string> Scheduler::OutboxPost(const ScheduleContext& ctx, co
   if (!st.ok()) return st;
   for (size_t i = 0; i < attendees.size(); ++i) {
     if (answers[i].status != "__lookup__") continue;
-    absl::StatusOr<bool> visible = directory::FreeBusyVisible(pool_, ctx.owner_account_id, attendees[i]);
+    absl::StatusOr<bool> visible =
+        directory::FreeBusyVisible(pool_, ctx.owner_account_id, attendees[i]);
     if (!visible.ok()) return visible.status();
     if (!*visible) {
       answers[i].status = "3.8;No authority";
@@ -907,7 +978,8 @@ absl::StatusOr<std::string> Scheduler::OutboxPost(const ScheduleContext& ctx, co
     absl::StatusOr<std::string> data = pool_.Transact([&](pqxx::work& tx) -> std::string {
       Principal p = ResolveTx(tx, attendees[i]);
       std::vector<calendar::BusyPeriod> busy;
-      for (const calstore::ObjectRow& o : calstore::ObjectsInRangeTx(tx, p.account_id, *start, *end)) {
+      for (const calstore::ObjectRow& o :
+           calstore::ObjectsInRangeTx(tx, p.account_id, *start, *end)) {
         std::optional<calendar::Object> obj = calendar::Load(o.ical);
         if (obj) calendar::AppendBusy(*obj, *start, *end, &busy);
       }
@@ -917,7 +989,8 @@ absl::StatusOr<std::string> Scheduler::OutboxPost(const ScheduleContext& ctx, co
           calendar::WorkingHours wh;
           wh.timezone = row.policy.timezone;
           for (int d = 0; d < 7; ++d) wh.days[d] = (*row.policy.hours)[d];
-          for (const calendar::BusyPeriod& b : calendar::OutsideWorkingHours(wh, *start, *end)) busy.push_back(b);
+          for (const calendar::BusyPeriod& b : calendar::OutsideWorkingHours(wh, *start, *end))
+            busy.push_back(b);
         }
       }
       calendar::FreeBusyReply reply;

@@ -48,9 +48,9 @@
 namespace kite::caldav {
 
 struct SchedulerOptions {
-  std::function<int64_t()> now;           // UTC seconds; empty: the system clock
-  int64_t horizon = 366 * 86400;          // how far ahead resource bookings are checked
-  size_t max_attendees = 500;             // scheduling messages per write; beyond: 5.3
+  std::function<int64_t()> now;              // UTC seconds; empty: the system clock
+  int64_t horizon = 366 * 86400;             // how far ahead resource bookings are checked
+  size_t max_attendees = 500;                // scheduling messages per write; beyond: 5.3
   int64_t max_freebusy_range = 370 * 86400;  // outbox VFREEBUSY request span
 };
 
@@ -75,10 +75,12 @@ class Scheduler final : public SchedulingHook {
   // relay's and delivery's reconcilers send it within their reconcile interval).
   static ScheduleEffects TakeEffects();
 
-  absl::Status BeforePut(pqxx::work& tx, const ScheduleContext& ctx, const calendar::Object* previous,
-                         calendar::Object& next) override;
-  absl::Status BeforeDelete(pqxx::work& tx, const ScheduleContext& ctx, const calendar::Object& previous) override;
-  absl::StatusOr<std::string> OutboxPost(const ScheduleContext& ctx, const calendar::Object& request) override;
+  absl::Status BeforePut(pqxx::work& tx, const ScheduleContext& ctx,
+                         const calendar::Object* previous, calendar::Object& next) override;
+  absl::Status BeforeDelete(pqxx::work& tx, const ScheduleContext& ctx,
+                            const calendar::Object& previous) override;
+  absl::StatusOr<std::string> OutboxPost(const ScheduleContext& ctx,
+                                         const calendar::Object& request) override;
 
  private:
   int64_t Now() const;

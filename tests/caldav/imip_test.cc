@@ -13,8 +13,10 @@ namespace {
 using namespace kite::caldav;
 
 const char* kIcal =
-    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:x\r\n"
-    "DTSTAMP:20261120T090000Z\r\nDTSTART:20261201T090000Z\r\nSUMMARY:Sync\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//"
+    "EN\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:x\r\n"
+    "DTSTAMP:20261120T090000Z\r\nDTSTART:20261201T090000Z\r\nSUMMARY:Sync\r\nEND:VEVENT\r\nEND:"
+    "VCALENDAR\r\n";
 
 ImipMail Sample() {
   ImipMail m;
@@ -60,7 +62,9 @@ int HeaderCount(const std::string& text) {
   std::string head = text.substr(0, text.find("\r\n\r\n") + 2);
   int n = 0;
   for (size_t i = 0; i + 1 < head.size(); ++i) {
-    if (head[i] == '\r' && head[i + 1] == '\n' && i + 2 < head.size() && head[i + 2] != ' ' && head[i + 2] != '\t') ++n;
+    if (head[i] == '\r' && head[i + 1] == '\n' && i + 2 < head.size() && head[i + 2] != ' ' &&
+        head[i + 2] != '\t')
+      ++n;
   }
   return n + 1;
 }
@@ -79,7 +83,8 @@ TEST_CASE("an iMIP REQUEST is multipart/alternative with a text/calendar part ca
   CHECK(Header(msg, "Subject") == "Invitation: Sync");
   GMimeObject* body = g_mime_message_get_mime_part(msg);
   REQUIRE(GMIME_IS_MULTIPART(body));
-  CHECK(std::string(g_mime_content_type_get_media_subtype(g_mime_object_get_content_type(body))) == "alternative");
+  CHECK(std::string(g_mime_content_type_get_media_subtype(g_mime_object_get_content_type(body))) ==
+        "alternative");
   GMimeMultipart* mp = GMIME_MULTIPART(body);
   REQUIRE(g_mime_multipart_get_count(mp) == 2);
   GMimeObject* cal = g_mime_multipart_get_part(mp, 1);
@@ -106,7 +111,8 @@ TEST_CASE("CR/LF in a SUMMARY or name cannot add a header", "[caldav][imip]") {
   GMimeMessage* msg = ParseMime(*text);
   REQUIRE(msg != nullptr);
   CHECK(Header(msg, "Bcc").empty());
-  CHECK(Header(msg, "Subject").find("Bcc: victim@evil.test") != std::string::npos);  // kept as text, one line
+  CHECK(Header(msg, "Subject").find("Bcc: victim@evil.test") !=
+        std::string::npos);  // kept as text, one line
   g_object_unref(msg);
 }
 
@@ -126,7 +132,8 @@ TEST_CASE("non-ASCII subjects and names become RFC 2047 encoded words", "[caldav
 }
 
 TEST_CASE("unsafe addresses and Message-IDs are refused", "[caldav][imip]") {
-  for (const char* bad : {"a@b\r\nBcc: x@y", "<a@b>", "a b@c", "a@b@c", "@b", "a@", "a@b,c@d", "a@.b"}) {
+  for (const char* bad :
+       {"a@b\r\nBcc: x@y", "<a@b>", "a b@c", "a@b@c", "@b", "a@", "a@b,c@d", "a@.b"}) {
     INFO(bad);
     ImipMail m = Sample();
     m.to = bad;

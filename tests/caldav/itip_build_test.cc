@@ -20,16 +20,21 @@ std::string Crlf(std::string_view s) {
   return out;
 }
 
-std::string Event(const std::string& extra = "", const std::string& start = "20261201T090000Z",
-                  const std::string& attendees =
-                      "ATTENDEE;PARTSTAT=ACCEPTED:mailto:olga@example.test\n"
-                      "ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE;SCHEDULE-STATUS=1.2:mailto:Demo@Example.test\n"
-                      "ATTENDEE;CUTYPE=ROOM:mailto:room@example.test\n") {
-  return Crlf("BEGIN:VCALENDAR\nPRODID:-//Test//EN\nVERSION:2.0\nBEGIN:VEVENT\nUID:ev-1\n"
-              "DTSTAMP:20261120T090000Z\nDTSTART:" + start + "\nDTEND:20261201T100000Z\nSUMMARY:Sync\n"
-              "SEQUENCE:1\nORGANIZER;CN=Olga:mailto:olga@example.test\n" + attendees + extra +
-              "BEGIN:VALARM\nACTION:DISPLAY\nDESCRIPTION:x\nTRIGGER:-PT10M\nEND:VALARM\n"
-              "END:VEVENT\nEND:VCALENDAR\n");
+std::string Event(
+    const std::string& extra = "", const std::string& start = "20261201T090000Z",
+    const std::string& attendees =
+        "ATTENDEE;PARTSTAT=ACCEPTED:mailto:olga@example.test\n"
+        "ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE;SCHEDULE-STATUS=1.2:mailto:Demo@Example.test\n"
+        "ATTENDEE;CUTYPE=ROOM:mailto:room@example.test\n") {
+  return Crlf(
+      "BEGIN:VCALENDAR\nPRODID:-//Test//EN\nVERSION:2.0\nBEGIN:VEVENT\nUID:ev-1\n"
+      "DTSTAMP:20261120T090000Z\nDTSTART:" +
+      start +
+      "\nDTEND:20261201T100000Z\nSUMMARY:Sync\n"
+      "SEQUENCE:1\nORGANIZER;CN=Olga:mailto:olga@example.test\n" +
+      attendees + extra +
+      "BEGIN:VALARM\nACTION:DISPLAY\nDESCRIPTION:x\nTRIGGER:-PT10M\nEND:VALARM\n"
+      "END:VEVENT\nEND:VCALENDAR\n");
 }
 
 // Serialised text with folded lines joined.
@@ -83,7 +88,8 @@ TEST_CASE("alarms and another attendee's PARTSTAT are not significant; times, lo
   CHECK(SignificantFingerprint(a.get()) != SignificantFingerprint(fewer.get()));
 }
 
-TEST_CASE("a REQUEST carries the object without alarms and SCHEDULE-* parameters", "[caldav][itip_build]") {
+TEST_CASE("a REQUEST carries the object without alarms and SCHEDULE-* parameters",
+          "[caldav][itip_build]") {
   Ical root = Parse(Event());
   Ical req = BuildRequest(root.get(), 1795000000);
   std::string text = Text(req.get());
@@ -128,7 +134,8 @@ TEST_CASE("a REPLY names only the replying attendee with its PARTSTAT", "[caldav
   CHECK(PartstatsOf(organiser.get(), "demo@example.test").at("") == "ACCEPTED");
 }
 
-TEST_CASE("an attendee's copy keeps the PARTSTAT given, NEEDS-ACTION when new", "[caldav][itip_build]") {
+TEST_CASE("an attendee's copy keeps the PARTSTAT given, NEEDS-ACTION when new",
+          "[caldav][itip_build]") {
   Ical root = Parse(Event());
   SetPartstat(root.get(), "demo@example.test", "ACCEPTED");  // what the organiser's client says
   Ical fresh = BuildAttendeeCopy(root.get(), "demo@example.test", {});
@@ -140,14 +147,15 @@ TEST_CASE("an attendee's copy keeps the PARTSTAT given, NEEDS-ACTION when new", 
   CHECK(text.find("SCHEDULE-STATUS") == std::string::npos);
 }
 
-TEST_CASE("SCHEDULE-STATUS and the booking note are set on the named attendee only", "[caldav][itip_build]") {
+TEST_CASE("SCHEDULE-STATUS and the booking note are set on the named attendee only",
+          "[caldav][itip_build]") {
   Ical root = Parse(Event());
   SetScheduleStatus(root.get(), "room@example.test", "1.2");
   SetBookingNote(root.get(), "room@example.test", "longer than 2 h;\r\nX-EVIL:1");
   std::string text = Text(root.get());
   INFO(text);
-  CHECK(text.find("ROOM;SCHEDULE-STATUS=1.2;X-KITE-BOOKING=longer than 2 hX-EVIL1:mailto:room@example.test") !=
-        std::string::npos);
+  CHECK(text.find("ROOM;SCHEDULE-STATUS=1.2;X-KITE-BOOKING=longer than 2 "
+                  "hX-EVIL1:mailto:room@example.test") != std::string::npos);
   CHECK(text.find("X-EVIL:1") == std::string::npos);
   CHECK(text.find("RSVP=TRUE;SCHEDULE-STATUS=1.2:mailto:Demo") != std::string::npos);  // unchanged
   SetBookingNote(root.get(), "room@example.test", "");
@@ -156,8 +164,10 @@ TEST_CASE("SCHEDULE-STATUS and the booking note are set on the named attendee on
 
 TEST_CASE("overrides: PARTSTAT per recurrence", "[caldav][itip_build]") {
   std::string text = Crlf(
-      "BEGIN:VCALENDAR\nPRODID:-//Test//EN\nVERSION:2.0\nBEGIN:VEVENT\nUID:w\nDTSTAMP:20261120T090000Z\n"
-      "DTSTART:20261201T090000Z\nDTEND:20261201T100000Z\nRRULE:FREQ=WEEKLY\nORGANIZER:mailto:o@example.test\n"
+      "BEGIN:VCALENDAR\nPRODID:-//Test//"
+      "EN\nVERSION:2.0\nBEGIN:VEVENT\nUID:w\nDTSTAMP:20261120T090000Z\n"
+      "DTSTART:20261201T090000Z\nDTEND:20261201T100000Z\nRRULE:FREQ=WEEKLY\nORGANIZER:mailto:o@"
+      "example.test\n"
       "ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@example.test\nEND:VEVENT\nBEGIN:VEVENT\nUID:w\n"
       "DTSTAMP:20261120T090000Z\nRECURRENCE-ID:20261208T090000Z\nDTSTART:20261208T130000Z\n"
       "DTEND:20261208T140000Z\nORGANIZER:mailto:o@example.test\n"

@@ -99,7 +99,8 @@ TEST_CASE("declines: capacity, too long, out of hours, conflict, not permitted, 
   CHECK(DecideBooking(p, r).outcome == BookingOutcome::kDecline);
 }
 
-TEST_CASE("working hours are local time in the resource's zone, DST included", "[caldav][resource_policy]") {
+TEST_CASE("working hours are local time in the resource's zone, DST included",
+          "[caldav][resource_policy]") {
   auto hours = Weekdays(9, 17);
   // 09:00-10:00 in Paris on a Tuesday in winter (UTC+1) and in summer (UTC+2).
   CHECK(WithinWorkingHours(hours, "Europe/Paris", At(2026, 12, 1, 9, 0, "Europe/Paris"),
@@ -107,7 +108,8 @@ TEST_CASE("working hours are local time in the resource's zone, DST included", "
   CHECK(WithinWorkingHours(hours, "Europe/Paris", At(2026, 7, 7, 9, 0, "Europe/Paris"),
                            At(2026, 7, 7, 10, 0, "Europe/Paris")));
   // 08:30 UTC is 09:30 in winter but 10:30 in summer: both in; 16:30 UTC is 17:30 local: out.
-  CHECK_FALSE(WithinWorkingHours(hours, "Europe/Paris", At(2026, 12, 1, 16, 30), At(2026, 12, 1, 17)));
+  CHECK_FALSE(
+      WithinWorkingHours(hours, "Europe/Paris", At(2026, 12, 1, 16, 30), At(2026, 12, 1, 17)));
   CHECK(WithinWorkingHours(hours, "UTC", At(2026, 12, 1, 16, 30), At(2026, 12, 1, 17)));
   // Across midnight never fits one day's interval; a full day to 24:00 does.
   std::array<std::vector<std::pair<int, int>>, 7> all;
@@ -116,14 +118,16 @@ TEST_CASE("working hours are local time in the resource's zone, DST included", "
   CHECK_FALSE(WithinWorkingHours(all, "UTC", At(2026, 12, 1, 23), At(2026, 12, 2, 1)));
 }
 
-TEST_CASE("a moderated resource leaves a valid request to the delegate", "[caldav][resource_policy]") {
+TEST_CASE("a moderated resource leaves a valid request to the delegate",
+          "[caldav][resource_policy]") {
   BookingPolicy p;
   p.moderated = true;
   p.max_duration = 3600;
   BookingRequest r = Request(At(2026, 12, 1, 9), At(2026, 12, 1, 10));
   r.busy.push_back({At(2026, 12, 1, 9), At(2026, 12, 1, 10)});
   CHECK(DecideBooking(p, r).outcome == BookingOutcome::kTentative);
-  CHECK(DecideBooking(p, Request(At(2026, 12, 1, 9), At(2026, 12, 1, 12))).outcome == BookingOutcome::kDecline);
+  CHECK(DecideBooking(p, Request(At(2026, 12, 1, 9), At(2026, 12, 1, 12))).outcome ==
+        BookingOutcome::kDecline);
 }
 
 TEST_CASE("clock and weekday parsing", "[caldav][resource_policy]") {

@@ -45,17 +45,19 @@ std::string Crlf(std::string_view s) {
 std::string Unfold(std::string s) { return absl::StrReplaceAll(s, {{"\r\n ", ""}}); }
 
 // An event organised by `organiser` on 2026-12-01 (a Tuesday).
-std::string Event(const std::string& uid, const std::string& organiser, const std::string& attendees,
-                  const std::string& start = "20261201T090000Z", const std::string& end = "20261201T100000Z",
-                  int sequence = 0, const std::string& extra = "") {
+std::string Event(const std::string& uid, const std::string& organiser,
+                  const std::string& attendees, const std::string& start = "20261201T090000Z",
+                  const std::string& end = "20261201T100000Z", int sequence = 0,
+                  const std::string& extra = "") {
   return Crlf("BEGIN:VCALENDAR\nPRODID:-//Test//EN\nVERSION:2.0\nBEGIN:VEVENT\nUID:" + uid +
               "\nDTSTAMP:20261120T090000Z\nDTSTART:" + start + "\nDTEND:" + end +
-              "\nSUMMARY:Project sync\nSEQUENCE:" + std::to_string(sequence) + "\nORGANIZER;CN=Org:mailto:" +
-              organiser + "\nATTENDEE;PARTSTAT=ACCEPTED:mailto:" + organiser + "\n" + attendees + extra +
-              "END:VEVENT\nEND:VCALENDAR\n");
+              "\nSUMMARY:Project sync\nSEQUENCE:" + std::to_string(sequence) +
+              "\nORGANIZER;CN=Org:mailto:" + organiser + "\nATTENDEE;PARTSTAT=ACCEPTED:mailto:" +
+              organiser + "\n" + attendees + extra + "END:VEVENT\nEND:VCALENDAR\n");
 }
 
-std::string Att(const std::string& address, const std::string& params = "PARTSTAT=NEEDS-ACTION;RSVP=TRUE") {
+std::string Att(const std::string& address,
+                const std::string& params = "PARTSTAT=NEEDS-ACTION;RSVP=TRUE") {
   return "ATTENDEE;" + params + ":mailto:" + address + "\n";
 }
 
@@ -65,7 +67,8 @@ struct Env {
   int64_t olga = 0, demo = 0, room = 0, hall = 0, boss = 0, vip = 0;
 
   Env() {
-    auto p = kite::store::Pool::Create({.url = kite::testing::FreshDatabase("caldav_sched"), .pool_size = 3});
+    auto p = kite::store::Pool::Create(
+        {.url = kite::testing::FreshDatabase("caldav_sched"), .pool_size = 3});
     REQUIRE(p.ok());
     pool = std::move(*p);
     REQUIRE(kite::store::Migrate(*pool).ok());
@@ -153,24 +156,33 @@ struct Env {
   int64_t Count(const std::string& sql) { return std::stoll(Scalar(sql)); }
 
   // The account's object with that UID in calendars of `kind`, unfolded ("NONE" if absent).
-  std::string Object(int64_t account, const std::string& uid, const std::string& kind = "calendar") {
-    std::string v = Scalar("SELECT o.ical FROM calendar_objects o JOIN calendars c ON c.account_id = o.account_id "
-                           "AND c.id = o.calendar_id WHERE o.account_id = " +
-                           std::to_string(account) + " AND o.uid = '" + uid + "' AND c.kind = '" + kind + "'");
+  std::string Object(int64_t account, const std::string& uid,
+                     const std::string& kind = "calendar") {
+    std::string v = Scalar(
+        "SELECT o.ical FROM calendar_objects o JOIN calendars c ON c.account_id = o.account_id "
+        "AND c.id = o.calendar_id WHERE o.account_id = " +
+        std::to_string(account) + " AND o.uid = '" + uid + "' AND c.kind = '" + kind + "'");
     return Unfold(v);
   }
   std::string ObjectUri(int64_t account, const std::string& uid) {
-    return Scalar("SELECT o.uri FROM calendar_objects o JOIN calendars c ON c.account_id = o.account_id AND c.id = "
-                  "o.calendar_id WHERE o.account_id = " +
-                  std::to_string(account) + " AND o.uid = '" + uid + "' AND c.kind = 'calendar'");
+    return Scalar(
+        "SELECT o.uri FROM calendar_objects o JOIN calendars c ON c.account_id = o.account_id AND "
+        "c.id = "
+        "o.calendar_id WHERE o.account_id = " +
+        std::to_string(account) + " AND o.uid = '" + uid + "' AND c.kind = 'calendar'");
   }
   std::string SpoolBody(const std::string& recipient) {
-    return Scalar("SELECT convert_from(s.body, 'UTF8') FROM spool s JOIN spool_recipients r ON r.spool_id = s.id "
-                  "WHERE r.recipient = '" + recipient + "' ORDER BY s.id DESC LIMIT 1");
+    return Scalar(
+        "SELECT convert_from(s.body, 'UTF8') FROM spool s JOIN spool_recipients r ON r.spool_id = "
+        "s.id "
+        "WHERE r.recipient = '" +
+        recipient + "' ORDER BY s.id DESC LIMIT 1");
   }
 };
 
-bool Has(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
+bool Has(const std::string& text, const std::string& what) {
+  return text.find(what) != std::string::npos;
+}
 
 // The ATTENDEE line of `address` (its parameters can then be checked in any order).
 std::string AttendeeLine(const std::string& text, const std::string& address) {
@@ -197,7 +209,8 @@ std::string WithoutAttendee(const std::string& text, const std::string& address)
 }
 
 // Sets PARTSTAT=`to` on `address`'s ATTENDEE line.
-std::string WithPartstat(const std::string& text, const std::string& address, const std::string& to) {
+std::string WithPartstat(const std::string& text, const std::string& address,
+                         const std::string& to) {
   auto root = kite::caldav::ParseCalendar(text);
   REQUIRE(root);
   kite::caldav::SetPartstat(root.get(), address, to);
@@ -236,12 +249,14 @@ std::pair<std::string, std::string> CalendarPart(const std::string& mime) {
 
 }  // namespace
 
-TEST_CASE("An organiser invites a local user, a room and an external address", "[caldav][scheduler]") {
+TEST_CASE("An organiser invites a local user, a room and an external address",
+          "[caldav][scheduler]") {
   Env env;
-  std::string stored = env.Put(env.Ctx(env.olga, "olga@example.test"), "ev1.ics",
-                               Event("ev1", "olga@example.test",
-                                     Att("demo@example.test") + Att("room@example.test", "CUTYPE=ROOM") +
-                                         Att("carol@other.test") + Att("nobody@example.test")));
+  std::string stored =
+      env.Put(env.Ctx(env.olga, "olga@example.test"), "ev1.ics",
+              Event("ev1", "olga@example.test",
+                    Att("demo@example.test") + Att("room@example.test", "CUTYPE=ROOM") +
+                        Att("carol@other.test") + Att("nobody@example.test")));
   // The organiser's copy shows what happened to each attendee.
   CHECK(Has(AttendeeLine(stored, "demo@example.test"), "SCHEDULE-STATUS=1.2"));
   CHECK(Has(AttendeeLine(stored, "room@example.test"), "PARTSTAT=ACCEPTED"));
@@ -253,7 +268,8 @@ TEST_CASE("An organiser invites a local user, a room and an external address", "
   std::string inbox = env.Object(env.demo, "ev1", "inbox");
   CHECK(Has(inbox, "METHOD:REQUEST"));
   CHECK_FALSE(Has(inbox, "SCHEDULE-STATUS"));
-  CHECK(Has(AttendeeLine(inbox, "room@example.test"), "PARTSTAT=ACCEPTED"));  // the room decided first
+  CHECK(Has(AttendeeLine(inbox, "room@example.test"),
+            "PARTSTAT=ACCEPTED"));  // the room decided first
   std::string copy = env.Object(env.demo, "ev1");
   CHECK(Has(AttendeeLine(copy, "demo@example.test"), "PARTSTAT=NEEDS-ACTION"));
   CHECK_FALSE(Has(copy, "METHOD"));
@@ -262,9 +278,11 @@ TEST_CASE("An organiser invites a local user, a room and an external address", "
   CHECK(Has(AttendeeLine(env.Object(env.room, "ev1"), "room@example.test"), "PARTSTAT=ACCEPTED"));
 
   // The external address: one iMIP mail in the spool, remote, from the organiser.
-  CHECK(env.Count("SELECT count(*) FROM spool_recipients WHERE recipient = 'carol@other.test' AND kind = 'remote' "
+  CHECK(env.Count("SELECT count(*) FROM spool_recipients WHERE recipient = 'carol@other.test' AND "
+                  "kind = 'remote' "
                   "AND state = 'queued'") == 1);
-  CHECK(env.Scalar("SELECT s.mail_from || ' ' || s.source FROM spool s JOIN spool_recipients r ON r.spool_id = s.id "
+  CHECK(env.Scalar("SELECT s.mail_from || ' ' || s.source FROM spool s JOIN spool_recipients r ON "
+                   "r.spool_id = s.id "
                    "WHERE r.recipient = 'carol@other.test'") == "olga@example.test internal");
   auto [ical, method] = CalendarPart(env.SpoolBody("carol@other.test"));
   CHECK(method == "REQUEST");
@@ -272,8 +290,10 @@ TEST_CASE("An organiser invites a local user, a room and an external address", "
   REQUIRE(parsed.ok());
   CHECK(parsed->uid == "ev1");
   // Nothing for the unknown local address.
-  CHECK(env.Count("SELECT count(*) FROM spool_recipients WHERE recipient = 'nobody@example.test'") == 0);
-  // What the CalDAV server finishes after the commit: caches of the accounts written, the mail to enqueue.
+  CHECK(env.Count(
+            "SELECT count(*) FROM spool_recipients WHERE recipient = 'nobody@example.test'") == 0);
+  // What the CalDAV server finishes after the commit: caches of the accounts written, the mail to
+  // enqueue.
   kite::caldav::ScheduleEffects fx = Scheduler::TakeEffects();
   REQUIRE(fx.spooled.size() == 1);
   CHECK(fx.spooled[0].recipients.at(0).address == "carol@other.test");
@@ -298,19 +318,24 @@ TEST_CASE("An organiser invites a local user, a room and an external address", "
     CHECK(Has(AttendeeLine(env.Object(env.olga, "ev1"), "demo@example.test"), "PARTSTAT=DECLINED"));
   }
 
-  SECTION("an alarm-only change sends nothing; a move sends a new REQUEST and keeps the room if free") {
+  SECTION(
+      "an alarm-only change sends nothing; a move sends a new REQUEST and keeps the room if free") {
     int64_t spooled = env.Count("SELECT count(*) FROM spool");
-    std::string alarm = absl::StrReplaceAll(
-        stored, {{"END:VEVENT", "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:x\r\nTRIGGER:-PT5M\r\nEND:VALARM\r\nEND:VEVENT"}});
+    std::string alarm =
+        absl::StrReplaceAll(stored, {{"END:VEVENT",
+                                      "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:x\r\nTRIGGER:-"
+                                      "PT5M\r\nEND:VALARM\r\nEND:VEVENT"}});
     env.Put(env.Ctx(env.olga, "olga@example.test"), "ev1.ics", alarm);
     CHECK(env.Count("SELECT count(*) FROM spool") == spooled);
-    std::string moved = absl::StrReplaceAll(stored, {{"DTSTART:20261201T090000Z", "DTSTART:20261201T093000Z"},
-                                                      {"DTEND:20261201T100000Z", "DTEND:20261201T103000Z"},
-                                                      {"SEQUENCE:0", "SEQUENCE:1"}});
+    std::string moved =
+        absl::StrReplaceAll(stored, {{"DTSTART:20261201T090000Z", "DTSTART:20261201T093000Z"},
+                                     {"DTEND:20261201T100000Z", "DTEND:20261201T103000Z"},
+                                     {"SEQUENCE:0", "SEQUENCE:1"}});
     std::string again = env.Put(env.Ctx(env.olga, "olga@example.test"), "ev1.ics", moved);
     CHECK(env.Count("SELECT count(*) FROM spool") == spooled + 1);
     CHECK(Has(env.Object(env.demo, "ev1"), "DTSTART:20261201T093000Z"));
-    CHECK(Has(AttendeeLine(again, "room@example.test"), "PARTSTAT=ACCEPTED"));  // its own slot is no conflict
+    CHECK(Has(AttendeeLine(again, "room@example.test"),
+              "PARTSTAT=ACCEPTED"));  // its own slot is no conflict
     CHECK(Has(env.Object(env.room, "ev1"), "DTSTART:20261201T093000Z"));
   }
 
@@ -328,7 +353,8 @@ TEST_CASE("An organiser invites a local user, a room and an external address", "
   }
 }
 
-TEST_CASE("A room declines conflicting, too long, out-of-hours and too early bookings", "[caldav][scheduler]") {
+TEST_CASE("A room declines conflicting, too long, out-of-hours and too early bookings",
+          "[caldav][scheduler]") {
   Env env;
   auto ctx = env.Ctx(env.olga, "olga@example.test");
   env.Put(ctx, "a.ics", Event("a", "olga@example.test", Att("room@example.test", "CUTYPE=ROOM")));
@@ -337,54 +363,65 @@ TEST_CASE("A room declines conflicting, too long, out-of-hours and too early boo
   auto declined = [&](const std::string& uid, const std::string& start, const std::string& end,
                       const std::string& reason) {
     auto demo = env.Ctx(env.demo, "demo@example.test");
-    std::string stored = env.Put(demo, uid + ".ics",
-                                 Event(uid, "demo@example.test", Att("room@example.test", "CUTYPE=ROOM"), start, end));
+    std::string stored = env.Put(
+        demo, uid + ".ics",
+        Event(uid, "demo@example.test", Att("room@example.test", "CUTYPE=ROOM"), start, end));
     INFO(stored);
     std::string line = AttendeeLine(stored, "room@example.test");
     CHECK(Has(line, "PARTSTAT=DECLINED"));
     CHECK(Has(line, "SCHEDULE-STATUS=1.2"));
     CHECK(Has(line, "X-KITE-BOOKING=" + reason));
     CHECK(env.Object(env.room, uid) == "NONE");
-    CHECK(Has(env.Object(env.demo, uid, "inbox"), "METHOD:REPLY"));  // the reason, as the room's REPLY
+    CHECK(Has(env.Object(env.demo, uid, "inbox"),
+              "METHOD:REPLY"));  // the reason, as the room's REPLY
   };
   declined("conflict", "20261201T093000Z", "20261201T103000Z", "already booked at that time");
   declined("long", "20261202T090000Z", "20261202T120000Z", "longer than the maximum of 2 h");
   declined("late", "20261202T190000Z", "20261202T200000Z", "outside the resources working hours");
-  declined("weekend", "20261205T090000Z", "20261205T100000Z", "outside the resources working hours");
+  declined("weekend", "20261205T090000Z", "20261205T100000Z",
+           "outside the resources working hours");
   declined("past", "20261120T090000Z", "20261120T100000Z", "no occurrence in the future");
 
   // Back to back with the first booking is fine.
-  std::string next = env.Put(env.Ctx(env.demo, "demo@example.test"), "b.ics",
-                             Event("b", "demo@example.test", Att("room@example.test", "CUTYPE=ROOM"),
-                                   "20261201T100000Z", "20261201T110000Z"));
+  std::string next =
+      env.Put(env.Ctx(env.demo, "demo@example.test"), "b.ics",
+              Event("b", "demo@example.test", Att("room@example.test", "CUTYPE=ROOM"),
+                    "20261201T100000Z", "20261201T110000Z"));
   CHECK(Has(AttendeeLine(next, "room@example.test"), "PARTSTAT=ACCEPTED"));
 
   // A restricted room: only its bookers (boss) may book it.
-  std::string vip = env.Put(ctx, "v.ics", Event("v", "olga@example.test", Att("vip@example.test", "CUTYPE=ROOM")));
+  std::string vip = env.Put(
+      ctx, "v.ics", Event("v", "olga@example.test", Att("vip@example.test", "CUTYPE=ROOM")));
   CHECK(Has(AttendeeLine(vip, "vip@example.test"), "PARTSTAT=DECLINED"));
   CHECK(Has(AttendeeLine(vip, "vip@example.test"), "SCHEDULE-STATUS=3.8"));
-  std::string by_boss = env.Put(env.Ctx(env.boss, "boss@example.test"), "v.ics",
-                                Event("v2", "boss@example.test", Att("vip@example.test", "CUTYPE=ROOM")));
+  std::string by_boss =
+      env.Put(env.Ctx(env.boss, "boss@example.test"), "v.ics",
+              Event("v2", "boss@example.test", Att("vip@example.test", "CUTYPE=ROOM")));
   CHECK(Has(AttendeeLine(by_boss, "vip@example.test"), "PARTSTAT=ACCEPTED"));
 }
 
-TEST_CASE("A moderated resource waits for its delegate, who answers for it", "[caldav][scheduler]") {
+TEST_CASE("A moderated resource waits for its delegate, who answers for it",
+          "[caldav][scheduler]") {
   Env env;
-  std::string stored = env.Put(env.Ctx(env.olga, "olga@example.test"), "h.ics",
-                               Event("h", "olga@example.test", Att("hall@example.test", "CUTYPE=ROOM")));
+  std::string stored =
+      env.Put(env.Ctx(env.olga, "olga@example.test"), "h.ics",
+              Event("h", "olga@example.test", Att("hall@example.test", "CUTYPE=ROOM")));
   CHECK(Has(AttendeeLine(stored, "hall@example.test"), "PARTSTAT=NEEDS-ACTION"));
   CHECK(Has(AttendeeLine(stored, "hall@example.test"), "X-KITE-BOOKING=awaiting the delegate"));
   std::string held = env.Object(env.hall, "h");
   CHECK(Has(held, "STATUS:TENTATIVE"));
   CHECK(Has(AttendeeLine(held, "hall@example.test"), "PARTSTAT=TENTATIVE"));
   CHECK(Has(env.Object(env.boss, "h", "inbox"), "METHOD:REQUEST"));
-  CHECK(env.Count("SELECT count(*) FROM spool_recipients WHERE recipient = 'boss@example.test' AND kind = 'local' "
-                  "AND account_id = " + std::to_string(env.boss)) == 1);
+  CHECK(env.Count("SELECT count(*) FROM spool_recipients WHERE recipient = 'boss@example.test' AND "
+                  "kind = 'local' "
+                  "AND account_id = " +
+                  std::to_string(env.boss)) == 1);
 
   // The delegate accepts in the hall's calendar (the CalDAV server lets delegates write it).
   std::string uri = env.ObjectUri(env.hall, "h");
   std::string accepted = WithPartstat(held, "hall@example.test", "ACCEPTED");
-  std::string hall_copy = env.Put(env.Ctx(env.hall, "hall@example.test", env.boss, "boss@example.test"), uri, accepted);
+  std::string hall_copy =
+      env.Put(env.Ctx(env.hall, "hall@example.test", env.boss, "boss@example.test"), uri, accepted);
   CHECK(Has(hall_copy, "STATUS:CONFIRMED"));
   CHECK_FALSE(Has(hall_copy, "X-KITE-BOOKING"));
   CHECK(Has(AttendeeLine(env.Object(env.olga, "h"), "hall@example.test"), "PARTSTAT=ACCEPTED"));
@@ -394,12 +431,13 @@ TEST_CASE("A moderated resource waits for its delegate, who answers for it", "[c
 TEST_CASE("An outbox VFREEBUSY request answers busy periods only", "[caldav][scheduler]") {
   Env env;
   env.Put(env.Ctx(env.olga, "olga@example.test"), "s.ics",
-          Event("s", "olga@example.test", Att("demo@example.test"), "20261201T090000Z", "20261201T100000Z", 0,
-                "LOCATION:Secret place\n"));
+          Event("s", "olga@example.test", Att("demo@example.test"), "20261201T090000Z",
+                "20261201T100000Z", 0, "LOCATION:Secret place\n"));
   std::string request = Crlf(
       "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//Test//EN\nMETHOD:REQUEST\nBEGIN:VFREEBUSY\nUID:fb1\n"
       "DTSTAMP:20261123T120000Z\nDTSTART:20261201T000000Z\nDTEND:20261202T000000Z\n"
-      "ORGANIZER:mailto:olga@example.test\nATTENDEE:mailto:demo@example.test\nATTENDEE:mailto:room@example.test\n"
+      "ORGANIZER:mailto:olga@example.test\nATTENDEE:mailto:demo@example.test\nATTENDEE:mailto:room@"
+      "example.test\n"
       "ATTENDEE:mailto:carol@other.test\nEND:VFREEBUSY\nEND:VCALENDAR\n");
   cal::IngestOptions opt;
   opt.components = {"VFREEBUSY"};
@@ -413,7 +451,9 @@ TEST_CASE("An outbox VFREEBUSY request answers busy periods only", "[caldav][sch
   REQUIRE(xml.ok());
   std::string x = Unfold(*xml);
   INFO(x);
-  CHECK(Has(x, "<C:recipient><D:href>mailto:demo@example.test</D:href></C:recipient><C:request-status>2.0;Success"));
+  CHECK(Has(x,
+            "<C:recipient><D:href>mailto:demo@example.test</D:href></"
+            "C:recipient><C:request-status>2.0;Success"));
   CHECK(Has(x, "FREEBUSY"));
   CHECK(Has(x, "20261201T090000Z/"));
   CHECK(Has(x, "mailto:carol@other.test</D:href></C:recipient><C:request-status>5.3"));
@@ -427,7 +467,8 @@ TEST_CASE("An outbox VFREEBUSY request answers busy periods only", "[caldav][sch
   CHECK(other.status().code() == absl::StatusCode::kInvalidArgument);
 }
 
-TEST_CASE("A local attendee's answer to a remote organiser is an iMIP REPLY", "[caldav][scheduler]") {
+TEST_CASE("A local attendee's answer to a remote organiser is an iMIP REPLY",
+          "[caldav][scheduler]") {
   Env env;
   auto demo = env.Ctx(env.demo, "demo@example.test");
   // The invitation as kite-delivery's iMIP path leaves it in demo's calendar (the client's PUT).
@@ -436,7 +477,8 @@ TEST_CASE("A local attendee's answer to a remote organiser is an iMIP REPLY", "[
   CHECK(env.Count("SELECT count(*) FROM spool") == 0);  // not the organiser: no REQUEST from here
   env.Put(demo, "x1.ics", WithPartstat(stored, "demo@example.test", "TENTATIVE"));
   CHECK(env.Scalar("SELECT s.mail_from FROM spool s JOIN spool_recipients r ON r.spool_id = s.id "
-                   "WHERE r.recipient = 'carol@other.test' AND r.kind = 'remote'") == "demo@example.test");
+                   "WHERE r.recipient = 'carol@other.test' AND r.kind = 'remote'") ==
+        "demo@example.test");
   auto [reply, method] = CalendarPart(env.SpoolBody("carol@other.test"));
   CHECK(method == "REPLY");
   auto parsed = kite::caldav::ParseItip(reply, "REPLY");
@@ -446,16 +488,18 @@ TEST_CASE("A local attendee's answer to a remote organiser is an iMIP REPLY", "[
   CHECK(Has(env.SpoolBody("carol@other.test"), "Subject: Tentative: Project sync"));
   // An organiser-side change by an attendee (SUMMARY) is not sent anywhere.
   int64_t spooled = env.Count("SELECT count(*) FROM spool");
-  std::string edited = absl::StrReplaceAll(env.Object(env.demo, "x1"), {{"SUMMARY:Project sync", "SUMMARY:Mine"}});
+  std::string edited =
+      absl::StrReplaceAll(env.Object(env.demo, "x1"), {{"SUMMARY:Project sync", "SUMMARY:Mine"}});
   env.Put(demo, "x1.ics", edited);
   CHECK(env.Count("SELECT count(*) FROM spool") == spooled);
 }
 
 TEST_CASE("An invitation never overwrites another event with the same UID", "[caldav][scheduler]") {
   Env env;
-  std::string own = Crlf("BEGIN:VCALENDAR\nPRODID:-//Test//EN\nVERSION:2.0\nBEGIN:VEVENT\nUID:same\n"
-                         "DTSTAMP:20261120T090000Z\nDTSTART:20261201T090000Z\nDTEND:20261201T100000Z\n"
-                         "SUMMARY:Private\nEND:VEVENT\nEND:VCALENDAR\n");
+  std::string own = Crlf(
+      "BEGIN:VCALENDAR\nPRODID:-//Test//EN\nVERSION:2.0\nBEGIN:VEVENT\nUID:same\n"
+      "DTSTAMP:20261120T090000Z\nDTSTART:20261201T090000Z\nDTEND:20261201T100000Z\n"
+      "SUMMARY:Private\nEND:VEVENT\nEND:VCALENDAR\n");
   env.Put(env.Ctx(env.demo, "demo@example.test"), "own.ics", own);
   env.Put(env.Ctx(env.demo, "demo@example.test"), "r.ics",
           Event("roomed", "demo@example.test", Att("room@example.test", "CUTYPE=ROOM")));
@@ -465,9 +509,10 @@ TEST_CASE("An invitation never overwrites another event with the same UID", "[ca
   CHECK(Has(env.Object(env.demo, "same"), "SUMMARY:Private"));
   CHECK(env.Object(env.demo, "same", "inbox") == "NONE");
   // Nor a room's booking made by someone else.
-  std::string grab = env.Put(env.Ctx(env.olga, "olga@example.test"), "roomed.ics",
-                             Event("roomed", "olga@example.test", Att("room@example.test", "CUTYPE=ROOM"),
-                                   "20261203T090000Z", "20261203T100000Z"));
+  std::string grab =
+      env.Put(env.Ctx(env.olga, "olga@example.test"), "roomed.ics",
+              Event("roomed", "olga@example.test", Att("room@example.test", "CUTYPE=ROOM"),
+                    "20261203T090000Z", "20261203T100000Z"));
   CHECK(Has(AttendeeLine(grab, "room@example.test"), "PARTSTAT=DECLINED"));
   CHECK(Has(env.Object(env.room, "roomed"), "ORGANIZER;CN=Org:mailto:demo@example.test"));
 }

@@ -41,15 +41,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t end = out->find("\r\n\r\n");
   if (end == std::string::npos) abort();
   std::string_view head(out->data(), end + 2);
-  const std::string_view kFields[] = {"From: ", "To: ", "Subject: ", "Date: ", "Message-ID: ",
-                                      "MIME-Version: ", "Auto-Submitted: ", "Content-Type: "};
+  const std::string_view kFields[] = {
+      "From: ",       "To: ",           "Subject: ",        "Date: ",
+      "Message-ID: ", "MIME-Version: ", "Auto-Submitted: ", "Content-Type: "};
   size_t fields = 0;
   for (size_t p = 0; p < head.size();) {
     size_t nl = head.find("\r\n", p);
     if (nl == std::string_view::npos) abort();  // every line ends with CRLF
     std::string_view line = head.substr(p, nl - p);
     if (line.size() > 998) abort();
-    if (line.find('\r') != std::string_view::npos || line.find('\n') != std::string_view::npos) abort();
+    if (line.find('\r') != std::string_view::npos || line.find('\n') != std::string_view::npos)
+      abort();
     if (line.empty()) abort();
     if (line[0] != ' ' && line[0] != '\t') {
       bool known = false;
