@@ -437,6 +437,19 @@ absl::StatusOr<std::string> BookResourceTx(Work& w, const Principal& res,
     SetBookingNote(root, res.address, "UID in use by another booking");
     return std::string("3.8");
   }
+  if (existing && req.instances.empty() && !req.unbounded &&
+      d.outcome == BookingOutcome::kDecline && d.status == "5.2") {
+    // Nothing left in the future (an event under way or over): the booking made stays as it
+    // was decided, updated with the organiser's change.
+    std::optional<calendar::Object> old = calendar::Load(existing->ical);
+    std::map<std::string, std::string> ps;
+    if (old) ps = PartstatsOf(old->root.get(), res.address);
+    Ical copy = BuildAttendeeCopy(root, res.address, ps);
+    absl::Status st = PutCopyTx(tx, res.account_id, existing, copy.get());
+    if (!st.ok()) return st;
+    if (!ps.empty()) SetPartstats(root, res.address, ps);
+    return std::string("1.2");
+  }
   const std::string& addr = res.address;
   switch (d.outcome) {
     case BookingOutcome::kAccept: {
