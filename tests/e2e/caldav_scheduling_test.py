@@ -13,6 +13,7 @@ other.test):
      mail that python3-icalendar parses (METHOD:REQUEST, the event's UID), caught by smtp-sink
   e) carol's REPLY by mail (SMTP into kite-mta, handed to kite-caldav by kite-delivery) sets
      carol's PARTSTAT in the organiser's copy
+  f) the organiser deletes the event: carol gets an iMIP CANCEL, demo's copy is cancelled
 Never the system resolver: dnsmasq with --no-resolv --no-hosts, every address on loopback.
 """
 import datetime
@@ -318,6 +319,30 @@ class CaldavScheduling(SuiteTestCase):
                 break
             self.assertLess(time.monotonic(), deadline, "the emailed REPLY did not reach the organiser's copy")
             time.sleep(0.5)
+
+    @record_failure
+    def test_f_deleting_cancels_for_everyone(self):
+        uid, _, _ = self.invite()
+        r = requests.delete(self.url(OLGA, f"{uid}.ics"), auth=(OLGA, OLGA_PW), timeout=30)
+        self.assertEqual(r.status_code, 204, r.text)
+        deadline = time.monotonic() + 90
+        while True:
+            cancels = []
+            for raw in self.sink_messages():
+                msg = email.message_from_bytes(raw, policy=email.policy.default)
+                for part in msg.walk():
+                    if part.get_content_type() == "text/calendar" and uid in part.get_content():
+                        if part.get_param("method") == "CANCEL":
+                            cancels.append(Calendar.from_ical(part.get_content()))
+            if cancels:
+                break
+            self.assertLess(time.monotonic(), deadline, "no CANCEL reached the outside attendee")
+            time.sleep(0.3)
+        self.assertEqual(str(cancels[0]["METHOD"]), "CANCEL")
+        name = [n for n in self.calendar_objects((DEMO, DEMO_PW), DEMO)
+                if uid in self.get((DEMO, DEMO_PW), DEMO, n)[0]][0]
+        copy, _ = self.get((DEMO, DEMO_PW), DEMO, name)
+        self.assertIn("STATUS:CANCELLED", unfold(copy))
 
 
 if __name__ == "__main__":
