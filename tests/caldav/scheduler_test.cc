@@ -65,6 +65,7 @@ struct Env {
   std::unique_ptr<kite::store::Pool> pool;
   std::unique_ptr<Scheduler> sched;
   int64_t olga = 0, demo = 0, room = 0, hall = 0, boss = 0, vip = 0;
+  int64_t now = kNow;  // the scheduler's clock
 
   Env() {
     auto p = kite::store::Pool::Create(
@@ -91,7 +92,7 @@ struct Env {
     vp.bookers = {"boss@example.test"};
     vip = kite::directory::CreateResource(*pool, "vip@example.test", "VIP room", vp).value();
     kite::caldav::SchedulerOptions opt;
-    opt.now = [] { return kNow; };
+    opt.now = [this] { return now; };
     sched = std::make_unique<Scheduler>(*pool, opt);
     Scheduler::TakeEffects();  // leftovers of an earlier test case on this thread
   }
@@ -515,4 +516,19 @@ TEST_CASE("An invitation never overwrites another event with the same UID", "[ca
                     "20261203T090000Z", "20261203T100000Z"));
   CHECK(Has(AttendeeLine(grab, "room@example.test"), "PARTSTAT=DECLINED"));
   CHECK(Has(env.Object(env.room, "roomed"), "ORGANIZER;CN=Org:mailto:demo@example.test"));
+}
+
+TEST_CASE("A booking under way keeps its room when the organiser changes it",
+          "[caldav][scheduler]") {
+  Env env;
+  auto ctx = env.Ctx(env.olga, "olga@example.test");
+  std::string stored = env.Put(
+      ctx, "u.ics", Event("u", "olga@example.test", Att("room@example.test", "CUTYPE=ROOM")));
+  REQUIRE(Has(AttendeeLine(stored, "room@example.test"), "PARTSTAT=ACCEPTED"));
+  env.now = kNow + 8 * 86400 + 9 * 3600 - 12 * 3600 + 1800;  // 2026-12-01T09:30Z, in the meeting
+  std::string longer =
+      env.Put(ctx, "u.ics",
+              absl::StrReplaceAll(stored, {{"DTEND:20261201T100000Z", "DTEND:20261201T103000Z"}}));
+  CHECK(Has(AttendeeLine(longer, "room@example.test"), "PARTSTAT=ACCEPTED"));
+  CHECK(Has(env.Object(env.room, "u"), "DTEND:20261201T103000Z"));
 }
