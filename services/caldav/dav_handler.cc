@@ -891,6 +891,8 @@ http::Response Request::Propfind(pqxx::work& tx, const Resource& r) {
   if (depth != "0" && depth != "1") {
     return Precondition(403, kDav, "propfind-finite-depth");
   }
+  // Free/busy-only grantees see the calendar collection, never its objects.
+  if (r.kind == Kind::kObject && r.access < kRead) return Forbidden();
   auto pf = dav::ParsePropfind(req_.body);
   if (!pf.ok()) return Simple(400, std::string(pf.status().message()));
   PropCtx c{who_, tx, options_};
