@@ -770,7 +770,10 @@ class Expander {
     }
     std::sort(overrides_.begin(), overrides_.end(),
               [](const Override& a, const Override& b) { return a.rid < b.rid; });
-    for (const Override& o : overrides_) overridden_.insert(o.rid);
+    for (const Override& o : overrides_) {
+      overridden_.insert(o.rid);
+      if (o.future) futures_.push_back(&o);  // sorted by rid, like overrides_
+    }
     const bool recurring = object_.recurring;
     if (object_.master != nullptr) {
       Shape shape = ShapeOf(object_.master, &zones_);
@@ -815,12 +818,10 @@ class Expander {
 
   // The THISANDFUTURE override that governs an instance with recurrence id `rid`, if any.
   const Override* FutureFor(int64_t rid) const {
-    const Override* found = nullptr;
-    for (const Override& o : overrides_) {
-      if (o.rid > rid) break;
-      if (o.future) found = &o;
-    }
-    return found;
+    if (futures_.empty()) return nullptr;
+    auto it = std::upper_bound(futures_.begin(), futures_.end(), rid,
+                               [](int64_t r, const Override* o) { return r < o->rid; });
+    return it == futures_.begin() ? nullptr : *(it - 1);
   }
 
   // One master instance with original start `local` (UTC `rid`) and an optional explicit end.
@@ -850,6 +851,16 @@ class Expander {
       if (o.future && o.shape.start) slack = std::max(slack, o.rid - *o.shape.start);
     }
     const int64_t stop = e_ > kMaxTime - slack ? kMaxTime : e_ + slack;
+    // Rule steps whose wall-clock time (within a day of UTC) ends well before the range are
+    // skipped without converting them: the long walk from an old DTSTART stays cheap.
+    int64_t forward = 0;
+    int64_t longest = master.nominal_days * kDay + master.exact;
+    for (const Override& o : overrides_) {
+      if (!o.future || !o.shape.start) continue;
+      forward = std::max(forward, *o.shape.start - o.rid);
+      longest = std::max(longest, o.shape.nominal_days * kDay + o.shape.exact);
+    }
+    skip_before_ = s_ - std::min<int64_t>(kMaxTime, 3 * kDay + longest + forward);
     for (icalproperty* p : Properties(object_.master, ICAL_EXDATE_PROPERTY)) {
       icaltimetype t = icalproperty_get_exdate(p);
       if (t.is_date && !master.all_day) {
@@ -924,8 +935,46 @@ class Expander {
     }
   }
 
+  // For a rule without COUNT whose period has a fixed length in wall-clock time, the
+  // instances after DTSTART + k periods are those of the rule started there (libical yields
+  // only matching times; DTSTART itself is emitted separately). Jumps close to the range.
+  static icaltimetype JumpedStart(const icaltimetype& dtstart, const icalrecurrencetype& rule, int64_t before) {
+    int64_t unit = 0;
+    switch (rule.freq) {
+      case ICAL_SECONDLY_RECURRENCE:
+        unit = 1;
+        break;
+      case ICAL_MINUTELY_RECURRENCE:
+        unit = 60;
+        break;
+      case ICAL_HOURLY_RECURRENCE:
+        unit = 3600;
+        break;
+      case ICAL_DAILY_RECURRENCE:
+        unit = kDay;
+        break;
+      case ICAL_WEEKLY_RECURRENCE:
+        unit = 7 * kDay;
+        break;
+      default:
+        return dtstart;
+    }
+    if (rule.count != 0 || rule.interval < 1) return dtstart;
+    const int64_t period = unit * rule.interval;
+    const int64_t from = Seconds(dtstart);
+    if (before - from < 2 * period) return dtstart;
+    int64_t k = (before - from) / period - 1;
+    int64_t target = from + k * period;
+    if (dtstart.is_date && period % kDay != 0) return dtstart;
+    icaltimetype out = UtcTime(target);
+    out.zone = dtstart.zone;
+    out.is_date = dtstart.is_date;
+    if (out.is_date) out.hour = out.minute = out.second = 0;
+    return out;
+  }
+
   void IterateRule(const Shape& master, const icalrecurrencetype& rule, int64_t stop) {
-    icaltimetype dtstart = *master.dtstart;
+    icaltimetype dtstart = JumpedStart(*master.dtstart, rule, skip_before_);
     icalrecur_iterator* it = icalrecur_iterator_new(rule, dtstart);
     if (it == nullptr) return;
     while (true) {
@@ -936,6 +985,7 @@ class Expander {
       ++steps_;
       icaltimetype next = icalrecur_iterator_next(it);
       if (icaltime_is_null_time(next) || !SaneTime(next)) break;
+      if (Seconds(next) < skip_before_) continue;
       std::optional<int64_t> t = ToUtc(next, master.zone);
       if (!t) break;
       if (*t >= stop) break;
@@ -954,10 +1004,12 @@ class Expander {
   const int64_t e_;
   const size_t limit_;
   std::vector<Override> overrides_;
+  std::vector<const Override*> futures_;  // the THISANDFUTURE ones
   std::set<int64_t> overridden_;
   std::set<int64_t> exdates_;
   std::set<int64_t> seen_;
   int steps_ = 0;
+  int64_t skip_before_ = kMinTime;
   Expansion out_;
 };
 
@@ -1320,7 +1372,27 @@ std::optional<Object> Load(std::string_view text, std::string_view floating_tz) 
 
 std::string Serialize(const icalcomponent* root) {
   if (root == nullptr) return "";
-  return TakeIcalString(icalcomponent_as_ical_string_r(const_cast<icalcomponent*>(root)));
+  std::string raw = TakeIcalString(icalcomponent_as_ical_string_r(const_cast<icalcomponent*>(root)));
+  // libical 3.0.16 folds some lines into "...\r\r\n \r\n" (a bare CR and an empty
+  // continuation): values never hold a raw CR (Ingest refuses them), so every line is
+  // trimmed of CRs and re-ended with CRLF, and continuations with nothing in them dropped.
+  std::string out;
+  out.reserve(raw.size() + raw.size() / 32);
+  size_t pos = 0;
+  while (pos < raw.size()) {
+    size_t nl = raw.find('\n', pos);
+    std::string_view line(raw.data() + pos, (nl == std::string::npos ? raw.size() : nl) - pos);
+    pos = nl == std::string::npos ? raw.size() : nl + 1;
+    while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::string clean;
+    for (char c : line) {
+      if (c != '\r') clean += c;
+    }
+    if (clean.empty() || clean == " " || clean == "\t") continue;
+    out += clean;
+    out += "\r\n";
+  }
+  return out;
 }
 
 std::vector<Instance> Expand(const Object& object, int64_t start, int64_t end, bool* truncated) {
@@ -1365,6 +1437,10 @@ class Matcher {
  public:
   explicit Matcher(const Object& object) : object_(object), zones_(object.root.get(), object.floating_tz) {}
 
+  // Expansions per Matches call: alarms with different trigger offsets need different
+  // windows; an object with thousands of them must not cost thousands of expansions.
+  static constexpr int kMaxExpansions = 32;
+
   bool Top(const CompFilter& f) {
     if (ascii::ToUpper(f.name) != "VCALENDAR" || f.is_not_defined) return false;
     return Passes(object_.root.get(), f, nullptr);
@@ -1382,8 +1458,7 @@ class Matcher {
     std::set<icalcomponent*> in_range;
     if (f.time_range && parent == object_.root.get()) {
       // One expansion decides the time range for every component of the object.
-      Expansion x = ExpandRaw(object_, Lo(*f.time_range), Hi(*f.time_range));
-      for (const Raw& r : x.items) in_range.insert(r.comp);
+      for (const Raw& r : Instances(Lo(*f.time_range), Hi(*f.time_range))) in_range.insert(r.comp);
     }
     for (icalcomponent* c : candidates) {
       if (f.time_range && parent == object_.root.get() && in_range.count(c) == 0) continue;
@@ -1441,11 +1516,20 @@ class Matcher {
     if (trigger.duration.is_neg) offset = -offset;
     icalparameter* rel = icalproperty_get_first_parameter(tp, ICAL_RELATED_PARAMETER);
     bool from_end = rel != nullptr && icalparameter_get_related(rel) == ICAL_RELATED_END;
+    // A component without recurrences of its own (an override, a non-recurring master) has
+    // one instance: no expansion needed.
+    icalproperty* rp = icalcomponent_get_first_property(owner, ICAL_RECURRENCEID_PROPERTY);
+    icalparameter* range_param = rp != nullptr ? icalproperty_get_first_parameter(rp, ICAL_RANGE_PARAMETER) : nullptr;
+    bool future = range_param != nullptr && icalparameter_get_range(range_param) == ICAL_RANGE_THISANDFUTURE;
+    if (owner != object_.master ? !future : !Recurs(owner)) {
+      std::optional<Raw> one = SingleInstance(ShapeOf(owner, &zones_), std::nullopt);
+      if (!one || one->rule == Rule::kAlways || one->rule == Rule::kNever) return false;
+      return fires_in_range((from_end ? one->end : one->start) + offset);
+    }
     // The instances whose start (or end) lies in [s - offset - span, e - offset).
     const int64_t span = repeat * interval;
     const int64_t ws = Clamp(s - offset - span - 1), we = Clamp(e - offset + 1);
-    Expansion x = ExpandRaw(object_, ws, we);
-    for (const Raw& r : x.items) {
+    for (const Raw& r : Instances(ws, we)) {
       if (r.comp != owner || r.rule == Rule::kAlways || r.rule == Rule::kNever) continue;
       if (fires_in_range((from_end ? r.end : r.start) + offset)) return true;
     }
@@ -1523,8 +1607,19 @@ class Matcher {
     return false;
   }
 
+  // The instances overlapping [s, e), remembered per window; none once over budget.
+  const std::vector<Raw>& Instances(int64_t s, int64_t e) {
+    auto key = std::make_pair(s, e);
+    auto it = expansions_.find(key);
+    if (it != expansions_.end()) return it->second;
+    if (expansions_.size() >= kMaxExpansions) return none_;
+    return expansions_.emplace(key, ExpandRaw(object_, s, e).items).first->second;
+  }
+
   const Object& object_;
   Zones zones_;
+  std::map<std::pair<int64_t, int64_t>, std::vector<Raw>> expansions_;
+  const std::vector<Raw> none_;
 };
 
 // ---- calendar-data shaping -------------------------------------------------------------------

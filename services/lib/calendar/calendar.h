@@ -8,7 +8,18 @@
 // Untrusted input: every iCalendar text (CalDAV PUT bodies, iMIP parts, stored objects are
 // re-parsed the same way). Bounded by `max_bytes` before libical sees it, UTF-8 and NUL
 // checked, libical told never to abort (ICAL_ERRORS_ARE_FATAL off); recurrence expansion is
-// bounded by kMaxInstances per object and call, and by the range asked for.
+// bounded by kMaxInstances per object and call, and by the range asked for, and by 100000
+// recurrence-iterator steps per call (rules without COUNT jump close to the range first);
+// Expand's *truncated says when a bound cut the answer. Ingest also refuses: control
+// characters (but HTAB and line ends), RRULEs libical would spin on (an impossible
+// BYMONTH/BYMONTHDAY, or SECONDLY/MINUTELY/HOURLY filtered by day-level BY parts),
+// VTIMEZONE rules other than plain yearly ones, and objects whose libical serialisation
+// does not parse back cleanly. Unknown IANA property names are dropped (libical does not
+// keep them); X- properties are kept. Load and Matches keep the same bounds (Matches: at
+// most 32 expansions per call; past that, VALARM time ranges do not match).
+//
+// Threads: libical's built-in zones are shared and locked by libical; an Object (its
+// VTIMEZONEs) must not be used by two threads at once.
 //
 // Times: UTC seconds since the epoch (int64). A DATE value (all-day) is taken at 00:00 of
 // that day in `floating_tz` (the calendar's CALDAV:calendar-timezone, default UTC); so are
@@ -119,7 +130,9 @@ struct Instance {
 };
 
 // The instances that overlap [start, end) (RFC 4791 9.9 rules: a zero-length instance at
-// `start` counts), in start order: RRULE, RDATE and EXDATE of the master, overrides
+// `start` counts; VTODOs by their DTSTART/DUE/DURATION/COMPLETED/CREATED rules, start =
+// DTSTART or DUE, end = DUE or DTSTART+DURATION; a VTODO without any time: start = end = 0),
+// in start order: RRULE, RDATE and EXDATE of the master, overrides
 // replacing or moving their instances (an override moved into the range counts, one moved
 // out does not). At most kMaxInstances; *truncated (if given) tells whether more exist.
 std::vector<Instance> Expand(const Object& object, int64_t start, int64_t end, bool* truncated = nullptr);
@@ -155,15 +168,20 @@ struct CompFilter {
 };
 // Whether the object matches the top-level filter (name VCALENDAR). Time ranges on
 // components use the expanded instances (RFC 4791 9.9), on VALARM their trigger times, on
-// properties the property's value.
+// properties the property's value. A comp-filter matches if one component of that name
+// (the master or an override, each on its own) passes all of it: its time range counts
+// the instances that component produces. Time ranges on other components never match.
+// Collations other than i;octet are treated as i;ascii-casemap.
 bool Matches(const Object& object, const CompFilter& filter);
 
 // ---- calendar-data shaping (RFC 4791 9.6) ----------------------------------------------
 // CALDAV:expand: the instances overlapping [start, end) as separate components without
 // RRULE/RDATE/EXDATE, each with a RECURRENCE-ID (for a recurring object), times in UTC, no
-// VTIMEZONE.
+// VTIMEZONE, no METHOD. All-day instances keep DATE values (DTSTART, DTEND/DUE,
+// RECURRENCE-ID); DURATION stays as written.
 std::string ExpandToText(const Object& object, int64_t start, int64_t end);
-// CALDAV:limit-recurrence-set: the master plus only the overrides that overlap [start, end).
+// CALDAV:limit-recurrence-set: the master plus only the overrides that overlap [start, end)
+// (and RANGE=THISANDFUTURE overrides before `end`), with the VTIMEZONEs.
 std::string LimitRecurrenceSetToText(const Object& object, int64_t start, int64_t end);
 
 // ---- busy time (RFC 4791 7.10, RFC 5545 3.6.4) -----------------------------------------
@@ -191,7 +209,8 @@ struct WorkingHours {
   std::string timezone = "UTC";
   std::vector<std::pair<int, int>> days[7];
 };
-// The time outside working hours within [start, end) as kUnavailable periods (DST aware).
+// The time outside working hours within [start, end) as kUnavailable periods (DST aware;
+// an unknown zone is UTC; at most about ten years are looked at).
 std::vector<BusyPeriod> OutsideWorkingHours(const WorkingHours& hours, int64_t start, int64_t end);
 
 // A VCALENDAR with one VFREEBUSY (DTSTAMP, DTSTART, DTEND, FREEBUSY lines with FBTYPE) and

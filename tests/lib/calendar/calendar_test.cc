@@ -209,6 +209,23 @@ TEST_CASE("Component types the calendar does not take, and the size limit", "[ca
   CHECK(e.precondition == P::kMaxResourceSize);
 }
 
+TEST_CASE("Serialize writes clean CRLF lines that load again, whatever libical folds", "[calendar][ingest]") {
+  // A value length at which libical 3.0.16 writes a bare CR and an empty continuation line.
+  for (size_t n = 40; n < 200; ++n) {
+    std::string organizer = "ORGANIZER:mailto:o" + std::string(n, 'L') + "@example.test\n";
+    cal::Object o = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\n" + organizer)));
+    std::string text = cal::Serialize(o.root.get());
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '\r') REQUIRE(text[i + 1] == '\n');
+      if (text[i] == '\n') REQUIRE((i > 0 && text[i - 1] == '\r'));
+    }
+    REQUIRE(text.find("\r\n \r\n") == std::string::npos);
+    std::optional<cal::Object> again = cal::Load(text);
+    REQUIRE(again.has_value());
+    REQUIRE(again->organizer == "o" + std::string(n, 'l') + "@example.test");
+  }
+}
+
 TEST_CASE("Unknown IANA properties are tolerated, X- properties kept", "[calendar][ingest]") {
   cal::Object o = MustIngest(Wrap(Event("DTSTART:20261201T090000Z\nFOO-BAR:baz\nX-KITE-THING:kept\n")));
   std::string text = cal::Serialize(o.root.get());
@@ -473,6 +490,35 @@ TEST_CASE("Infinite rules expand within the range, bounded by kMaxInstances", "[
   std::vector<cal::Instance> early = cal::Expand(fine, T("20261201T090000Z"), T("20261201T090010Z"), &truncated);
   CHECK(early.size() == 10);
   CHECK_FALSE(truncated);
+}
+
+TEST_CASE("Rules starting long before the range expand correctly and cheaply", "[calendar][expand]") {
+  // 1404 weeks after DTSTART: an active week of the two-weekly rule.
+  cal::Object o = MustIngest(Wrap(Event("DTSTART:20000104T090000Z\nDURATION:PT1H\n"
+                                        "RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,TH\n")));
+  std::vector<cal::Instance> v = cal::Expand(o, T("20261130T000000Z"), T("20261214T000000Z"));
+  CHECK(Starts(v) == std::vector<int64_t>{T("20261201T090000Z"), T("20261203T090000Z")});
+  v = cal::Expand(o, T("20261207T000000Z"), T("20261221T000000Z"));
+  CHECK(Starts(v) == std::vector<int64_t>{T("20261215T090000Z"), T("20261217T090000Z")});
+  // Hourly from 1990 in a DST zone: the wall-clock hour stays.
+  cal::Object hourly = MustIngest(Wrap(Event("DTSTART;TZID=Europe/Berlin:19900101T003000\n"
+                                             "RRULE:FREQ=HOURLY;INTERVAL=6\n")));
+  bool truncated = true;
+  v = cal::Expand(hourly, T("20260701T000000Z"), T("20260702T000000Z"), &truncated);
+  CHECK_FALSE(truncated);
+  CHECK(Starts(v) == std::vector<int64_t>{T("20260701T043000Z"), T("20260701T103000Z"), T("20260701T163000Z"),
+                                          T("20260701T223000Z")});
+  // A year-1013 start with a weekly rule.
+  cal::Object old_start = MustIngest(Wrap(Event("DTSTART:10130507T090000Z\nRRULE:FREQ=WEEKLY;BYDAY=TH\n")));
+  v = cal::Expand(old_start, T("20261123T000000Z"), T("20261130T000000Z"), &truncated);
+  CHECK_FALSE(truncated);
+  CHECK(Starts(v) == std::vector<int64_t>{T("20261126T090000Z")});
+  // The DTSTART instance is still there, and EXDATE still applies after a jump.
+  cal::Object daily = MustIngest(Wrap(Event("DTSTART:20000101T090000Z\nRRULE:FREQ=DAILY\n"
+                                            "EXDATE:20261202T090000Z\n")));
+  CHECK(cal::Expand(daily, T("20000101T000000Z"), T("20000102T000000Z")).size() == 1);
+  CHECK(Starts(cal::Expand(daily, T("20261201T000000Z"), T("20261204T000000Z"))) ==
+        std::vector<int64_t>{T("20261201T090000Z"), T("20261203T090000Z")});
 }
 
 TEST_CASE("RANGE=THISANDFUTURE moves the rest of the series", "[calendar][expand]") {
@@ -879,4 +925,39 @@ TEST_CASE("LimitRecurrenceSetToText keeps the master and the overrides in range"
   std::string later = cal::LimitRecurrenceSetToText(o, T("20261110T000000Z"), T("20261201T000000Z"));
   CHECK(later.find("CANCELLED") != std::string::npos);
   CHECK(later.find("Weekly (moved)") == std::string::npos);
+}
+
+TEST_CASE("Thousands of overrides with alarms on an infinite rule stay bounded", "[calendar][expand][limits]") {
+  std::string body = Event("DTSTART:20000101T090000Z\nDURATION:PT1H\nRRULE:FREQ=DAILY\n");
+  for (int i = 0; i < 2000; ++i) {
+    std::string rid = cal::FormatUtc(T("20000101T090000Z") + int64_t{i} * 86400 * 3);
+    body += Event("RECURRENCE-ID:" + rid + "\nDTSTART:" + rid + "\nDURATION:PT2H\n" +
+                  "BEGIN:VALARM\nACTION:DISPLAY\nDESCRIPTION:x\nTRIGGER:-PT" + std::to_string(i % 50 + 1) +
+                  "M\nEND:VALARM\n");
+  }
+  cal::IngestOptions big;
+  big.max_bytes = 4 << 20;
+  cal::Object o = MustIngest(Wrap(body), big);
+  CHECK(o.components.size() == 2001);
+  CHECK_FALSE(o.last_end.has_value());
+  bool truncated = false;
+  std::vector<cal::Instance> v = cal::Expand(o, T("20000101T000000Z"), T("20300101T000000Z"), &truncated);
+  CHECK(v.size() == cal::kMaxInstances);
+  CHECK(truncated);
+  // The alarm of the override on day 3*1999 fires 1999 % 50 + 1 = 50 minutes before it.
+  int64_t last = T("20000101T090000Z") + int64_t{1999} * 86400 * 3;
+  cal::CompFilter alarm;
+  alarm.name = "VALARM";
+  alarm.time_range = cal::TimeRange{last - 50 * 60, last - 49 * 60};
+  cal::CompFilter event;
+  event.name = "VEVENT";
+  event.comp_filters = {alarm};
+  cal::CompFilter top;
+  top.name = "VCALENDAR";
+  top.comp_filters = {event};
+  CHECK(cal::Matches(o, top));
+  alarm.time_range = cal::TimeRange{last + 60, last + 120};
+  event.comp_filters = {alarm};
+  top.comp_filters = {event};
+  CHECK_FALSE(cal::Matches(o, top));
 }
