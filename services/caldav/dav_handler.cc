@@ -327,8 +327,9 @@ Resource Resolve(pqxx::work& tx, const Identity& who, std::string_view path) {
   if (!acct) return r;
   r.owner = *acct;
   r.grant = GrantLevel(tx, acct->id, who.account_id);
-  // The owner's first access to anything under the home creates its default calendar.
-  if (acct->id == who.account_id) EnsureHome(tx, acct->id);
+  // The first access of the owner (or of a delegate who may write, e.g. to a shared
+  // mailbox's calendar) to anything under the home creates its default calendar.
+  if (r.grant >= kWrite) EnsureHome(tx, acct->id);
   if (seg.size() == 3) {
     r.kind = Kind::kHome;
     r.href = HomeHref(acct->address);
@@ -890,6 +891,8 @@ http::Response Request::Propfind(pqxx::work& tx, const Resource& r) {
   if (depth != "0" && depth != "1") {
     return Precondition(403, kDav, "propfind-finite-depth");
   }
+  // Free/busy-only grantees see the calendar collection, never its objects.
+  if (r.kind == Kind::kObject && r.access < kRead) return Forbidden();
   auto pf = dav::ParsePropfind(req_.body);
   if (!pf.ok()) return Simple(400, std::string(pf.status().message()));
   PropCtx c{who_, tx, options_};

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "caldav/itip.h"
+#include "lib/calstore/calstore.h"
 #include "lib/base/strings.h"
 #include "lib/log/log.h"
 #include "lib/rpc/rpc.h"
@@ -40,9 +41,6 @@ std::string Sha256Hex(std::string_view s, size_t bytes) {
   return Hex(digest, std::min<size_t>(bytes, SHA256_DIGEST_LENGTH));
 }
 
-// Strong ETag of a stored object: the first 128 bits of its SHA-256, hex.
-std::string Etag(std::string_view ical) { return Sha256Hex(ical, 16); }
-
 struct Result {
   sv1::ItipOutcome outcome = sv1::ITIP_OUTCOME_UNSPECIFIED;
   std::string detail;
@@ -50,32 +48,16 @@ struct Result {
 
 Result Ignored(std::string detail) { return {sv1::ITIP_OUTCOME_IGNORED, std::move(detail)}; }
 
-// calendars.sync_token + 1 and the calendar_changes row for `uri`.
+// The account's scheduling inbox, created when missing (uri "inbox", or "schedule-inbox"
+// when a regular calendar has that uri), locked for this transaction: every write to one
+// account's inbox goes through here, one at a time.
+int64_t LockInboxTx(pqxx::work& tx, int64_t account) { return calstore::EnsureCalendarTx(tx, account, "inbox"); }
+
 void BumpTx(pqxx::work& tx, int64_t account, int64_t calendar, const std::string& uri, const char* op) {
-  int64_t token = tx.exec_params1("UPDATE calendars SET sync_token = sync_token + 1 WHERE account_id = $1 AND id = $2 "
-                                  "RETURNING sync_token",
-                                  account, calendar)[0]
-                      .as<int64_t>();
-  tx.exec_params("INSERT INTO calendar_changes (account_id, calendar_id, token, uri, op) VALUES ($1, $2, $3, $4, $5)",
-                 account, calendar, token, uri, op);
+  calstore::BumpTx(tx, account, calendar, uri, op);
 }
 
-// The account's scheduling inbox, created when missing, locked for this transaction (every
-// write to one account's inbox goes through here, one at a time).
-int64_t LockInboxTx(pqxx::work& tx, int64_t account) {
-  for (const char* uri : {"inbox", "schedule-inbox", "schedule-inbox-1"}) {
-    pqxx::result r = tx.exec_params(
-        "SELECT id FROM calendars WHERE account_id = $1 AND kind = 'inbox' FOR UPDATE", account);
-    if (!r.empty()) return r[0][0].as<int64_t>();
-    // A regular calendar may already use the uri: then the next candidate.
-    tx.exec_params(
-        "INSERT INTO calendars (account_id, uri, kind, display_name, components) "
-        "VALUES ($1, $2, 'inbox', 'Scheduling inbox', '{VEVENT,VTODO,VJOURNAL,VFREEBUSY}') ON CONFLICT DO NOTHING",
-        account, std::string(uri));
-  }
-  return tx.exec_params1("SELECT id FROM calendars WHERE account_id = $1 AND kind = 'inbox' FOR UPDATE", account)[0]
-      .as<int64_t>();
-}
+using calstore::Etag;
 
 // One of the recipient's own copies of the event (regular calendars only).
 struct Copy {

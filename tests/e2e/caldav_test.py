@@ -21,6 +21,9 @@ requests. Checks:
      calendar -> 403; HTTPS works too
   h) sharing (kitectl calendar share): read lets the grantee read but not write (403);
      read-write lets the grantee write; unshare takes it away again
+  i) delegation (account_grants through kitectl shared grant): --write writes the shared
+     account's calendar, --read only reads; principal-property-search by display name;
+     RFC 4331 quota properties on the home
 Never uses DNS: every address is 127.0.0.1 and every domain ends in .test.
 """
 import base64
@@ -403,6 +406,40 @@ class CalDav(SuiteTestCase):
         self.ok("calendar", "unshare", addr("cala"), "team", addr("calb"))
         status, _, _ = self.request("GET", path + "t.ics", user="calb")
         self.assertEqual(status, 403)
+
+    @record_failure
+    def test_i_delegation_search_quota(self):
+        # Delegation through account_grants: a shared account's calendars.
+        self.ok("shared", "add", addr("calteam"), "--name", "Team Room")
+        self.ok("shared", "grant", addr("calteam"), addr("calc"), "--write")
+        self.ok("shared", "grant", addr("calteam"), addr("calb"), "--read")
+        team = f"/dav/calendars/{addr('calteam')}/calendar/"
+        status, _, data = self.put(team + "d.ics", SINGLE.format(tag="i"), user="calc")
+        self.assertEqual(status, 201, data)
+        status, _, data = self.request("GET", team + "d.ics", user="calb")
+        self.assertEqual(status, 200)
+        self.assertIn(b"single-i@client.test", data)
+        status, _, _ = self.put(team + "e.ics", SINGLE.format(tag="i2"), user="calb")
+        self.assertEqual(status, 403)
+        status, _, _ = self.request("GET", team + "d.ics", user="cala")
+        self.assertEqual(status, 403)
+        # principal-property-search by display name.
+        body = """<?xml version="1.0"?><d:principal-property-search xmlns:d="DAV:">
+<d:property-search><d:prop><d:displayname/></d:prop><d:match>team ro</d:match></d:property-search>
+<d:prop><d:displayname/></d:prop></d:principal-property-search>"""
+        status, _, data = self.request("REPORT", "/dav/principals/", body, {"Depth": "0",
+                                                                             "Content-Type": "application/xml"})
+        self.assertEqual(status, 207, data)
+        self.assertIn(f"/dav/principals/{addr('calteam')}/".encode(), data)
+        self.assertIn(b"Team Room", data)
+        self.assertNotIn(addr("cala").encode(), data)
+        # Quota properties (RFC 4331) on the home.
+        body = """<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:quota-used-bytes/>
+<d:quota-available-bytes/></d:prop></d:propfind>"""
+        status, _, data = self.request("PROPFIND", self.home("cala"), body, {"Depth": "0"})
+        self.assertEqual(status, 207)
+        self.assertRegex(data.decode(), r"<d:quota-used-bytes>\d+</d:quota-used-bytes>")
+        self.assertRegex(data.decode(), r"<d:quota-available-bytes>\d+</d:quota-available-bytes>")
 
 
 if __name__ == "__main__":

@@ -69,7 +69,9 @@ int64_t EnsureCalendarTx(pqxx::work& tx, int64_t account_id, std::string_view ki
   std::string components = k == "calendar" ? "{VEVENT,VTODO}" : "{VEVENT,VTODO,VJOURNAL,VFREEBUSY}";
   // The plain uri may be taken by a calendar of another kind: then a numbered one.
   for (int i = 0; i < 100; ++i) {
-    std::string uri = i == 0 ? k : k + "-" + std::to_string(i);
+    // "inbox", "schedule-inbox", "inbox-2", ... (kite-caldav's scheduling service has
+    // always used the first two).
+    std::string uri = i == 0 ? k : i == 1 && k != "calendar" ? "schedule-" + k : k + "-" + std::to_string(i);
     pqxx::result ins = tx.exec_params(
         "INSERT INTO calendars (account_id, uri, kind, display_name, components) VALUES ($1, $2, $3, $4, $5::text[]) "
         "ON CONFLICT DO NOTHING RETURNING id",
