@@ -1542,6 +1542,7 @@ http::Response DavHandler::Handle(const http::Request& request, const Identity& 
   std::vector<int64_t> changed;
   std::optional<http::Response> rolled_back;
   absl::StatusOr<http::Response> resp = pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<http::Response> {
+    if (before_attempt_) before_attempt_();
     Request r(request, who, options_, hook_);
     try {
       http::Response out = r.Run(tx);
@@ -1563,6 +1564,7 @@ http::Response DavHandler::Handle(const http::Request& request, const Identity& 
     changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
     for (int64_t a : changed) on_change_(a);
   }
+  if (after_commit_) after_commit_();
   return std::move(*resp);
 }
 

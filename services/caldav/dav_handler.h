@@ -46,6 +46,11 @@ class DavHandler {
   DavHandler(store::Pool& pool, HandlerOptions options) : pool_(pool), options_(std::move(options)) {}
   void set_hook(SchedulingHook* hook) { hook_ = hook; }
   void set_on_change(std::function<void(int64_t account)> f) { on_change_ = std::move(f); }
+  // Called on the request's thread at the start of every transaction attempt, and once
+  // after a commit (after on_change): the scheduler's per-thread effects are dropped before
+  // and finished after (free/busy invalidation of other accounts, enqueueing iMIP mail).
+  void set_before_attempt(std::function<void()> f) { before_attempt_ = std::move(f); }
+  void set_after_commit(std::function<void()> f) { after_commit_ = std::move(f); }
 
   // Never throws; store failures answer 503.
   http::Response Handle(const http::Request& request, const Identity& who);
@@ -55,6 +60,8 @@ class DavHandler {
   HandlerOptions options_;
   SchedulingHook* hook_ = nullptr;
   std::function<void(int64_t)> on_change_;
+  std::function<void()> before_attempt_;
+  std::function<void()> after_commit_;
 };
 
 }  // namespace kite::caldav

@@ -110,7 +110,13 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
     const auto started = std::chrono::steady_clock::now();
     http::Response resp;
     const bool head = req.method == "HEAD";
-    if (req.path == "/.well-known/caldav" || req.path == "/.well-known/caldav/") {
+    std::optional<http::Response> public_answer;
+    if (public_routes_) {
+      public_answer = co_await rt_.Blocking([this, &req] { return public_routes_(req); });
+    }
+    if (public_answer) {
+      resp = std::move(*public_answer);
+    } else if (req.path == "/.well-known/caldav" || req.path == "/.well-known/caldav/") {
       resp.status = 301;
       resp.Set("Location", "/dav/");
     } else if (req.method == "OPTIONS") {

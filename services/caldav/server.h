@@ -12,6 +12,8 @@
 #define KITE_SERVICES_CALDAV_SERVER_H_
 
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -38,11 +40,18 @@ class Server {
          ServerOptions options);
   boost::asio::awaitable<void> Session(std::shared_ptr<net::Connection> conn);
 
+  // Paths served without authentication before CalDAV routing (client setup: autoconfig,
+  // Autodiscover, MTA-STS; the external free/busy URL): returns the answer, or nullopt for
+  // "not mine". Runs on the worker pool (it may call other services). Set before serving.
+  using PublicRoutes = std::function<std::optional<http::Response>(const http::Request&)>;
+  void set_public_routes(PublicRoutes routes) { public_routes_ = std::move(routes); }
+
  private:
   daemon::Runtime& rt_;
   DavHandler& handler_;
   std::shared_ptr<kite::auth::v1::Auth::StubInterface> auth_;
   ServerOptions options_;
+  PublicRoutes public_routes_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& duration_;
 };
