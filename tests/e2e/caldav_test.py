@@ -24,6 +24,10 @@ requests. Checks:
   i) delegation (account_grants through kitectl shared grant): --write writes the shared
      account's calendar, --read only reads; principal-property-search by display name;
      RFC 4331 quota properties on the home
+  j) client setup on the same HTTP front, without authentication: Thunderbird autoconfig
+     (both paths) names this host with IMAP 993/143, POP3 995, SMTP 465/587 for a local
+     domain and 404 for another; Outlook Autodiscover (POX POST) answers the same servers;
+     /.well-known/mta-sts.txt on Host mta-sts.example.test is an RFC 8461 policy
 Never uses DNS: every address is 127.0.0.1 and every domain ends in .test.
 """
 import base64
@@ -440,6 +444,50 @@ class CalDav(SuiteTestCase):
         self.assertEqual(status, 207)
         self.assertRegex(data.decode(), r"<d:quota-used-bytes>\d+</d:quota-used-bytes>")
         self.assertRegex(data.decode(), r"<d:quota-available-bytes>\d+</d:quota-available-bytes>")
+
+    @record_failure
+    def test_j_client_setup(self):
+        import xml.etree.ElementTree as ET
+        for path in ("/.well-known/autoconfig/mail/config-v1.1.xml", "/mail/config-v1.1.xml"):
+            status, headers, data = self.request("GET", f"{path}?emailaddress={addr('cala')}", user=None)
+            self.assertEqual(status, 200, data)
+            self.assertIn("xml", headers.get("content-type", ""))
+            root = ET.fromstring(data)
+            servers = {}
+            for kind in ("incomingServer", "outgoingServer"):
+                for e in root.iter(kind):
+                    servers.setdefault(e.get("type"), []).append(
+                        (e.findtext("hostname"), e.findtext("port"), e.findtext("socketType"), e.findtext("username")))
+            self.assertIn(("mail.example.test", "993", "SSL", "%EMAILADDRESS%"), servers["imap"])
+            self.assertIn(("mail.example.test", "143", "STARTTLS", "%EMAILADDRESS%"), servers["imap"])
+            self.assertIn(("mail.example.test", "995", "SSL", "%EMAILADDRESS%"), servers["pop3"])
+            self.assertIn(("mail.example.test", "465", "SSL", "%EMAILADDRESS%"), servers["smtp"])
+            self.assertIn(("mail.example.test", "587", "STARTTLS", "%EMAILADDRESS%"), servers["smtp"])
+        status, _, _ = self.request("GET", "/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=a@nowhere.test",
+                                    user=None)
+        self.assertEqual(status, 404)
+        pox = ('<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/'
+               'autodiscover/outlook/requestschema/2006"><Request><EMailAddress>' + addr("cala") +
+               '</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/'
+               'outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>')
+        status, _, data = self.request("POST", "/autodiscover/autodiscover.xml", pox,
+                                       {"Content-Type": "text/xml"}, user=None)
+        self.assertEqual(status, 200, data)
+        text = data.decode()
+        self.assertIn("<Server>mail.example.test</Server>", text)
+        self.assertRegex(text, r"<Type>IMAP</Type>")
+        self.assertRegex(text, r"<Port>993</Port>")
+        status, headers, data = self.request("GET", "/.well-known/mta-sts.txt", None,
+                                             {"Host": "mta-sts.example.test"}, user=None)
+        self.assertEqual(status, 200, data)
+        self.assertTrue(headers.get("content-type", "").startswith("text/plain"), headers)
+        lines = [ln.strip() for ln in data.decode().splitlines() if ln.strip()]
+        self.assertEqual(lines[0], "version: STSv1")
+        self.assertIn("mode: testing", lines)
+        self.assertIn("mx: mail.example.test", lines)
+        self.assertTrue(any(re.fullmatch(r"max_age: \d+", ln) for ln in lines), lines)
+        status, _, _ = self.request("GET", "/.well-known/mta-sts.txt", None, {"Host": "mta-sts.nowhere.test"}, user=None)
+        self.assertEqual(status, 404)
 
 
 if __name__ == "__main__":
