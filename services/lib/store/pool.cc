@@ -1,8 +1,10 @@
 #include "lib/store/pool.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <exception>
 
 #include "absl/strings/match.h"
@@ -54,6 +56,27 @@ std::string WithDefaults(const PgOptions& options) {
 absl::Status WithSqlState(absl::StatusCode code, absl::string_view what, const pqxx::sql_error& e,
                           absl::string_view password) {
   return absl::Status(code, absl::StrCat(what, " [SQLSTATE ", e.sqlstate(), "]: ", OneLine(e.what(), password)));
+}
+
+// An idle connection is usable when it is open and its socket has nothing to read: the
+// server sends nothing to an idle session of ours (no LISTEN), so readable means it said
+// goodbye (a restart or crash: FATAL 57P01 and/or EOF) or something we cannot account for.
+// Checking here, before BEGIN, matters beyond saving a retry: libpqxx 6.4 leaks the error
+// PGresult when a statement fails on a connection that just broke (connection_base::
+// make_result throws from encoding_id() before the result is owned; fixed upstream in
+// libpqxx 7.7, jtv/libpqxx#500), and after a restart every pooled connection would.
+bool IdleConnectionUsable(const pqxx::connection& connection) {
+  if (!connection.is_open()) return false;
+  int fd = connection.sock();
+  if (fd < 0) return false;
+  pollfd p{};
+  p.fd = fd;
+  p.events = POLLIN;
+  int n;
+  do {
+    n = ::poll(&p, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  return n == 0;
 }
 
 }  // namespace
@@ -201,23 +224,31 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Connect() {
 
 absl::StatusOr<Pool::Lease> Pool::Acquire() {
   uint64_t generation;
-  {
-    absl::MutexLock lock(&mu_);
-    auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return !idle_.empty() || open_ < options_.pool_size;
-    };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&available), absl::FromChrono(options_.acquire_timeout))) {
-      return absl::ResourceExhaustedError(absl::StrCat("all ", options_.pool_size, " connections to PostgreSQL at ",
-                                                       server_, " stayed busy for ",
-                                                       options_.acquire_timeout.count(), " ms"));
-    }
-    generation = generation_;
-    if (!idle_.empty()) {
-      std::unique_ptr<pqxx::connection> connection = std::move(idle_.back());
+  while (true) {
+    std::unique_ptr<pqxx::connection> idle;
+    {
+      absl::MutexLock lock(&mu_);
+      auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !idle_.empty() || open_ < options_.pool_size;
+      };
+      if (!mu_.AwaitWithTimeout(absl::Condition(&available), absl::FromChrono(options_.acquire_timeout))) {
+        return absl::ResourceExhaustedError(absl::StrCat("all ", options_.pool_size,
+                                                         " connections to PostgreSQL at ", server_,
+                                                         " stayed busy for ", options_.acquire_timeout.count(),
+                                                         " ms"));
+      }
+      generation = generation_;
+      if (idle_.empty()) {
+        ++open_;  // reserve the slot, connect without holding the lock
+        break;
+      }
+      idle = std::move(idle_.back());
       idle_.pop_back();
-      return Lease(this, std::move(connection), generation);
     }
-    ++open_;  // reserve the slot, connect without holding the lock
+    if (IdleConnectionUsable(*idle)) return Lease(this, std::move(idle), generation);
+    // Dead while idle (the server restarted): drop it and the other idle ones, then take a
+    // fresh connection, so no statement ever runs on it.
+    Return(std::move(idle), generation, /*broken=*/true);
   }
   absl::StatusOr<std::unique_ptr<pqxx::connection>> connection = Connect();
   if (!connection.ok()) {
