@@ -6,11 +6,8 @@
 //    absl::Status (see StatusFromPqxx for the mapping by SQLSTATE).
 //  - A broken connection is never handed out twice: it is dropped, the other idle
 //    connections are dropped with it (a server restart kills them all), and the next
-//    acquire opens a fresh one. An idle connection is checked before it is handed out (its
-//    socket must have nothing to read), so one the server closed while it sat in the pool
-//    is replaced without running a statement on it. A PostgreSQL restart therefore costs
-//    callers at most one retried transaction (a connection that breaks mid-transaction),
-//    never a restart of the daemon.
+//    acquire opens a fresh one. A PostgreSQL restart therefore costs callers at most one
+//    retried transaction, never a restart of the daemon.
 //  - Error messages name the server as host:port and never contain the password.
 // Input is trusted configuration (the URL) and SQL written by Kite; values from the network
 // reach PostgreSQL only as query parameters (exec_params), never spliced into SQL text.
@@ -129,10 +126,8 @@ class Pool {
   Pool& operator=(const Pool&) = delete;
   ~Pool();
 
-  // Borrows a connection: an idle one that is still open, a new one while fewer than
-  // pool_size are open, or the next one released (waiting up to acquire_timeout, then
-  // ResourceExhausted). An idle connection the server closed is dropped with the other idle
-  // ones, and a fresh one opened instead.
+  // Borrows a connection: an idle one, a new one while fewer than pool_size are open, or the
+  // next one released (waiting up to acquire_timeout, then ResourceExhausted).
   absl::StatusOr<Lease> Acquire();
 
   // Runs fn(pqxx::work&) in a transaction (READ COMMITTED unless fn says SET TRANSACTION)
