@@ -14,6 +14,21 @@
 #include "absl/time/time.h"
 #include "lib/store/url.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+// LeakSanitizer's built-in suppressions for this program (the sanitizer build only). One
+// entry, for a leak inside libpqxx 6.4 (Debian 12's) that no caller can avoid: when a
+// statement fails because the connection just broke (server restart or crash, backend
+// terminated mid-transaction), connection_base::make_result calls encoding_id() before it
+// owns libpq's error PGresult, encoding_id() throws broken_connection, and the PGresult (with
+// its blocks, which LeakSanitizer then counts as suppressed too) is never PQclear'ed. Fixed
+// upstream in libpqxx 7.7 (https://github.com/jtv/libpqxx/pull/500). Kite never calls libpq's
+// exec functions itself, so every PGresult comes from libpqxx, which owns the others. Pool
+// keeps this rare: idle connections are checked before use (IdleConnectionUsable below), so
+// only a connection that breaks in the middle of a transaction gets here. Tested by
+// store_test "A connection that breaks mid-transaction is retried once on a fresh one".
+extern "C" const char* __lsan_default_suppressions() { return "leak:PQmakeEmptyPGresult\n"; }
+#endif
+
 namespace kite::store {
 namespace {
 

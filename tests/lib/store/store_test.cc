@@ -261,6 +261,25 @@ TEST_CASE("The pool shares pool_size connections among many threads", "[store][p
   CHECK(n.value() == 160);
 }
 
+TEST_CASE("A connection that breaks mid-transaction is retried once on a fresh one", "[store][pool]") {
+  std::unique_ptr<Pool> pool = MigratedPool("midtxn", 2);
+  int calls = 0;
+  absl::StatusOr<int> r = pool->Transact([&](pqxx::work& txn) {
+    if (++calls == 1) {
+      // Another session ends this one while its transaction is open (as a server restart
+      // would): the next statement finds the connection gone.
+      int pid = txn.exec1("SELECT pg_backend_pid()")[0].as<int>();
+      pqxx::connection other(pool->options().url);
+      pqxx::nontransaction(other).exec_params("SELECT pg_terminate_backend($1)", pid);
+    }
+    return txn.exec1("SELECT 7")[0].as<int>();
+  });
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  CHECK(*r == 7);
+  CHECK(calls == 2);
+}
+
 TEST_CASE("The pool survives a PostgreSQL restart", "[store][pool][restart]") {
   testing::PrivatePg pg("store_restart");
   std::unique_ptr<Pool> pool = MakePool(pg.url(), 2);
