@@ -242,6 +242,7 @@ grpc::Status SchedulingService::DeliverItip(grpc::ServerContext*, const sv1::Del
     return rpc::ToGrpc(r.status());
   }
   family_.Add({{"outcome", OutcomeLabel(r->outcome)}}).Increment();
+  if (r->outcome == sv1::ITIP_OUTCOME_APPLIED && on_change_) on_change_(req->recipient_account_id());
   log::Info("itip.delivered").Kv("spool_id", req->spool_id()).Kv("recipient", recipient).Kv("part", req->part())
       .Kv("method", req->method()).Kv("sender", sender).Kv("uid", parsed.ok() ? parsed->uid : std::string())
       .Kv("outcome", OutcomeLabel(r->outcome)).Kv("detail", r->detail);
