@@ -932,6 +932,15 @@ class Security(SuiteTestCase):
             ("COPY", own_cal, None, {"Destination": f"http://127.0.0.1{cal}planted3.ics"}),
             ("POST", self.home(BOB) + "outbox/", secret_event("x@example.test"), {"Content-Type": "text/calendar"}),
             ("GET", self.home(BOB) + "inbox/", None, {}),
+            # Other spellings of the same object: case, escapes, dot segments through the
+            # own home, doubled slashes.
+            ("GET", f"/dav/calendars/{BOB.upper()}/calendar/secret.ics", None, {}),
+            ("GET", "/dav/calendars/%62ob%40example.test/calendar/secret.ics", None, {}),
+            ("GET", f"{self.home(ALICE)}../{BOB}/calendar/secret.ics", None, {}),
+            ("GET", f"{self.home(ALICE)}%2e%2e/{BOB}/calendar/secret.ics", None, {}),
+            ("GET", f"{own_cal}..%2f..%2f{BOB}%2fcalendar%2fsecret.ics", None, {}),
+            ("GET", f"/dav/calendars//{BOB}//calendar//secret.ics", None, {}),
+            ("PROPFIND", f"{self.home(ALICE)}../{BOB}/calendar/", propfind, dict(xml, Depth="1")),
             ("PROPFIND", self.home(BOB) + "inbox/", propfind, dict(xml, Depth="1")),
         ]
         for method, path, body, headers in requests_:
@@ -948,8 +957,13 @@ class Security(SuiteTestCase):
         # python3-caldav sees no calendar of bob's.
         client = caldav.DAVClient(f"http://127.0.0.1:{self.port('http')}/dav/", username=ALICE, password=PASSWORD,
                                   timeout=60)
-        with self.assertRaises(caldav.lib.error.DAVError):
-            caldav.Calendar(client=client, url=f"http://127.0.0.1:{self.port('http')}{cal}").events()
+        try:
+            with self.assertRaises(caldav.lib.error.DAVError):
+                caldav.Calendar(client=client, url=f"http://127.0.0.1:{self.port('http')}{cal}").events()
+            names = [c.url.path for c in client.principal().calendars()]
+            self.assertFalse([n for n in names if BOB in n], names)
+        finally:
+            client.session.close()
         # bob's calendar is untouched.
         status, data = self.http("GET", obj, user=BOB)
         self.assertEqual(status, 200)
@@ -1116,12 +1130,25 @@ class Security(SuiteTestCase):
             checks.insert(0, ("raw", f"VAC-RAW-{tag}"))
         else:
             print(f"[Security] ManageSieve refused the raw CR/LF vacation script: {refused!r}", file=sys.stderr)
+            # Then :from with CR/LF (the sender's own address line) on that account instead.
+            from_script = ('require ["vacation"];\n'
+                           f'vacation :days 1 :from "{VAC_RAW}\r\nReply-To: injected@other.test"\n'
+                           f'  "VAC-FROM-{tag}: I am away.";\n')
+            r = self.kitectl("sieve", "put", VAC_RAW, "away-from", "-", "--activate", stdin=from_script)
+            if r.returncode == 0:
+                sender = f"from-{tag}@other.test"
+                self.deliver(VAC_RAW, self.message(VAC_RAW, "hello", f"to {VAC_RAW}", sender=sender), sender=sender)
+                checks.insert(0, ("from", f"VAC-FROM-{tag}"))
+            else:
+                print(f"[Security] kitectl refused a :from with CR/LF: {r.stderr.strip()}", file=sys.stderr)
         for what, needle in checks:
             raw = self.wait_sink(needle)
             msg = self.assert_no_injected_header(raw, f"vacation reply ({what})")
             self.assertIn("auto-replied", str(msg["Auto-Submitted"]))
             self.assertEqual([a.addr_spec for a in msg["To"].addresses], [f"{what}-{tag}@other.test"])
             self.assertEqual(len(msg["From"].addresses), 1)
+            print(f"[Security] vacation reply ({what}) header:\n{header_block(raw).decode(errors='replace')}",
+                  file=sys.stderr)
         # iMIP: an invitation whose texts carry line breaks and header-looking text.
         uid = f"imip-{tag}"
         carol = f"carol-{tag}@other.test"
@@ -1139,10 +1166,12 @@ class Security(SuiteTestCase):
         self.assertIn(status, (201, 204), data)
         raw = self.wait_sink(uid)
         msg = self.assert_no_injected_header(raw, "iMIP invitation")
+        print(f"[Security] iMIP header:\n{header_block(raw).decode(errors='replace')}", file=sys.stderr)
         self.assertEqual([a.addr_spec for a in msg["To"].addresses], [carol])
         self.assertEqual([a.addr_spec for a in msg["From"].addresses], [OLGA])
         parts = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
         self.assertEqual(len(parts), 1)
+        self.assertEqual(psql(self, "SELECT recipient FROM spool_recipients WHERE recipient ILIKE '%injected%'"), [])
         self.assertEqual(parts[0].get_param("method"), "REQUEST")
 
 
