@@ -50,7 +50,6 @@ import shutil
 import signal
 import smtplib
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -418,6 +417,10 @@ class Security(SuiteTestCase):
             '<"user@remote.test">',
             "<user@remote.test.>",
             "<USER@REMOTE.TEST>",
+            "<user@[192.0.2.1]>",
+            "<user@[IPv6:2001:db8::1]>",
+            "<user@remote.test> NOTIFY=NEVER",
+            "<user@example.test@remote.test>",
         ]
 
         def refused(cmd, probe):
@@ -814,7 +817,8 @@ class Security(SuiteTestCase):
             own_uid = m.append("INBOX", None, None, self.message(ALICE, "alice's", "ALICE-OWN"))
             self.assertEqual(own_uid[0], "OK")
             for box in (f"Shared/{BOB}/INBOX", f"Shared/{BOB}/Secret", f"Shared/{BOB}", f"../{BOB}/INBOX",
-                        f"{BOB}/INBOX", "Shared/example.test/INBOX", f'"Other Users/{BOB}/INBOX"'):
+                        f"{BOB}/INBOX", "Shared/example.test/INBOX", f'"Other Users/{BOB}/INBOX"',
+                        f"SHARED/{BOB.upper()}/INBOX", f"Shared/{BOB}/./INBOX", f"Shared/{BOB}//INBOX"):
                 t = self.imap_try
                 for typ, data in (t(m.select, box), t(m.select, box, True), t(m.status, box, "(MESSAGES UIDNEXT)"),
                                   t(m.append, box, None, None, self.message(BOB, "planted", "PLANTED")),
@@ -914,6 +918,10 @@ class Security(SuiteTestCase):
                      "<D:displayname>owned</D:displayname></D:prop></D:set></D:propertyupdate>")
         own_cal = self.home(ALICE) + "calendar/"
         self.assertEqual(self.http("PROPFIND", self.home(ALICE), headers={"Depth": "1"})[0], 207)
+        own_obj = own_cal + "own.ics"
+        status, data = self.http("PUT", own_obj, secret_event("alice-own@example.test").replace(MARKERS[0], "ALICE-OWN"),
+                                 {"Content-Type": "text/calendar"})
+        self.assertEqual(status, 201, data)
         requests_ = [
             ("GET", obj, None, {}), ("HEAD", obj, None, {}),
             ("PUT", obj, secret_event("bob-secret@example.test").replace(MARKERS[0], "OVERWRITTEN"),
@@ -930,6 +938,9 @@ class Security(SuiteTestCase):
             ("COPY", obj, None, {"Destination": f"http://127.0.0.1{own_cal}stolen.ics"}),
             ("MOVE", obj, None, {"Destination": f"http://127.0.0.1{own_cal}stolen.ics"}),
             ("COPY", own_cal, None, {"Destination": f"http://127.0.0.1{cal}planted3.ics"}),
+            ("COPY", own_obj, None, {"Destination": f"http://127.0.0.1{cal}planted4.ics"}),
+            ("MOVE", own_obj, None, {"Destination": f"http://127.0.0.1{cal}planted5.ics"}),
+            ("COPY", own_obj, None, {"Destination": f"http://127.0.0.1{cal}secret.ics", "Overwrite": "T"}),
             ("POST", self.home(BOB) + "outbox/", secret_event("x@example.test"), {"Content-Type": "text/calendar"}),
             ("GET", self.home(BOB) + "inbox/", None, {}),
             # Other spellings of the same object: case, escapes, dot segments through the
@@ -969,7 +980,9 @@ class Security(SuiteTestCase):
         self.assertEqual(status, 200)
         self.assertIn(MARKERS[0].encode(), data)
         self.assertNotIn(b"OVERWRITTEN", data)
-        self.assertEqual(self.http("GET", cal + "planted.ics", user=BOB)[0], 404)
+        for name in ("planted.ics", "planted3.ics", "planted4.ics", "planted5.ics"):
+            self.assertEqual(self.http("GET", cal + name, user=BOB)[0], 404, name)
+        self.assertEqual(self.http("GET", own_obj)[0], 200)
         # ---- ManageSieve: scripts are per account.
         c = Lines(self.port("managesieve"))
         try:
@@ -1171,6 +1184,25 @@ class Security(SuiteTestCase):
         self.assertEqual([a.addr_spec for a in msg["From"].addresses], [OLGA])
         parts = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
         self.assertEqual(len(parts), 1)
+        # Nobody schedules in another user's name: alice's event naming bob as ORGANIZER
+        # sends no invitation (iMIP is spooled in the PUT's own transaction, so the spool
+        # shows it at once).
+        spoofed = f"spoofed-{tag}@other.test"
+        spoof = crlf("BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//Kite security e2e//EN\nBEGIN:VEVENT\n"
+                     f"UID:spoof-{tag}\nDTSTAMP:20261101T090000Z\nDTSTART:20270302T100000Z\n"
+                     f"DTEND:20270302T110000Z\nSUMMARY:From bob, honestly\nORGANIZER:mailto:{BOB}\n"
+                     f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:{BOB}\n"
+                     f"ATTENDEE;RSVP=TRUE;PARTSTAT=NEEDS-ACTION:mailto:{spoofed}\n"
+                     f"ATTENDEE;RSVP=TRUE;PARTSTAT=NEEDS-ACTION:mailto:{OLGA}\nEND:VEVENT\nEND:VCALENDAR\n")
+        self.assertEqual(self.http("PROPFIND", self.home(ALICE), headers={"Depth": "1"})[0], 207)
+        status, data = self.http("PUT", self.home(ALICE) + f"calendar/spoof-{tag}.ics", spoof,
+                                 {"Content-Type": "text/calendar; charset=utf-8"})
+        self.assertIn(status, (201, 204, 403), data)
+        self.assertEqual(psql(self, "SELECT recipient FROM spool_recipients WHERE recipient = :'v1'", spoofed), [])
+        # Nor does it reach the local attendee, nor bob's own calendar.
+        rows = psql(self, "SELECT a.address FROM calendar_objects o JOIN accounts a ON a.id = o.account_id "
+                          "WHERE o.uid = :'v1'", f"spoof-{tag}")
+        self.assertEqual(sorted(r[0] for r in rows), [ALICE] if status in (201, 204) else [], rows)
         self.assertEqual(psql(self, "SELECT recipient FROM spool_recipients WHERE recipient ILIKE '%injected%'"), [])
         self.assertEqual(parts[0].get_param("method"), "REQUEST")
 
