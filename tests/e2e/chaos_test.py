@@ -84,6 +84,12 @@ class Stream:
         self.deadline = time.monotonic() + deadline
         self.lock = threading.Lock()
         self.next_seq = 0
+        # Numbers above hold_at wait until release(): the stream cannot end before the last
+        # fault, however fast it runs. held: how long it had to wait (printed).
+        self.hold_at = total
+        self.released = threading.Event()
+        self.held_since = None
+        self.held = 0.0
         self.accepted, self.unacked, self.refused = set(), set(), set()
         self.via = {"mta": 0, "submission": 0}
         self.reconnects = {"mta": 0, "submission": 0}
@@ -109,11 +115,22 @@ class Stream:
             return len(self.accepted)
 
     def take(self):
+        while True:
+            with self.lock:
+                if self.next_seq >= self.total:
+                    return None
+                if self.next_seq < self.hold_at or self.released.is_set():
+                    self.next_seq += 1
+                    return self.next_seq
+                if self.held_since is None:
+                    self.held_since = time.monotonic()
+            self.released.wait(1)
+
+    def release(self):
         with self.lock:
-            if self.next_seq >= self.total:
-                return None
-            self.next_seq += 1
-            return self.next_seq
+            if self.held_since is not None:
+                self.held = time.monotonic() - self.held_since
+            self.released.set()
 
     def connect(self, front, account):
         if front == "mta":
@@ -292,10 +309,14 @@ class ChaosTest(SuiteTestCase):
         self.assertEqual(redis_cli(self, "FLUSHALL"), "OK")
 
     def postgres_restart(self):
+        t0 = time.monotonic()
         self.kite_local("restart-postgres", str(PG_DOWN))
+        t1 = time.monotonic()
         # The daemons reconnect on their own; nothing is restarted.
         for d in DAEMONS:
             self.assertTrue(wait_healthy(self, d, RECOVER_WAIT), f"kite-{d} not SERVING after the PostgreSQL restart")
+        print(f"[{TAG}] PostgreSQL back after {t1 - t0:.1f} s; every daemon SERVING {time.monotonic() - t1:.1f} s later",
+              file=sys.stderr)
 
     def mailbox_counts(self):
         """{(seq, address): [mailbox names, one per entry]} for every chaos-N message filed."""
@@ -338,17 +359,21 @@ class ChaosTest(SuiteTestCase):
         self.assertTrue(wait_until(lambda: all(c.loops > 0 for c in clients), 60, 0.2),
                         "the IMAP clients did not start working")
 
-        faults = [self.kill_daemon(d) for d in ["mta", "submission", "delivery", "imap", "pop3", "caldav",
-                                                  "freebusy", "auth"]]
-        faults += [("kill -9 Redis, restart", self.redis_restart), ("Redis FLUSHALL", self.redis_flush),
-                   (f"PostgreSQL stop -m immediate, {PG_DOWN} s down, start", self.postgres_restart)]
+        # Interleaved, so that the Redis and PostgreSQL faults also fall in the middle of the stream.
+        k = self.kill_daemon
+        faults = [k("mta"), ("kill -9 Redis, restart", self.redis_restart), k("submission"), k("delivery"),
+                  (f"PostgreSQL stop -m immediate, {PG_DOWN} s down, start", self.postgres_restart), k("imap"),
+                  k("pop3"), ("Redis FLUSHALL", self.redis_flush), k("caldav"), k("freebusy"), k("auth")]
 
-        stream = Stream(self, MESSAGES, SMTP_SESSIONS, SUBMISSION_SESSIONS, STREAM_DEADLINE).start()
+        stream = Stream(self, MESSAGES, SMTP_SESSIONS, SUBMISSION_SESSIONS, STREAM_DEADLINE)
+        stream.hold_at = MESSAGES - MESSAGES // (len(faults) + 2)  # the last stretch after the last fault
+        stream.start()
         injected = []
         for k, (what, fault) in enumerate(faults, 1):
             # Spread over the stream: fault k once k/(n+2) of the messages are accepted.
             at = MESSAGES * k // (len(faults) + 2)
-            reached = wait_until(lambda: stream.accepted_count() >= at or stream.done(), STREAM_DEADLINE, 0.1)
+            reached = wait_until(lambda: stream.accepted_count() >= at or stream.held_since or stream.done(),
+                                 STREAM_DEADLINE, 0.1)
             self.assertTrue(reached and not stream.done(),
                             f"the stream ended or stalled at {stream.accepted_count()} accepted before '{what}'")
             t0 = time.monotonic()
@@ -357,10 +382,11 @@ class ChaosTest(SuiteTestCase):
             print(f"[{TAG}] {what}: at {stream.accepted_count()} accepted, backlog {self.backlog()}, "
                   f"recovered in {time.monotonic() - t0:.1f} s ({time.monotonic() - began:.0f} s)", file=sys.stderr)
         faults_done = time.monotonic()
+        stream.release()
         stream.join()
         streamed = time.monotonic()
-        print(f"[{TAG}] stream done: {len(stream.accepted)} accepted ({time.monotonic() - began:.0f} s)",
-              file=sys.stderr)
+        print(f"[{TAG}] stream done: {len(stream.accepted)} accepted ({time.monotonic() - began:.0f} s; "
+              f"held {stream.held:.0f} s before its last stretch for the faults to finish)", file=sys.stderr)
 
         drained = wait_until(lambda: self.backlog() == 0 and self.pending() == 0, DRAIN_WAIT, 1)
         drain_done = time.monotonic()
