@@ -275,6 +275,14 @@ class ChaosTest(SuiteTestCase):
             return 0
         return int(out[0]) if out and out[0].isdigit() else 0
 
+    def all_serving(self):
+        """One `kitectl --json health`: every daemon SERVING."""
+        try:
+            states = {item["daemon"]: item["status"] for item in self.kitectl("--json", "health").json()}
+        except ValueError:
+            return False
+        return all(states.get(f"kite-{d}") == "SERVING" for d in DAEMONS)
+
     def pids(self):
         out = {}
         for d in DAEMONS:
@@ -313,8 +321,8 @@ class ChaosTest(SuiteTestCase):
         self.kite_local("restart-postgres", str(PG_DOWN))
         t1 = time.monotonic()
         # The daemons reconnect on their own; nothing is restarted.
-        for d in DAEMONS:
-            self.assertTrue(wait_healthy(self, d, RECOVER_WAIT), f"kite-{d} not SERVING after the PostgreSQL restart")
+        self.assertTrue(wait_until(self.all_serving, RECOVER_WAIT, 0.5),
+                        f"not every daemon SERVING after the PostgreSQL restart: {self.kitectl('health').stdout}")
         print(f"[{TAG}] PostgreSQL back after {t1 - t0:.1f} s; every daemon SERVING {time.monotonic() - t1:.1f} s later",
               file=sys.stderr)
 
@@ -443,6 +451,7 @@ class ChaosTest(SuiteTestCase):
         self.assertEqual(queue_list, [], "kitectl queue list is not empty")
         self.assertEqual(pending, 0, "kite:deliver entries left pending")
         self.assertEqual(dead, [], "daemons not running at the end")
+        self.assertTrue(self.all_serving(), f"not every daemon SERVING at the end: {self.kitectl('health').stdout}")
         self.assertTrue(imap_back, "an IMAP client did not work again after the faults: "
                         + "; ".join(f"{address(c.account)}: {c.last_error}" for c in clients))
         # kill -9 of kite-imap broke every session: each client must have come back.
