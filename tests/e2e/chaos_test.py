@@ -32,11 +32,13 @@ Afterwards (the checks; none on time):
     reconnects per client, the SMTP reconnects, and the duration.
 Bounded in count and time. Never uses DNS: 127.0.0.1 and .test only.
 """
+import collections
 import imaplib
 import os
 import poplib
+import re
 import smtplib
-import ssl
+import socket
 import sys
 import threading
 import time
@@ -91,6 +93,7 @@ class Stream:
         self.held_since = None
         self.held = 0.0
         self.accepted, self.unacked, self.refused = set(), set(), set()
+        self.refused_codes = collections.Counter()
         self.via = {"mta": 0, "submission": 0}
         self.reconnects = {"mta": 0, "submission": 0}
         self.threads = [threading.Thread(target=self.worker, args=("mta",), daemon=True) for _ in range(smtp)]
@@ -164,6 +167,8 @@ class Stream:
                 code, resp = conn.data(body)
                 with self.lock:
                     (self.accepted if code == 250 else self.refused).add(seq)
+                    if code != 250:
+                        self.refused_codes[code] += 1
                     self.via[front] += 1
                 seq = self.take()
             except (smtplib.SMTPException, OSError):
@@ -340,6 +345,45 @@ class ChaosTest(SuiteTestCase):
             found.setdefault((int(seq) if seq else -1, addr), []).append(mailbox)
         return found
 
+    def idle_sees_delivery(self):
+        """IDLE on chaos1's INBOX, one more message to it over SMTP: True once '* N EXISTS' with
+        a larger N arrives (kite-delivery published, kite-imap's notifier heard it)."""
+        s = insecure_context().wrap_socket(socket.create_connection(("127.0.0.1", self.port("imap_tls")), timeout=60))
+        f = s.makefile("rb")
+
+        def command(tag, text):
+            s.sendall(f"{tag} {text}\r\n".encode())
+            lines = []
+            while True:
+                line = f.readline()
+                if not line:
+                    raise AssertionError(f"IMAP connection closed after {text}")
+                lines.append(line.rstrip(b"\r\n"))
+                if line.startswith(tag.encode() + b" "):
+                    if not line.startswith(tag.encode() + b" OK"):
+                        raise AssertionError(f"{text}: {line!r}")
+                    return lines
+
+        try:
+            f.readline()  # greeting
+            command("a1", f'LOGIN "{address(1)}" "{password(1)}"')
+            exists = max(int(m.group(1)) for m in (re.match(rb"\* (\d+) EXISTS", x) for x in command("a2", "SELECT INBOX")) if m)
+            s.sendall(b"a3 IDLE\r\n")
+            if not f.readline().startswith(b"+"):
+                return False
+            _, body = message(address(1), 1, "idle-probe")
+            with smtplib.SMTP("127.0.0.1", self.port("smtp"), local_hostname="client.test", timeout=60) as c:
+                c.sendmail("probe@client.test", [address(1)], body)
+            deadline = time.monotonic() + RECOVER_WAIT
+            while time.monotonic() < deadline:
+                m = re.match(rb"\* (\d+) EXISTS", f.readline())
+                if m and int(m.group(1)) > exists:
+                    s.sendall(b"DONE\r\n")
+                    return True
+            return False
+        finally:
+            s.close()
+
     def pop3_works(self):
         p = poplib.POP3_SSL("127.0.0.1", self.port("pop3_tls"), context=insecure_context(), timeout=30)
         try:
@@ -367,10 +411,12 @@ class ChaosTest(SuiteTestCase):
         self.assertTrue(wait_until(lambda: all(c.loops > 0 for c in clients), 60, 0.2),
                         "the IMAP clients did not start working")
 
-        # Interleaved, so that the Redis and PostgreSQL faults also fall in the middle of the stream.
+        # Interleaved, so that the Redis and PostgreSQL faults also fall in the middle of the stream;
+        # kite-imap is killed before Redis is, so the IDLE check at the end sees whether its
+        # notifier came back from the Redis restart on its own.
         k = self.kill_daemon
-        faults = [k("mta"), ("kill -9 Redis, restart", self.redis_restart), k("submission"), k("delivery"),
-                  (f"PostgreSQL stop -m immediate, {PG_DOWN} s down, start", self.postgres_restart), k("imap"),
+        faults = [k("mta"), k("imap"), k("submission"), ("kill -9 Redis, restart", self.redis_restart),
+                  k("delivery"), (f"PostgreSQL stop -m immediate, {PG_DOWN} s down, start", self.postgres_restart),
                   k("pop3"), ("Redis FLUSHALL", self.redis_flush), k("caldav"), k("freebusy"), k("auth")]
 
         stream = Stream(self, MESSAGES, SMTP_SESSIONS, SUBMISSION_SESSIONS, STREAM_DEADLINE)
@@ -422,11 +468,12 @@ class ChaosTest(SuiteTestCase):
         pids = self.pids()
         dead = [d for d, pid in pids.items() if pid is None or not self.alive(pid)]
         pop3_count = self.pop3_works()
+        idle_ok = self.idle_sees_delivery()  # after the counts: its message is not a chaos-N one
 
         print(f"[{TAG}] RESULT sent {MESSAGES}, accepted {len(stream.accepted)} "
               f"(kite-mta + kite-submission: {stream.via['mta']} + {stream.via['submission']} answered), "
               f"unacknowledged {len(stream.unacked)} (of which delivered {unacked_delivered}), "
-              f"refused {len(stream.refused)}, delivered {delivered}, "
+              f"refused {len(stream.refused)} {dict(stream.refused_codes)}, delivered {delivered}, "
               f"duplicates {sum(len(v) - 1 for v in duplicates.values())}, lost {len(lost)}", file=sys.stderr)
         print(f"[{TAG}] faults injected ({len(injected)}): {'; '.join(injected)}", file=sys.stderr)
         print(f"[{TAG}] IMAP reconnects per client: "
@@ -435,7 +482,8 @@ class ChaosTest(SuiteTestCase):
               + f"; SMTP reconnects: kite-mta {stream.reconnects['mta']}, kite-submission "
               f"{stream.reconnects['submission']}", file=sys.stderr)
         print(f"[{TAG}] left: spool rows {spool_rows}, spool_recipients {queued_rows}, queue list "
-              f"{len(queue_list)}, kite:deliver pending {pending}; POP3 STAT {pop3_count}; daemons not running {dead}",
+              f"{len(queue_list)}, kite:deliver pending {pending}; POP3 STAT {pop3_count}; IDLE told of new mail "
+              f"{idle_ok}; daemons not running {dead}",
               file=sys.stderr)
         print(f"[{TAG}] duration: stream {streamed - began:.0f} s, drained {drain_done - began:.0f} s, "
               f"total {time.monotonic() - began:.0f} s", file=sys.stderr)
@@ -458,6 +506,7 @@ class ChaosTest(SuiteTestCase):
         for c in clients:
             self.assertGreaterEqual(c.reconnects, 1, f"IMAP client of {address(c.account)} never reconnected")
         self.assertGreaterEqual(pop3_count, 1, "POP3 shows no message")
+        self.assertTrue(idle_ok, "IDLE was not told of a delivery after the faults")
         # Most of the stream must have been accepted, or the test proves little.
         self.assertGreaterEqual(len(stream.accepted), MESSAGES * 9 // 10, "too few messages accepted")
         if SUBMISSION_SESSIONS:
