@@ -1,28 +1,25 @@
 # shellcheck shell=bash
-# `scripts/bench all`: sourced by scripts/bench (which has parsed the arguments: BIN, OUT, QUICK,
-# POSTFIX, DOVECOT, RADICALE) to run every benchmark that has a peer, one after the other, each
-# on a suite of its own, then tests/bench/bench_report.py for the table, the JSON and the chart.
+# `scripts/bench all`: sourced by scripts/bench once it has started the suite (DATA, OFFSET, BIN,
+# OUT, QUICK, POSTFIX, DOVECOT, RADICALE set) to run every benchmark that has a peer, one after
+# the other on that one suite (starting a suite costs a minute on a busy 2-core machine; the
+# benchmarks use domains and accounts of their own and leave the queue empty), each in a
+# subshell with its own sizes, then tests/bench/bench_report.py for the table, the JSON and
+# the chart.
 #
 # Sizes: chosen so that the whole run stays under 15 minutes on a 2-core machine (measured:
 # docs/performance.md); --quick shrinks every one of them for trying the command out.
 # Nothing here passes or fails on time; a benchmark that fails is reported and the rest go on.
 
 bench_all() {
-  local out svg dir start root=0 rc
-  out=${OUT:-$REPO/var/bench/results.json}
+  local out svg dir start=$BENCH_START root=0 rc
+  out=$ALL_OUT
   case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
   svg="${out%.json}.svg"
   dir="$(dirname "$out")/all"
   mkdir -p "$dir"
   rm -f "$dir"/*.json "$dir"/*.log "$dir/runs.tsv"
   [ "$(id -u)" = 0 ] && root=1
-  start=$SECONDS
 
-  local needed=(kitectl kite-auth kite-mta kite-submission kite-delivery kite-imap kite-pop3 kite-caldav
-    kite-freebusy fb_seed) exe
-  for exe in "${needed[@]}"; do
-    [ -x "$BIN/$exe" ] || die "$BIN/$exe not found (build: ninja -C $(dirname "$BIN") ${needed[*]})"
-  done
   /usr/bin/python3 "$REPO/tests/bench/bench_report.py" machine --bin "$BIN" --repo "$REPO" >"$dir/machine.json"
   say "all: $(/usr/bin/python3 "$REPO/tests/bench/bench_report.py" describe "$dir/machine.json")"
   case "$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$(dirname "$BIN")/CMakeCache.txt" 2>/dev/null)" in
@@ -35,51 +32,53 @@ bench_all() {
   # The peers: what can run here, and why not when not.
   local pf_opt=() dc_opt=() rad_opt=() pf_note="" dc_note="" rad_note="" smtp_note=""
   if [ "$POSTFIX" = no ]; then
-    pf_opt=(--no-postfix); pf_note="peer not measured: --no-postfix"
+    pf_opt=(POSTFIX=no); pf_note="peer not measured: --no-postfix"
   elif [ ! -x /usr/sbin/postfix ]; then
-    pf_opt=(--no-postfix); pf_note="peer not available: postfix is not installed (scripts/install-deps)"
+    pf_opt=(POSTFIX=no); pf_note="peer not available: postfix is not installed (scripts/install-deps)"
   elif [ $root = 0 ]; then
-    pf_opt=(--no-postfix); pf_note="peer not available: the private Postfix needs root (its master runs as root)"
+    pf_opt=(POSTFIX=no); pf_note="peer not available: the private Postfix needs root (its master runs as root)"
   fi
   [ -x /usr/sbin/smtp-source ] ||
     smtp_note="not run: Postfix's smtp-source (the load generator) is not installed (apt-get install postfix)"
   if [ "$DOVECOT" = no ]; then
-    dc_opt=(--no-dovecot); dc_note="peer not measured: --no-dovecot"
+    dc_opt=(DOVECOT=no); dc_note="peer not measured: --no-dovecot"
   elif [ $root = 0 ]; then
-    dc_opt=(--no-dovecot)
+    dc_opt=(DOVECOT=no)
     dc_note="peer not available: the private Dovecot needs root"
     [ -x /usr/sbin/dovecot ] || dc_note+=" (and dovecot-imapd/dovecot-pop3d are not installed)"
   fi
   if [ "$RADICALE" = no ]; then
-    rad_opt=(--no-radicale); rad_note="peer not measured: --no-radicale"
+    rad_opt=(RADICALE=no); rad_note="peer not measured: --no-radicale"
   elif [ ! -x /usr/bin/radicale ] && [ $root = 0 ]; then
-    rad_opt=(--no-radicale); rad_note="peer not available: radicale is not installed (apt-get install radicale)"
+    rad_opt=(RADICALE=no); rad_note="peer not available: radicale is not installed (apt-get install radicale)"
   fi
 
-  # name, peer note, arguments (full run | quick run).
+  # Each benchmark's settings (scripts/bench's variables), full run or --quick.
   local smtp e2e delivery imap pop3 caldav freebusy
   if [ "$QUICK" = 1 ]; then
-    smtp=(--messages 200 --concurrency 1,20 --sizes 4096 --scaling-replicas 1,2)
-    e2e=(--messages 200 --sessions 10 --serial-messages 30)
-    delivery=(--messages 300 --list-messages 10 --list-members 20 --replicas 1,2)
-    imap=(--users 4 --messages 60 --clients 10 --seconds 1 --replicas 1,2 --idle-connections 500
-      --dovecot-idle-connections 100 --latency-trials 5)
-    pop3=(--users 10 --messages 10 --clients 10 --seconds 1)
-    caldav=(--clients 4 --events 20 --seconds 2)
-    freebusy=(--users 100 --queries 50 --clients 4 --seconds 2)
+    smtp=(MESSAGES=200 CONCURRENCY=1,20 SIZES=4096 SCALING_REPLICAS=1,2)
+    e2e=(MESSAGES=200 SESSIONS=10 SERIAL_MESSAGES=30)
+    delivery=(MESSAGES=300 LIST_MESSAGES=10 LIST_MEMBERS=20 REPLICAS=1,2 CASES=single,list)
+    imap=(USERS=4 MESSAGES=60 CLIENTS=10 SECONDS_EACH=1 REPLICAS=1,2 IDLE_CONNECTIONS=500 DOVECOT_IDLE=100
+      LATENCY_TRIALS=5)
+    pop3=(USERS=10 MESSAGES=10 CLIENTS=10 SECONDS_EACH=1)
+    caldav=(CLIENTS=4 EVENTS=20 SECONDS_EACH=2)
+    freebusy=(USERS=100 QUERIES=50 CLIENTS=4 SECONDS_EACH=2)
   else
-    smtp=(--messages 1000 --concurrency 1,20,100 --sizes 4096,65536 --scaling-replicas 1,2)
-    e2e=(--messages 1000 --sessions 20 --serial-messages 100)
-    delivery=(--messages 2000 --list-messages 50 --list-members 100 --replicas 1,2)
-    imap=(--users 10 --messages 300 --clients 10,100 --seconds 2 --replicas 1,2 --idle-connections 10000
-      --dovecot-idle-connections 1000 --latency-trials 20)
-    pop3=(--users 100 --messages 20 --clients 10,100 --seconds 3)
-    caldav=(--clients 10 --events 100 --seconds 4)
-    freebusy=(--users 1000 --queries 200 --clients 4 --seconds 4)
+    smtp=(MESSAGES=1000 CONCURRENCY=1,20,100 SIZES=4096,65536 SCALING_REPLICAS=1,2)
+    e2e=(MESSAGES=1000 SESSIONS=20 SERIAL_MESSAGES=100)
+    delivery=(MESSAGES=2000 LIST_MESSAGES=50 LIST_MEMBERS=100 REPLICAS=1,2 CASES=single,list)
+    imap=(USERS=10 MESSAGES=300 CLIENTS=10,100 SECONDS_EACH=2 REPLICAS=1,2 IDLE_CONNECTIONS=10000
+      DOVECOT_IDLE=1000 LATENCY_TRIALS=20)
+    pop3=(USERS=100 MESSAGES=20 CLIENTS=10,100 SECONDS_EACH=3)
+    caldav=(CLIENTS=10 EVENTS=100 SECONDS_EACH=4)
+    freebusy=(USERS=1000 QUERIES=200 CLIENTS=4 SECONDS_EACH=4)
   fi
 
-  # run_one NAME NOTE ARGS...: one benchmark through scripts/bench, its output to the terminal
-  # and NAME.log, its figures to NAME.json; a line in runs.tsv (name, status, seconds, note).
+  # run_one NAME NOTE VAR=VALUE...: one benchmark (scripts/bench's bench_NAME) in a subshell with
+  # those settings, its output to the terminal and NAME.log, its figures to NAME.json; a line in
+  # runs.tsv (name, status, seconds, note). Afterwards whatever a failed run may have left
+  # stopped or started is put back: kite-delivery running, no extra replica.
   run_one() {
     local name=$1 note=$2 t rc
     shift 2
@@ -87,7 +86,13 @@ bench_all() {
     say "==== $name ($(date -u +%H:%M:%S) UTC, $((SECONDS - start)) s into the run)${note:+ -- $note}"
     t=$SECONDS
     set +e
-    "$REPO/scripts/bench" "$name" --bin "$BIN" --out "$dir/$name.json" "$@" 2>&1 | tee "$dir/$name.log"
+    (
+      set -e
+      for kv in "$@"; do printf -v "${kv%%=*}" '%s' "${kv#*=}"; done
+      GIVEN=(users messages seconds replicas)
+      OUT="$dir/$name.json"
+      "bench_$name"
+    ) 2>&1 | tee "$dir/$name.log"
     rc=${PIPESTATUS[0]}
     set -e
     if [ "$rc" = 0 ]; then
@@ -96,6 +101,11 @@ bench_all() {
       printf '%s\tfailed (exit %s; see %s)\t%s\t%s\n' "$name" "$rc" "$dir/$name.log" $((SECONDS - t)) "$note" \
         >>"$dir/runs.tsv"
       say "$name failed (exit $rc); going on with the others"
+      local r
+      for r in delivery@2 mta@2 imap@2; do
+        "$REPO/scripts/kite-local" kill-daemon "$r" TERM --data "$DATA" >/dev/null 2>&1 || true
+      done
+      "$REPO/scripts/kite-local" start-daemon delivery --data "$DATA" >/dev/null 2>&1 || true
     fi
   }
   if [ -n "$smtp_note" ]; then

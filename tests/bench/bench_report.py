@@ -122,13 +122,17 @@ def kib(size):
     return f"{size // 1024} KiB" if size >= 1024 else f"{size} B"
 
 
+def sessions(n):
+    return f"{n} session" + ("" if n == 1 else "s")
+
+
 def rows_smtp(doc):
     out = []
     for r in doc.get("results", []):
-        out.append(row("SMTP acceptance", f"SMTP accept {kib(r['size'])}, {r['concurrency']} sessions", "msg/s",
+        out.append(row("SMTP acceptance", f"SMTP accept {kib(r['size'])}, {sessions(r['concurrency'])}", "msg/s",
                        r.get("kite_msgs_per_s"), r.get("postfix_msgs_per_s"), "Postfix"))
     for r in doc.get("scaling", []):
-        out.append(row("Scaling", f"SMTP accept {kib(r['size'])}, {r['concurrency']} sessions, "
+        out.append(row("Scaling", f"SMTP accept {kib(r['size'])}, {sessions(r['concurrency'])}, "
                        f"{r['replicas']} kite-mta", "msg/s", r.get("kite_msgs_per_s"), r.get("postfix_msgs_per_s"),
                        "Postfix (1 server)"))
     return out
@@ -275,23 +279,25 @@ def num(v):
 
 def print_table(summary, runs):
     width = max([len(r["benchmark"]) for r in summary] + [30])
-    print(f"{'benchmark':<{width}}  {'unit':<11} {'Kite':>9} {'peer':>9}  {'Kite/peer':>9}  peer")
+    print(f"{'benchmark':<{width}}  {'unit':<17} {'Kite':>9} {'peer':>9}  {'Kite/peer':>9}  peer")
     section = None
     for r in summary:
         if r["section"] != section:
             section = r["section"]
             print(f"-- {section}")
-        unit = r["unit"] + (" (lower better)" if not r["higher_is_better"] else "")
+        unit = r["unit"] + (" (lower=better)" if not r["higher_is_better"] else "")
         ratio = f"{r['ratio']:.2f}" if r["ratio"] else "-"
         mark = ""
-        if r["advantage"]:
+        if r["advantage"] and r["compared_with"] == "target":
+            mark = "  within target" if r["advantage"] >= 1 else "  target missed"
+        elif r["advantage"]:
             mark = "  Kite ahead" if r["advantage"] > 1.05 else "  peer ahead" if r["advantage"] < 0.95 else "  even"
         if r["peer"] is None:
             mark = "  peer not measured"
-        print(f"{r['benchmark']:<{width}}  {unit:<11} {num(r['kite']):>9} {num(r['peer']):>9}  {ratio:>9}  "
+        print(f"{r['benchmark']:<{width}}  {unit:<17} {num(r['kite']):>9} {num(r['peer']):>9}  {ratio:>9}  "
               f"{r['peer_name']}{mark}")
     for run_ in runs:
-        if run_.get("status") != "ok" or run_.get("note"):
+        if run_.get("status") != "ok" or (run_.get("note") and "not" in run_["note"]):
             print(f"!! {run_['name']}: {run_.get('status')}{': ' + run_['note'] if run_.get('note') else ''}")
 
 

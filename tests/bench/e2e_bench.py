@@ -260,7 +260,7 @@ def send(port, tls_ctx, login, recipients, tag, seqs, size, sessions, accepted, 
         raise RuntimeError(errors[0])
 
 
-def phase(server, port, login, recipients, poller, tag, count, sessions, size, limit):
+def phase(server, port, login, recipients, poller, tag, count, sessions, size, limit, label=None):
     accepted, lock = {}, threading.Lock()
     start = time.monotonic()
     send(port, client_context(), login, recipients, tag, range(1, count + 1), size, sessions, accepted, lock)
@@ -273,7 +273,7 @@ def phase(server, port, login, recipients, poller, tag, count, sessions, size, l
     last = max(seen.values()) if seen else None
     total_s = (last - start) if last else None
     row = {
-        "server": server, "phase": "serial" if sessions == 1 else "loaded", "sessions": sessions,
+        "server": server, "phase": label or ("serial" if sessions == 1 else "loaded"), "sessions": sessions,
         "messages": count, "accepted": len(accepted), "in_mailbox": len(seen), "complete": complete,
         "send_seconds": round(sent_s, 3), "seconds": round(total_s, 3) if total_s else None,
         "accept_msgs_per_s": round(len(accepted) / sent_s, 1),
@@ -353,7 +353,7 @@ def main():
     poller.start()
     try:
         # A few messages first, not measured: connections, caches and the delivery consumer warm.
-        phase("kite", args.submission_port, True, recipients, poller, "kwarm", 10, 2, args.size, limit)
+        phase("kite", args.submission_port, True, recipients, poller, "kwarm", 10, 2, args.size, limit, "warm-up")
         rows.append(phase("kite", args.submission_port, True, recipients, poller, "kserial",
                           args.serial_messages, 1, args.size, limit))
         rows.append(phase("kite", args.submission_port, True, recipients, poller, "kloaded", args.messages,
@@ -368,7 +368,7 @@ def main():
         poller = Poller(MaildirScan(pf.mail_dir), args.poll)
         poller.start()
         try:
-            phase("postfix", pf.smtpd_port, False, recipients, poller, "pwarm", 10, 2, args.size, limit)
+            phase("postfix", pf.smtpd_port, False, recipients, poller, "pwarm", 10, 2, args.size, limit, "warm-up")
             rows.append(phase("postfix", pf.smtpd_port, False, recipients, poller, "pserial",
                               args.serial_messages, 1, args.size, limit))
             rows.append(phase("postfix", pf.smtpd_port, False, recipients, poller, "ploaded", args.messages,
