@@ -6,6 +6,7 @@ renders an SVG chart of Kite against its peer per benchmark. Standard library on
     bench_report.py machine                      # prints the machine description as JSON
     bench_report.py report --dir D --out F.json --svg F.svg --machine M.json [--runs D/runs.tsv]
     bench_report.py svg --json F.json --svg F.svg   # re-renders a chart from a results file
+    bench_report.py markdown --json F.json          # the summary as a Markdown table
 
 The ratio is Kite/peer. For rates (higher is better) a ratio above 1 means Kite is ahead; for
 latencies and memory (lower is better) below 1 means Kite is ahead. The chart plots the
@@ -301,6 +302,27 @@ def print_table(summary, runs):
             print(f"!! {run_['name']}: {run_.get('status')}{': ' + run_['note'] if run_.get('note') else ''}")
 
 
+def markdown(results):
+    """The summary as a Markdown table (for docs/performance.md)."""
+    lines = ["| benchmark | unit | Kite | peer | Kite/peer | |", "|---|---|---:|---:|---:|---|"]
+    section = None
+    for r in results["summary"]:
+        if r["section"] != section:
+            section = r["section"]
+            lines.append(f"| **{section}** | | | | | |")
+        unit = r["unit"] + ("" if r["higher_is_better"] else ", lower is better")
+        ratio = f"{r['ratio']:.2f}" if r["ratio"] else "–"
+        if r["compared_with"] == "target":
+            verdict = "within target" if (r["advantage"] or 0) >= 1 else "target missed"
+        elif r["advantage"] is None:
+            verdict = "peer not measured"
+        else:
+            verdict = "Kite ahead" if r["advantage"] > 1.05 else "peer ahead" if r["advantage"] < 0.95 else "even"
+        lines.append(f"| {r['benchmark']} | {unit} | {num(r['kite'])} | {num(r['peer'])} {r['peer_name']} | "
+                     f"{ratio} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
 # ---------------------------------------------------------------------------- SVG
 COLOURS = {"ahead": "#2e7d32", "behind": "#c62828", "target_ok": "#1565c0", "target_miss": "#ef6c00"}
 
@@ -309,7 +331,7 @@ def svg(results):
     """Horizontal bars of Kite's advantage over its peer, log2 scale, one row per benchmark."""
     summary = [r for r in results["summary"] if r.get("advantage")]
     m = results.get("machine", {})
-    row_h, top, left, plot_w, right = 17, 78, 360, 440, 70
+    row_h, top, left, plot_w, right = 17, 78, 360, 400, 250
     rows_n = len(summary) + len({r["section"] for r in summary})
     height = top + rows_n * row_h + 46
     width = left + plot_w + right
@@ -353,6 +375,8 @@ def svg(results):
                    f'{e(r["peer_name"])} {num(r["peer"])}</title></rect>')
         label = f"{a:.2f}x" if a < 10 else f"{a:.0f}x"
         out.append(f'<text x="{left + plot_w + 6}" y="{y + 12}" fill="{colour}">{label}</text>')
+        out.append(f'<text x="{left + plot_w + 50}" y="{y + 12}" fill="#555">Kite {num(r["kite"])} / '
+                   f'{e(r["peer_name"].split(" ")[0])} {num(r["peer"])} {e(r["unit"])}</text>')
         y += row_h
     ly = height - 22
     legend = [("ahead", "Kite ahead of its peer"), ("behind", "peer ahead of Kite"),
@@ -430,12 +454,16 @@ def main():
     r.add_argument("--total-seconds", type=int)
     d = sub.add_parser("describe")
     d.add_argument("machine_json")
+    md = sub.add_parser("markdown")
+    md.add_argument("--json", required=True)
     s = sub.add_parser("svg")
     s.add_argument("--json", required=True)
     s.add_argument("--svg", required=True)
     args = p.parse_args()
     if args.cmd == "machine":
         print(json.dumps(machine(args.bin, args.repo), indent=2))
+    elif args.cmd == "markdown":
+        sys.stdout.write(markdown(json.load(open(args.json))))
     elif args.cmd == "describe":
         print(describe(json.load(open(args.machine_json))))
     elif args.cmd == "report":
