@@ -341,14 +341,14 @@ def svg(results):
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">',
            f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
-           f'<text x="10" y="20" font-size="15" font-weight="bold">Kite vs its peer, same machine, same run '
-           f'(scripts/bench all)</text>',
+           '<text x="10" y="20" font-size="15" font-weight="bold">Kite vs its peer, same machine, same run '
+           '(scripts/bench all)</text>',
            f'<text x="10" y="38" fill="#444">{e(str(m.get("date_utc", "")))}; {e(str(m.get("cpu_model") or "CPU ?"))}, '
            f'{m.get("cores")} cores, {m.get("memory_gib")} GiB; {e(str(m.get("os") or ""))}; Kite '
            f'{e(str((m.get("kite_build") or {}).get("CMAKE_BUILD_TYPE") or "?"))} {e(str(m.get("kite_commit") or ""))}'
            f'</text>',
-           f'<text x="10" y="54" fill="#444">Bar: how many times better Kite is (rate: Kite/peer; latency, memory: '
-           f'peer/Kite). Right of 1x: Kite ahead. Log scale, clipped at 1/32x and 32x.</text>']
+           '<text x="10" y="54" fill="#444">Bar: how many times better Kite is (rate: Kite/peer; latency, memory: '
+           'peer/Kite). Right of 1x: Kite ahead. Log scale, clipped at 1/32x and 32x.</text>']
     # grid
     for p in range(int(lo), int(hi) + 1):
         gx = left + (p - lo) / (hi - lo) * plot_w
