@@ -7,6 +7,7 @@
 #include "lib/base/strings.h"
 #include "absl/strings/escaping.h"
 #include "absl/time/clock.h"
+#include "auth/sasl.h"
 #include "auth/scram.h"
 #include "lib/directory/credentials.h"
 #include "lib/password/scram.h"
@@ -415,7 +416,12 @@ grpc::Status AuthService::SaslStart(grpc::ServerContext*, const v1::SaslStartReq
   }
   if (mech == "LOGIN") {
     if (req->has_initial_response() && !req->initial_response().empty()) {
-      resp->set_state(absl::StrCat("LOGIN:", req->initial_response()));
+      absl::StatusOr<std::string> user = sasl::ParseLoginUsername(req->initial_response());
+      if (!user.ok()) {
+        Finish(resp, Result(v1::AUTH_RESULT_INVALID_CREDENTIALS, "Invalid credentials"));
+        return grpc::Status::OK;
+      }
+      resp->set_state(absl::StrCat("LOGIN:", *user));
       resp->set_challenge("Password:");
     } else {
       resp->set_state("LOGIN");
@@ -455,27 +461,26 @@ grpc::Status AuthService::SaslStep(grpc::ServerContext*, const v1::SaslStepReque
   }
   if (state == "PLAIN") {
     // authzid NUL authcid NUL passwd (RFC 4616); authzid must be empty or the user itself.
-    size_t a = msg.find('\0');
-    size_t b = a == std::string::npos ? a : msg.find('\0', a + 1);
-    if (b == std::string::npos) {
+    absl::StatusOr<sasl::Plain> plain = sasl::ParsePlain(msg);
+    if (!plain.ok()) {
       Finish(resp, Result(v1::AUTH_RESULT_MALFORMED, "Malformed PLAIN message"));
       return grpc::Status::OK;
     }
-    std::string authzid = msg.substr(0, a), authcid = msg.substr(a + 1, b - a - 1), pass = msg.substr(b + 1);
-    if (!authzid.empty() && absl::AsciiStrToLower(authzid) != absl::AsciiStrToLower(authcid)) {
+    if (!sasl::AuthzidPermitted(*plain)) {
       Finish(resp, Result(v1::AUTH_RESULT_INVALID_CREDENTIALS, "Authorization identity not permitted"));
       return grpc::Status::OK;
     }
-    Finish(resp, Authenticate(authcid, pass, req->client()));
+    Finish(resp, Authenticate(plain->authcid, plain->password, req->client()));
     return grpc::Status::OK;
   }
   if (state == "LOGIN") {
-    if (msg.size() > 320) {
+    absl::StatusOr<std::string> user = sasl::ParseLoginUsername(msg);
+    if (!user.ok()) {
       Finish(resp, Result(v1::AUTH_RESULT_INVALID_CREDENTIALS, "Invalid credentials"));
       return grpc::Status::OK;
     }
     resp->set_done(false);
-    resp->set_state(absl::StrCat("LOGIN:", msg));
+    resp->set_state(absl::StrCat("LOGIN:", *user));
     resp->set_challenge("Password:");
     return grpc::Status::OK;
   }

@@ -411,6 +411,7 @@ struct PropCtx {
   pqxx::work& tx;
   const HandlerOptions& options;
   const dav::CalendarData* calendar_data = nullptr;  // REPORT shaping of calendar-data
+  const calendar::Object* parsed = nullptr;          // the object already parsed (calendar-query)
 };
 
 std::string HrefEl(std::string_view href) { return dav::Element(kDav, "href", dav::Escape(href)); }
@@ -465,8 +466,13 @@ std::string SyncToken(const HandlerOptions& o, int64_t token) { return absl::Str
 std::string CalendarData(const PropCtx& c, const Resource& r) {
   const std::string& ical = r.obj->ical;
   if (c.calendar_data != nullptr && (c.calendar_data->expand || c.calendar_data->limit_recurrence_set)) {
-    auto obj = calendar::Load(ical, FloatingTz(r.cal));
-    if (obj) {
+    std::optional<calendar::Object> loaded;
+    const calendar::Object* obj = c.parsed;
+    if (obj == nullptr) {
+      loaded = calendar::Load(ical, FloatingTz(r.cal));
+      if (loaded) obj = &*loaded;
+    }
+    if (obj != nullptr) {
       if (c.calendar_data->expand) {
         const auto& tr = *c.calendar_data->expand;
         return calendar::ExpandToText(*obj, tr.start.value_or(INT64_MIN / 2), tr.end.value_or(INT64_MAX / 2));
@@ -734,6 +740,48 @@ std::string StatusResponse(std::string_view href, int status) {
 }
 
 // Children for Depth 1.
+// The objects of a resolved calendar `cal` in one query, as Resolve would give them one by
+// one (the requester's access is the calendar's). `where` narrows the rows (placeholders $3..;
+// `params` supplies them after the account and calendar ids).
+template <typename... Params>
+std::vector<Resource> ObjectsOf(pqxx::work& tx, const Resource& cal, std::string_view where, Params&&... params) {
+  pqxx::result rows = tx.exec_params(
+      absl::StrCat("SELECT account_id, calendar_id, id, uri, uid, component, ical, etag, size, organizer, sequence, "
+                   "extract(epoch FROM created_at)::bigint, extract(epoch FROM updated_at)::bigint "
+                   "FROM calendar_objects WHERE account_id = $1 AND calendar_id = $2 ",
+                   AV(where), " ORDER BY uri"),
+      cal.owner.id, cal.cal.id, std::forward<Params>(params)...);
+  std::vector<Resource> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    Resource o;
+    o.kind = Kind::kObject;
+    o.owner = cal.owner;
+    o.access = cal.access;
+    o.grant = cal.grant;
+    o.cal = cal.cal;
+    o.in_calendar = true;
+    calstore::ObjectRow& ob = o.obj.emplace();
+    ob.account_id = row[0].as<int64_t>();
+    ob.calendar_id = row[1].as<int64_t>();
+    ob.id = row[2].as<int64_t>();
+    ob.uri = row[3].as<std::string>();
+    ob.uid = row[4].as<std::string>();
+    ob.component = row[5].as<std::string>();
+    ob.ical = row[6].as<std::string>();
+    ob.etag = row[7].as<std::string>();
+    ob.size = row[8].as<int64_t>();
+    ob.organizer = row[9].is_null() ? std::string() : row[9].as<std::string>();
+    ob.sequence = row[10].as<int>();
+    o.obj_created = row[11].as<int64_t>();
+    o.obj_updated = row[12].as<int64_t>();
+    o.plain_path = ob.uri;
+    o.href = ObjHref(cal.owner.address, cal.cal.uri, ob.uri);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
 std::vector<Resource> ChildrenOf(pqxx::work& tx, const Identity& who, const Resource& r) {
   std::vector<Resource> out;
   if (r.kind == Kind::kRoot) {
@@ -753,15 +801,7 @@ std::vector<Resource> ChildrenOf(pqxx::work& tx, const Identity& who, const Reso
     }
     return out;
   }
-  if (r.kind == Kind::kCalendar && r.access >= kRead) {
-    pqxx::result rows = tx.exec_params(
-        "SELECT uri FROM calendar_objects WHERE account_id = $1 AND calendar_id = $2 ORDER BY uri", r.owner.id,
-        r.cal.id);
-    for (const auto& row : rows) {
-      out.push_back(Resolve(tx, who, ObjHref(r.owner.address, r.cal.uri, row[0].as<std::string>())));
-    }
-    return out;
-  }
+  if (r.kind == Kind::kCalendar && r.access >= kRead) return ObjectsOf(tx, r, "");
   if (r.kind == Kind::kPlain && r.plain->is_collection && r.grant >= kRead) {
     for (const Plain& p : PlainChildren(tx, r.owner.id, r.plain_path)) {
       out.push_back(Resolve(tx, who, PlainHref(r.owner.address, p.path, p.is_collection)));
@@ -1381,21 +1421,21 @@ http::Response Request::ReportQuery(pqxx::work& tx, const Resource& r, const dav
       }
     }
   }
-  pqxx::result rows = tx.exec_params(
-      "SELECT uri, ical FROM calendar_objects WHERE account_id = $1 AND calendar_id = $2 "
-      "AND ($3 = '' OR component = $3) "
-      "AND ($5::bigint IS NULL OR first_start IS NULL OR first_start <= to_timestamp($5)) "
-      "AND ($4::bigint IS NULL OR last_end IS NULL OR last_end >= to_timestamp($4)) ORDER BY uri",
-      r.owner.id, r.cal.id, component, start, end);
+  std::vector<Resource> objects =
+      ObjectsOf(tx, r,
+                "AND ($3 = '' OR component = $3) "
+                "AND ($5::bigint IS NULL OR first_start IS NULL OR first_start <= to_timestamp($5)) "
+                "AND ($4::bigint IS NULL OR last_end IS NULL OR last_end >= to_timestamp($4))",
+                component, start, end);
   PropCtx c{who_, tx, options_, &rep.calendar_data};
   std::string body = dav::MultistatusOpen();
-  for (const auto& row : rows) {
-    std::string ical = row[1].as<std::string>();
-    auto obj = calendar::Load(ical, FloatingTz(r.cal));
+  const std::string floating = FloatingTz(r.cal);
+  for (const Resource& o : objects) {
+    auto obj = calendar::Load(o.obj->ical, floating);
     if (!obj || !calendar::Matches(*obj, rep.filter)) continue;
-    Resource o = Resolve(tx, who_, ObjHref(r.owner.address, r.cal.uri, row[0].as<std::string>()));
-    if (o.kind != Kind::kObject) continue;
+    c.parsed = &*obj;  // calendar-data with expand / limit-recurrence-set reuses this parse
     body += PropResponse(c, o, rep.propfind);
+    c.parsed = nullptr;
   }
   body += dav::MultistatusClose();
   return XmlResponse(207, std::move(body));

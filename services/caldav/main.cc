@@ -198,7 +198,6 @@ int main(int argc, char** argv) {
     if (!pool.ok()) return pool.status();
     state.pool = std::move(*pool);
     state.scheduling = std::make_unique<kite::caldav::SchedulingService>(*state.pool, rt.metrics().registry());
-    rt.AddService(state.scheduling.get());
 
     auto tls = kite::daemon::LoadTls(rt);
     if (!tls.ok()) return tls.status();
@@ -210,6 +209,9 @@ int main(int argc, char** argv) {
     state.after_write = std::make_unique<AfterWrite>(*state.pool, kite::daemon::RedisOptions(c));
     state.handler->set_hook(state.scheduler.get());
     state.handler->set_on_change([](int64_t account) { state.after_write->Invalidate(account); });
+    // An emailed REPLY or CANCEL (iMIP through kite-delivery) changes calendars too.
+    state.scheduling->set_on_change([](int64_t account) { state.after_write->Invalidate(account); });
+    rt.AddService(state.scheduling.get());
     state.handler->set_before_attempt([] { (void)kite::caldav::Scheduler::TakeEffects(); });
     state.handler->set_after_commit([] { state.after_write->Finish(); });
     kite::caldav::ClientSetupSettings setup{

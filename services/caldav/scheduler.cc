@@ -17,10 +17,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "caldav/dav_xml.h"
 #include "caldav/imip.h"
 #include "caldav/itip.h"
 #include "caldav/itip_build.h"
 #include "caldav/resource_policy.h"
+#include "lib/base/hex.h"
 #include "lib/base/strings.h"
 #include "lib/calstore/calstore.h"
 #include "lib/directory/directory.h"
@@ -33,22 +35,6 @@ namespace {
 constexpr size_t kMaxStoredBytes = 4 << 20;  // a copy the scheduler writes (the PUT was bounded)
 
 std::string Lower(std::string_view s) { return absl::AsciiStrToLower(AV(s)); }
-
-std::string Hex(const unsigned char* p, size_t n) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kDigits[p[i] >> 4]);
-    out.push_back(kDigits[p[i] & 15]);
-  }
-  return out;
-}
-
-std::string Sha256Hex(std::string_view s, size_t bytes) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), digest);
-  return Hex(digest, std::min<size_t>(bytes, SHA256_DIGEST_LENGTH));
-}
 
 // The resource name of a copy the scheduler creates: stable per UID (one copy per UID).
 std::string CopyUri(std::string_view uid) {
@@ -893,33 +879,6 @@ absl::Status Scheduler::BeforeDelete(pqxx::work& tx, const ScheduleContext& ctx,
 
 namespace {
 
-std::string XmlEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 16);
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\r':
-        out += "&#13;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::optional<int64_t> TimeOf(icalproperty* p) {
   if (p == nullptr) return std::nullopt;
   icaltimetype t = icalvalue_get_datetime(icalproperty_get_value(p));
@@ -1022,11 +981,11 @@ absl::StatusOr<std::string> Scheduler::OutboxPost(const ScheduleContext& ctx,
       "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
       "<C:schedule-response xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\">\n";
   for (size_t i = 0; i < attendees.size(); ++i) {
-    absl::StrAppend(&xml, "<C:response><C:recipient><D:href>mailto:", XmlEscape(attendees[i]),
-                    "</D:href></C:recipient><C:request-status>", XmlEscape(answers[i].status),
+    absl::StrAppend(&xml, "<C:response><C:recipient><D:href>mailto:", dav::Escape(attendees[i]),
+                    "</D:href></C:recipient><C:request-status>", dav::Escape(answers[i].status),
                     "</C:request-status>");
     if (!answers[i].data.empty()) {
-      absl::StrAppend(&xml, "<C:calendar-data>", XmlEscape(answers[i].data), "</C:calendar-data>");
+      absl::StrAppend(&xml, "<C:calendar-data>", dav::Escape(answers[i].data), "</C:calendar-data>");
     }
     absl::StrAppend(&xml, "</C:response>\n");
   }

@@ -11,8 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "caldav/itip.h"
-#include "lib/calstore/calstore.h"
+#include "lib/base/hex.h"
 #include "lib/base/strings.h"
+#include "lib/calstore/calstore.h"
 #include "lib/log/log.h"
 #include "lib/rpc/rpc.h"
 
@@ -23,23 +24,6 @@ namespace sv1 = kite::scheduling::v1;
 namespace {
 
 std::string Lower(std::string_view s) { return absl::AsciiStrToLower(AV(s)); }
-
-std::string Hex(const unsigned char* p, size_t n) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kDigits[p[i] >> 4]);
-    out.push_back(kDigits[p[i] & 15]);
-  }
-  return out;
-}
-
-std::string Sha256Hex(std::string_view s, size_t bytes) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), digest);
-  return Hex(digest, std::min<size_t>(bytes, SHA256_DIGEST_LENGTH));
-}
 
 struct Result {
   sv1::ItipOutcome outcome = sv1::ITIP_OUTCOME_UNSPECIFIED;
@@ -242,6 +226,7 @@ grpc::Status SchedulingService::DeliverItip(grpc::ServerContext*, const sv1::Del
     return rpc::ToGrpc(r.status());
   }
   family_.Add({{"outcome", OutcomeLabel(r->outcome)}}).Increment();
+  if (r->outcome == sv1::ITIP_OUTCOME_APPLIED && on_change_) on_change_(req->recipient_account_id());
   log::Info("itip.delivered").Kv("spool_id", req->spool_id()).Kv("recipient", recipient).Kv("part", req->part())
       .Kv("method", req->method()).Kv("sender", sender).Kv("uid", parsed.ok() ? parsed->uid : std::string())
       .Kv("outcome", OutcomeLabel(r->outcome)).Kv("detail", r->detail);

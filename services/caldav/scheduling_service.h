@@ -21,6 +21,8 @@
 //  - REQUEST, ADD, REFRESH, COUNTER, DECLINECOUNTER: inbox only; the client processes them.
 //  - Every object change bumps its calendar's sync_token and appends a calendar_changes row
 //    in the same transaction (RFC 6578 sync-collection).
+//  - After an APPLIED commit, set_on_change's callback runs with the recipient's account (the
+//    free/busy cache of that account is dropped).
 //  - A store failure is an RPC error (UNAVAILABLE, ...), so kite-delivery retries.
 //
 // SECURITY: the caller (kite-delivery) is trusted for the account id and the envelope
@@ -29,6 +31,9 @@
 // spoofing of another attendee's reply or of the organiser's cancellation.
 #ifndef KITE_SERVICES_CALDAV_SCHEDULING_SERVICE_H_
 #define KITE_SERVICES_CALDAV_SCHEDULING_SERVICE_H_
+
+#include <cstdint>
+#include <functional>
 
 #include "kite/scheduling/v1/scheduling.grpc.pb.h"
 #include "lib/store/pool.h"
@@ -43,7 +48,13 @@ class SchedulingService final : public kite::scheduling::v1::Scheduling::Service
   grpc::Status DeliverItip(grpc::ServerContext* context, const kite::scheduling::v1::DeliverItipRequest* request,
                            kite::scheduling::v1::DeliverItipResponse* response) override;
 
+  // Called after the commit of every APPLIED object with the recipient's account (its
+  // calendars changed: kite-caldav drops kite-freebusy's cached answers for it). Set before
+  // the service is registered.
+  void set_on_change(std::function<void(int64_t account)> f) { on_change_ = std::move(f); }
+
  private:
+  std::function<void(int64_t)> on_change_;
   store::Pool& pool_;
   prometheus::Family<prometheus::Counter>& family_;
 };

@@ -67,6 +67,27 @@ std::string TextPart(std::string_view text) {
                       Base64Lines(CrlfText(text)));
 }
 
+// A header field line of a :mime reason that may be copied: a name of printable ASCII up to
+// the colon, and no control character but tab anywhere (no NUL, no stray CR).
+bool WellFormedField(std::string_view line) {
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  for (char c : line.substr(0, colon)) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return std::none_of(line.begin(), line.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && c != '\t') || u == 0x7f;
+  });
+}
+
+bool CleanContinuation(std::string_view line) {
+  return std::none_of(line.begin(), line.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && c != '\t') || u == 0x7f;
+  });
+}
+
 // A Message-ID value: "<...>" with only the printable characters allowed in msg-id.
 std::string CleanMsgId(std::string_view id) {
   std::string v = CleanField(id, 250);
@@ -206,7 +227,8 @@ std::string BuildVacationReply(const VacationReply& in) {
   absl::StrAppend(&out, "MIME-Version: 1.0\r\n");
   if (in.mime) {
     // :mime: the reason is a MIME entity, header included. Its header is checked line by
-    // line: only Content-* fields are taken, so it cannot set From, To or Subject.
+    // line: only well-formed Content-* fields (and their clean continuations) are taken, so
+    // it cannot set From, To or Subject nor break the header with a line that is no field.
     std::string entity = CrlfText(in.reason);
     size_t split = entity.find("\r\n\r\n");
     std::string_view head = split == std::string::npos ? std::string_view() : std::string_view(entity).substr(0, split + 2);
@@ -215,8 +237,8 @@ std::string BuildVacationReply(const VacationReply& in) {
     bool keep = false;
     for (absl::string_view line : absl::StrSplit(AV(head), "\r\n", absl::SkipEmpty())) {
       bool continuation = line[0] == ' ' || line[0] == '\t';
-      if (!continuation) keep = absl::StartsWithIgnoreCase(line, "content-");
-      if (keep) {
+      if (!continuation) keep = absl::StartsWithIgnoreCase(line, "content-") && WellFormedField(SV(line));
+      if (keep && (!continuation || CleanContinuation(SV(line)))) {
         absl::StrAppend(&out, line, "\r\n");
         any = true;
       }

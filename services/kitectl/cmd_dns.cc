@@ -28,6 +28,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "kitectl/commands.h"
+#include "lib/base/hex.h"
 #include "lib/base/strings.h"
 
 namespace kite::kitectl {
@@ -317,16 +318,6 @@ std::string TxtPresentation(std::string_view text, std::string_view indent) {
   std::string out = "( " + pieces[0];
   for (size_t i = 1; i < pieces.size(); ++i) absl::StrAppend(&out, "\n", AV(indent), "  ", pieces[i]);
   return out + " )";
-}
-
-std::string Hex(const unsigned char* data, size_t size) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < size; ++i) {
-    out += kDigits[data[i] >> 4];
-    out += kDigits[data[i] & 15];
-  }
-  return out;
 }
 
 // The MTA-STS policy file (RFC 8461 3.2). Mode "testing" to start, like DMARC's p=none:

@@ -410,6 +410,13 @@ TEST_CASE("LOGIN asks for the username, then the password", "[auth][sasl][login]
   REQUIRE_FALSE(a.done());
   CHECK(a.challenge() == "Password:");
   CHECK(env.Step(a.state(), "nope").outcome().result() == v1::AUTH_RESULT_INVALID_CREDENTIALS);
+  // A user name longer than an address ends the exchange, as the first step or initial response.
+  auto long_step = env.Step(first.state(), std::string(321, 'x'));
+  CHECK(long_step.done());
+  CHECK(long_step.outcome().result() == v1::AUTH_RESULT_INVALID_CREDENTIALS);
+  auto long_ir = env.Start("LOGIN", std::string(321, 'x'));
+  CHECK(long_ir.done());
+  CHECK(long_ir.outcome().result() == v1::AUTH_RESULT_INVALID_CREDENTIALS);
 }
 
 TEST_CASE("The test's SCRAM client and Kite's SCRAM arithmetic both reproduce RFC 7677's example", "[auth][scram]") {

@@ -104,6 +104,18 @@ TEST_CASE("Vacation replies carry RFC 3834 fields and cannot be given extra fiel
   out = kite::delivery::BuildVacationReply(r);
   CHECK(out.find("Content-Type: text/html\r\n") != std::string::npos);
   CHECK(out.find("victim") == std::string::npos);
+  // ... and only well-formed ones: a Content-* line without a colon or with a NUL (found by
+  // tests/fuzz/delivery/delivery_autoreply_fuzz) is no field and would break the header.
+  r.reason = std::string("Content-Typz\0 text/plain\r\n c\r\nContent-Language en\r\n"
+                         "Content-Type: text/plain\r\n\tcharset=us-ascii\r\n \0x\r\n\r\nAway", 107);
+  out = kite::delivery::BuildVacationReply(r);
+  head = out.substr(0, out.find("\r\n\r\n") + 2);
+  CHECK(head.find('\0') == std::string::npos);
+  CHECK(head.find("Content-Typz") == std::string::npos);
+  CHECK(head.find("Content-Language") == std::string::npos);
+  CHECK(head.find(" c\r\n") == std::string::npos);
+  CHECK(head.find("Content-Type: text/plain\r\n\tcharset=us-ascii\r\n") != std::string::npos);
+  CHECK(out.find("\r\n\r\nAway") != std::string::npos);
   // A broken original Message-ID is left out rather than copied.
   r.original_message_id = "<abc@x>\r\nBcc: v@x.test";
   out = kite::delivery::BuildVacationReply(r);

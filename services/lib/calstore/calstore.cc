@@ -4,20 +4,11 @@
 
 #include <string>
 
+#include "lib/base/hex.h"
+
 namespace kite::calstore {
 
 namespace {
-
-std::string Hex(const unsigned char* p, size_t n) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kDigits[p[i] >> 4]);
-    out.push_back(kDigits[p[i] & 15]);
-  }
-  return out;
-}
 
 ObjectRow RowOf(const pqxx::row& r) {
   ObjectRow o;

@@ -97,6 +97,10 @@ int Main(int argc, char** argv, const Spec& spec, std::function<absl::Status(Run
 
   std::signal(SIGTERM, RememberEarlySignal);
   std::signal(SIGINT, RememberEarlySignal);
+  // A write to a socket whose peer went away (a restarted Redis under hiredis's write(), a
+  // client gone mid-reply) must be an EPIPE error for that connection, not the death of the
+  // daemon: SIGPIPE's default action kills silently, with nothing in the log.
+  std::signal(SIGPIPE, SIG_IGN);
   log::Init({.daemon = spec.name,
              .level = log::ParseLevel(config->String("global", "log_level")),
              .json = config->String("global", "log_format") == "json"});

@@ -1,8 +1,18 @@
 #include "lib/queue/queue.h"
 
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
+#include "lib/store/commit.h"
 
 namespace kite::queue {
+namespace {
+
+// How long Spool() keeps asking whether a COMMIT cut off by PostgreSQL did commit: well
+// inside the 10 minutes an SMTP client waits for the reply to DATA (RFC 5321 4.5.3.2.6).
+constexpr std::chrono::milliseconds kCommitInDoubtPatience{60'000};
+
+}  // namespace
 
 int64_t SpoolTx(pqxx::work& tx, const Envelope& envelope, std::string_view body) {
   pqxx::binarystring blob(body.data(), body.size());
@@ -22,8 +32,27 @@ int64_t SpoolTx(pqxx::work& tx, const Envelope& envelope, std::string_view body)
   return id;
 }
 
+// When the connection breaks during the COMMIT, the outcome is asked of PostgreSQL
+// (txid_status) for up to kCommitInDoubtPatience before giving up: a message that did commit
+// is never reported as failed while that can be told, so a 451 never leads to a second copy.
 absl::StatusOr<int64_t> Spool(store::Pool& pool, const Envelope& envelope, std::string_view body) {
-  return pool.Transact([&](pqxx::work& tx) -> int64_t { return SpoolTx(tx, envelope, body); });
+  int64_t xid = 0;
+  int64_t id = 0;
+  auto spooled = pool.Transact([&](pqxx::work& tx) -> int64_t {
+    xid = tx.exec1("SELECT txid_current()")[0].as<int64_t>();
+    id = SpoolTx(tx, envelope, body);
+    return id;
+  });
+  if (spooled.ok() || !store::IsCommitInDoubt(spooled.status()) || xid == 0) return spooled;
+  // The connection broke during COMMIT (PostgreSQL crashed or restarted right then), so the
+  // message may be committed: the reconciler would then deliver it. Answering 451 would make
+  // the client send it again and its recipients get it twice (e2e.chaos found exactly that),
+  // so ask PostgreSQL, once it is back, which it was: committed is a 250 like any other.
+  // Only if it stays away past kCommitInDoubtPatience does the front answer 451 not knowing.
+  auto committed = store::TransactionCommitted(pool, xid, kCommitInDoubtPatience);
+  if (!committed.ok()) return spooled.status();
+  if (*committed) return id;
+  return absl::UnavailableError(absl::StrCat("the spool transaction was rolled back (", spooled.status().message(), ")"));
 }
 
 std::vector<std::string> AddEntries(redis::Client& redis, int64_t spool_id, const std::vector<Recipient>& recipients,

@@ -7,11 +7,14 @@
 #include <cerrno>
 #include <exception>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "lib/store/commit.h"
 #include "lib/store/url.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -31,6 +34,9 @@ extern "C" const char* __lsan_default_suppressions() { return "leak:PQmakeEmptyP
 
 namespace kite::store {
 namespace {
+
+// The payload that marks an in_doubt_error's Status (IsCommitInDoubt).
+constexpr char kCommitInDoubt[] = "kite.store/commit-in-doubt";
 
 // libpq messages are multi-line ("...\nHINT: ..."); one line reads better in logs.
 std::string OneLine(absl::string_view message, absl::string_view password) {
@@ -104,6 +110,7 @@ ErrorInfo ClassifyException(const std::exception& ex, const std::string& server,
   if (dynamic_cast<const pqxx::in_doubt_error*>(&ex) != nullptr) {
     info.status = absl::UnavailableError(absl::StrCat(
         "connection to PostgreSQL at ", server, " broke during COMMIT; the outcome is unknown: ", message));
+    info.status.SetPayload(kCommitInDoubt, absl::Cord("1"));
     info.connection_broken = true;
   } else if (dynamic_cast<const pqxx::broken_connection*>(&ex) != nullptr) {
     info.status = absl::UnavailableError(absl::StrCat("lost connection to PostgreSQL at ", server, ": ", message));
@@ -165,6 +172,37 @@ ErrorInfo ClassifyCurrentException(const std::string& server, const std::string&
 
 absl::Status StatusFromPqxx(const std::exception& e) {
   return internal::ClassifyException(e, "(server)", std::string()).status;
+}
+
+bool IsCommitInDoubt(const absl::Status& status) {
+  return absl::IsUnavailable(status) && status.GetPayload(kCommitInDoubt).has_value();
+}
+
+absl::StatusOr<bool> TransactionCommitted(Pool& pool, int64_t xid, std::chrono::milliseconds patience) {
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  while (true) {
+    // NULL: too old to tell (past wraparound), which no caller waiting on a COMMIT can meet.
+    auto state = pool.Transact([xid](pqxx::work& tx) -> std::string {
+      pqxx::row row = tx.exec_params1("SELECT txid_status($1)", xid);
+      return row[0].is_null() ? std::string("unknown") : row[0].as<std::string>();
+    });
+    absl::Status why;
+    if (state.ok()) {
+      if (*state == "committed") return true;
+      if (*state == "aborted") return false;
+      // "in progress": the server is still finishing the COMMIT the connection lost.
+      why = absl::UnavailableError(absl::StrCat("transaction ", xid, " is ", *state));
+      if (*state == "unknown") return why;
+    } else {
+      why = state.status();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return absl::UnavailableError(absl::StrCat("outcome of transaction ", xid, " still unknown after ",
+                                                 absl::FormatDuration(absl::FromChrono(patience)), ": ",
+                                                 why.message()));
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
 }
 
 Pool::Lease::Lease(Lease&& other) noexcept

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "fixtures/test_env.h"
+#include "lib/store/commit.h"
 #include "lib/store/migrations.h"
 #include "lib/store/pool.h"
 #include "lib/store/url.h"
@@ -182,6 +183,32 @@ TEST_CASE("Transact commits, returns the value, and rolls back on failure", "[st
   CHECK(value.value() == 7);
 
   CHECK(Count(*pool, "domains") == 1);
+}
+
+TEST_CASE("A COMMIT in doubt is marked, and TransactionCommitted tells committed from rolled back", "[store][pool]") {
+  CHECK(IsCommitInDoubt(StatusFromPqxx(pqxx::in_doubt_error("connection lost while committing"))));
+  CHECK_FALSE(IsCommitInDoubt(StatusFromPqxx(pqxx::broken_connection("connection lost"))));
+  CHECK_FALSE(IsCommitInDoubt(absl::UnavailableError("down")));
+
+  std::unique_ptr<Pool> pool = MigratedPool("in_doubt");
+  long long committed_xid = 0;
+  REQUIRE(pool->Transact([&](pqxx::work& txn) {
+                committed_xid = txn.exec1("SELECT txid_current()")[0].as<long long>();
+                txn.exec_params0("INSERT INTO domains (name) VALUES ($1)", std::string("kept.test"));
+              }).ok());
+  long long rolled_back_xid = 0;
+  absl::Status rolled_back = pool->Transact([&](pqxx::work& txn) -> absl::Status {
+    rolled_back_xid = txn.exec1("SELECT txid_current()")[0].as<long long>();
+    txn.exec_params0("INSERT INTO domains (name) VALUES ($1)", std::string("dropped.test"));
+    return absl::CancelledError("changed my mind");
+  });
+  REQUIRE(absl::IsCancelled(rolled_back));
+  absl::StatusOr<bool> yes = TransactionCommitted(*pool, committed_xid, std::chrono::seconds(5));
+  absl::StatusOr<bool> no = TransactionCommitted(*pool, rolled_back_xid, std::chrono::seconds(5));
+  REQUIRE(yes.ok());
+  REQUIRE(no.ok());
+  CHECK(*yes);
+  CHECK_FALSE(*no);
 }
 
 TEST_CASE("A unique violation maps to AlreadyExists, a CHECK to InvalidArgument", "[store][pool]") {
