@@ -132,6 +132,10 @@ def rows_smtp(doc):
     for r in doc.get("results", []):
         out.append(row("SMTP acceptance", f"SMTP accept {kib(r['size'])}, {sessions(r['concurrency'])}", "msg/s",
                        r.get("kite_msgs_per_s"), r.get("postfix_msgs_per_s"), "Postfix"))
+        if r.get("kite_p99_ms") is not None:
+            out.append(row("SMTP acceptance", f"SMTP accept {kib(r['size'])}, {sessions(r['concurrency'])}, "
+                           "p99 (probe session)", "ms", r.get("kite_p99_ms"), r.get("postfix_p99_ms"), "Postfix",
+                           higher_better=False))
     for r in doc.get("scaling", []):
         out.append(row("Scaling", f"SMTP accept {kib(r['size'])}, {sessions(r['concurrency'])}, "
                        f"{r['replicas']} kite-mta", "msg/s", r.get("kite_msgs_per_s"), r.get("postfix_msgs_per_s"),

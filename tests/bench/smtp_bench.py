@@ -21,11 +21,14 @@ Loopback only; never a DNS lookup (smtp-source -M client.test, IP literals every
 """
 import argparse
 import json
+import math
 import os
 import platform
+import smtplib
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -50,6 +53,50 @@ def smtp_source(port, sessions, messages, size, recipient):
     if r.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {r.returncode}: {r.stdout}{r.stderr}")
     return elapsed, (r.stdout + r.stderr).strip()
+
+
+def probe_body(size):
+    """A message of about `size` bytes for the latency probe (76-character lines)."""
+    head = "From: probe@client.test\r\nTo: demo@example.test\r\nSubject: latency probe\r\n\r\n"
+    line = "x" * 76 + "\r\n"
+    return (head + line * max(1, (size - len(head)) // len(line))).encode()
+
+
+def with_probe(port, size, recipient, run):
+    """Runs run() (an smtp-source load) while one more session sends messages of the same size
+    one after another, timing each transaction from MAIL FROM to the 250 after DATA: the
+    acceptance latency a client sees under that load (smtp-source reports none). Returns
+    (run()'s result, the latencies in ms)."""
+    latencies, stop = [], threading.Event()
+    body = probe_body(size)
+
+    def probe():
+        try:
+            s = smtplib.SMTP("127.0.0.1", port, local_hostname="client.test", timeout=120)
+            s.ehlo()
+            while not stop.is_set():
+                t = time.monotonic()
+                s.sendmail("probe@client.test", [recipient], body)
+                latencies.append((time.monotonic() - t) * 1000)
+            s.quit()
+        except (OSError, smtplib.SMTPException) as e:
+            print(f"smtp_bench: latency probe on port {port}: {e}", file=sys.stderr)
+
+    th = threading.Thread(target=probe, daemon=True)
+    th.start()
+    try:
+        result = run()
+    finally:
+        stop.set()
+        th.join(timeout=180)
+    return result, latencies
+
+
+def p99(values):
+    if not values:
+        return None
+    v = sorted(values)
+    return round(v[min(len(v) - 1, max(0, math.ceil(0.99 * len(v)) - 1))], 1)
 
 
 def smtp_source_parallel(ports, sessions, messages, size, recipient):
@@ -237,10 +284,16 @@ def main():
                     smtp_source(pf.smtpd_port, 1, 5, size, recipient)
                 kite.clear()
                 peak_reset = reset_peak(mta_pid)
-                kite_s, _ = smtp_source(args.kite_port, c, args.messages, size, recipient)
+                (kite_s, _), kite_lat = with_probe(
+                    args.kite_port, size, recipient,
+                    lambda: smtp_source(args.kite_port, c, args.messages, size, recipient))
                 peak = read_status(mta_pid, "VmHWM") if peak_reset else None
-                accepted = kite.spooled()
-                pf_s = smtp_source(pf.smtpd_port, c, args.messages, size, recipient)[0] if pf else None
+                accepted = kite.spooled() - len(kite_lat)  # the probe's messages are spooled too
+                pf_s, pf_lat = None, []
+                if pf:
+                    (pf_s, _), pf_lat = with_probe(
+                        pf.smtpd_port, size, recipient,
+                        lambda: smtp_source(pf.smtpd_port, c, args.messages, size, recipient))
                 kite_rate = args.messages / kite_s
                 pf_rate = args.messages / pf_s if pf else None
                 row = {
@@ -251,11 +304,16 @@ def main():
                     "postfix_msgs_per_s": round(pf_rate, 1) if pf else None,
                     "ratio": round(kite_rate / pf_rate, 2) if pf else None,
                     "kite_mta_peak_rss_bytes": peak,
+                    # One extra session's MAIL..250-after-DATA times during the load.
+                    "kite_p99_ms": p99(kite_lat), "kite_probe_messages": len(kite_lat),
+                    "postfix_p99_ms": p99(pf_lat) if pf else None,
+                    "postfix_probe_messages": len(pf_lat) if pf else None,
                 }
                 results.append(row)
                 rss = f"{peak / 1048576:.1f} MiB" if peak else "n/a"
                 print(f"{size:>7} {c:>5} {args.messages:>6} | {kite_rate:>10.1f} {fmt(pf_rate):>13} "
-                      f"{fmt(kite_rate / pf_rate if pf else None, 2):>6} | {rss:>17}"
+                      f"{fmt(kite_rate / pf_rate if pf else None, 2):>6} | {rss:>17} | p99 "
+                      f"{fmt(row['kite_p99_ms'])} ms ({len(kite_lat)}) vs {fmt(row['postfix_p99_ms'])} ms"
                       + ("" if accepted == args.messages else f"   (spooled {accepted} of {args.messages}!)"),
                       flush=True)
         kite.clear()
