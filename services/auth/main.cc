@@ -35,11 +35,11 @@ int main(int argc, char** argv) {
     // Everything holding sockets or strands goes before the io_context (daemon.h OnExit).
     rt.OnExit([] { State done = std::move(state); });
     const auto& c = rt.config();
-    auto pool = kite::daemon::OpenPostgres(c);
+    auto pool = kite::daemon::OpenPostgres(c, rt.spec().section);
     if (!pool.ok()) return pool.status();
     state.pool = std::move(*pool);
     state.throttle = std::make_unique<kite::auth::Throttle>(
-        kite::daemon::RedisOptions(c),
+        kite::daemon::RedisOptions(c, rt.spec().section),
         kite::auth::ThrottlePolicy{
             .max_failures = static_cast<int>(c.Int("auth", "max_failures")),
             .window = std::chrono::duration_cast<std::chrono::seconds>(c.Duration("auth", "failure_window")),

@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
   return kite::daemon::Main(argc, argv, spec, [](kite::daemon::Runtime& rt) -> absl::Status {
     rt.OnExit([] { State done = std::move(state); });
     const auto& c = rt.config();
-    auto pool = kite::daemon::OpenPostgres(c);
+    auto pool = kite::daemon::OpenPostgres(c, rt.spec().section);
     if (!pool.ok()) return pool.status();
     state.pool = std::move(*pool);
     state.scheduling = std::make_unique<kite::caldav::SchedulingService>(*state.pool, rt.metrics().registry());
@@ -206,7 +206,7 @@ int main(int argc, char** argv) {
         *state.pool, kite::caldav::HandlerOptions{.max_resource_size = max_size,
                                                   .sync_prefix = c.String("caldav", "sync_token_prefix")});
     state.scheduler = std::make_unique<kite::caldav::Scheduler>(*state.pool);
-    state.after_write = std::make_unique<AfterWrite>(*state.pool, kite::daemon::RedisOptions(c));
+    state.after_write = std::make_unique<AfterWrite>(*state.pool, kite::daemon::RedisOptions(c, rt.spec().section));
     state.handler->set_hook(state.scheduler.get());
     state.handler->set_on_change([](int64_t account) { state.after_write->Invalidate(account); });
     // An emailed REPLY or CANCEL (iMIP through kite-delivery) changes calendars too.

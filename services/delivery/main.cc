@@ -200,10 +200,10 @@ int main(int argc, char** argv) {
       d.engine.reset();
     });
     const auto& c = rt.config();
-    auto pool = kite::daemon::OpenPostgres(c);
+    auto pool = kite::daemon::OpenPostgres(c, rt.spec().section);
     if (!pool.ok()) return pool.status();
     d.pool = std::move(*pool);
-    d.redis_options = kite::daemon::RedisOptions(c);
+    d.redis_options = kite::daemon::RedisOptions(c, rt.spec().section);
     // Fail fast with a clear message when Redis is unreachable at start.
     auto probe = kite::redis::Client::Connect(d.redis_options);
     if (!probe.ok()) return probe.status();

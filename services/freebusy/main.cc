@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
     // Stateless: PostgreSQL may come up after this daemon (calls answer UNAVAILABLE until
     // then); a malformed URL still stops the start.
     state.pool = std::make_unique<kite::freebusy::PoolSource>(
-        kite::store::PgOptions{.url = c.String("global", "postgres_url"),
+        kite::store::PgOptions{.url = kite::daemon::PostgresUrl(c, rt.spec().section),
                                .pool_size = static_cast<int>(c.Int("global", "postgres_pool_size"))});
     if (auto opened = state.pool->Get(); !opened.ok()) {
       if (!absl::IsUnavailable(opened.status())) return opened.status();
@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
           .Kv("error", opened.status().ToString());
     }
     kite::freebusy::CacheOptions cache_options;
-    cache_options.redis = kite::daemon::RedisOptions(c);
+    cache_options.redis = kite::daemon::RedisOptions(c, rt.spec().section);
     cache_options.redis.timeout = c.Duration("freebusy", "redis_timeout");
     cache_options.ttl = std::chrono::duration_cast<std::chrono::seconds>(c.Duration("freebusy", "cache_ttl"));
     state.cache = std::make_unique<kite::freebusy::Cache>(cache_options);

@@ -34,11 +34,11 @@ int main(int argc, char** argv) {
     // Everything holding sockets or strands goes before the io_context (daemon.h OnExit).
     rt.OnExit([] { State done = std::move(state); });
     const auto& c = rt.config();
-    auto pool = kite::daemon::OpenPostgres(c);
+    auto pool = kite::daemon::OpenPostgres(c, rt.spec().section);
     if (!pool.ok()) return pool.status();
     state.pool = std::move(*pool);
     // Changes made anywhere in the cluster reach IDLE and NOOP through Redis.
-    state.notifier = std::make_unique<kite::imap::Notifier>(kite::daemon::RedisOptions(c));
+    state.notifier = std::make_unique<kite::imap::Notifier>(kite::daemon::RedisOptions(c, rt.spec().section));
     state.notifier->Start();
     auto tls = kite::daemon::LoadTls(rt);
     if (!tls.ok()) return tls.status();

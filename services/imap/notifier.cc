@@ -278,8 +278,11 @@ absl::Status Notifier::Session() {
   redisSetTimeout(c.get(), tv);
   redisEnableKeepAlive(c.get());
   if (!options_.password.empty()) {
-    ReplyPtr auth(static_cast<redisReply*>(redisCommand(c.get(), "AUTH %b", options_.password.data(),
-                                                        options_.password.size())));
+    ReplyPtr auth(static_cast<redisReply*>(
+        options_.user.empty()
+            ? redisCommand(c.get(), "AUTH %b", options_.password.data(), options_.password.size())
+            : redisCommand(c.get(), "AUTH %b %b", options_.user.data(), options_.user.size(),
+                           options_.password.data(), options_.password.size())));
     if (!auth) return ContextError(c.get(), "AUTH");
     if (auth->type == REDIS_REPLY_ERROR) {
       return absl::PermissionDeniedError(absl::StrCat("AUTH: ", AV(Str(auth.get()))));

@@ -1,19 +1,28 @@
-// kitectl migrate | health | check-config. (queue: cmd_queue.cc)
+// kitectl migrate | health | check-config. (queue: cmd_queue.cc; db roles: cmd_db.cc)
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "kitectl/commands.h"
 #include "lib/base/strings.h"
 #include "lib/rpc/rpc.h"
 #include "lib/store/migrations.h"
+#include "lib/store/roles.h"
 #include "lib/store/url.h"
 
 namespace kite::kitectl {
 namespace {
 
 int Migrate(Cli& cli) {
+  bool prefix_given = false;
+  std::string prefix = TakeOption(cli.args, "--prefix", &prefix_given);
+  if (!prefix_given) prefix = std::string(store::kDefaultRolePrefix);
   if (cli.help || !cli.args.empty()) {
-    return Usage("Usage: kitectl migrate\n  Applies pending schema migrations (safe to run twice, and from two hosts at once).\n",
-                 cli.help);
+    return Usage(
+        "Usage: kitectl migrate [--prefix kite_]\n"
+        "  Applies pending schema migrations (safe to run twice, and from two hosts at once), as the\n"
+        "  owner of Kite's tables (global.postgres_url). Then re-applies the grants of the daemons'\n"
+        "  roles that exist (<prefix><daemon>, see kitectl db roles), so a new table is granted.\n",
+        cli.help);
   }
   auto pool = OpenPool(cli.config);
   if (!pool) return 1;
@@ -31,10 +40,26 @@ int Migrate(Cli& cli) {
   });
   if (!s.ok()) return Fail(s);
   auto v = store::SchemaVersion(*pool);
+  // The roles that exist get the grants of the schema as it is now (no CREATEROLE needed).
+  auto roles = store::ApplyRoles(*pool, {.prefix = prefix, .create = false});
+  if (!roles.ok()) {
+    return Fail(absl::StrCat("the schema is at version ", v.ok() ? *v : -1,
+                             ", but re-applying the grants of the daemons' roles failed: ", roles.status().message()));
+  }
+  std::vector<std::string> names;
+  for (const store::RoleReport& r : *roles) names.push_back(r.role);
   if (cli.json) {
-    std::printf("%s\n", JsonObject().Add("version", v.ok() ? *v : -1).AddRaw("applied", JsonArray(applied)).str().c_str());
+    std::vector<std::string> items;
+    for (const std::string& n : names) items.push_back(JsonString(n));
+    std::printf("%s\n", JsonObject()
+                            .Add("version", v.ok() ? *v : -1)
+                            .AddRaw("applied", JsonArray(applied))
+                            .AddRaw("roles_granted", JsonArray(items))
+                            .str()
+                            .c_str());
   } else {
     std::printf("schema is at version %d\n", v.ok() ? *v : -1);
+    if (!names.empty()) std::printf("grants re-applied to %s\n", absl::StrJoin(names, ", ").c_str());
   }
   return 0;
 }

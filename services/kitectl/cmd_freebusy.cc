@@ -49,7 +49,7 @@ absl::StatusOr<int64_t> AccountId(store::Pool& pool, const std::string& address)
 
 // Drops cached answers; a warning when Redis cannot be reached.
 void InvalidateCache(const config::Config& config, int64_t account_id) {
-  auto options = daemon::RedisOptions(config);
+  auto options = daemon::RedisOptions(config, "global");
   options.timeout = std::chrono::milliseconds(2000);
   auto redis = redis::Client::Connect(options);
   absl::Status s = redis.ok() ? freebusy::InvalidateAccount(**redis, account_id) : redis.status();
@@ -254,7 +254,7 @@ int FreeBusy(Cli& cli) {
     return 0;
   }
   // invalidate
-  auto options = daemon::RedisOptions(cli.config);
+  auto options = daemon::RedisOptions(cli.config, "global");
   auto redis = redis::Client::Connect(options);
   if (!redis.ok()) return Fail(redis.status());
   if (auto s = freebusy::InvalidateAccount(**redis, *id); !s.ok()) return Fail(s);

@@ -23,6 +23,7 @@
 #include "absl/strings/str_format.h"
 #include "kitectl/commands.h"
 #include "lib/base/strings.h"
+#include "lib/daemon/backends.h"
 #include "lib/queue/queue.h"
 #include "lib/redis/client.h"
 
@@ -194,9 +195,7 @@ bool TakeTarget(const std::string& arg, Filter& f, bool* all) {
 }
 
 std::unique_ptr<redis::Client> OpenRedis(const config::Config& c, absl::Status* error) {
-  auto addr = c.Address("global", "redis");
-  auto r = redis::Client::Connect(
-      {.host = addr.host, .port = addr.port, .password = c.String("global", "redis_password")});
+  auto r = redis::Client::Connect(daemon::RedisOptions(c, "global"));
   if (!r.ok()) {
     *error = r.status();
     return nullptr;

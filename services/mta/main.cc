@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
     // Everything holding sockets or strands goes before the io_context (daemon.h OnExit).
     rt.OnExit([] { State done = std::move(state); });
     const auto& c = rt.config();
-    auto pool = kite::daemon::OpenPostgres(c);
+    auto pool = kite::daemon::OpenPostgres(c, rt.spec().section);
     if (!pool.ok()) return pool.status();
     state.pool = std::move(*pool);
     if (c.Bool("mta", "relay_enabled")) {
@@ -108,12 +108,12 @@ int main(int argc, char** argv) {
       if (!options.ok()) return options.status();
       auto resolver = kite::dns::CaresResolver::Create({.servers = c.List("global", "dns_servers")});
       if (!resolver.ok()) return resolver.status();
-      state.relay = std::make_unique<kite::relay::Relay>(rt.io(), *state.pool, kite::daemon::RedisOptions(c),
+      state.relay = std::make_unique<kite::relay::Relay>(rt.io(), *state.pool, kite::daemon::RedisOptions(c, rt.spec().section),
                                                          std::shared_ptr<kite::dns::Resolver>(std::move(*resolver)),
                                                          rt.metrics().registry(), *options);
       // Fail fast when Redis is unreachable; the threads start once the daemon runs, so a
       // failed start never leaves threads behind.
-      auto probe = kite::redis::Client::Connect(kite::daemon::RedisOptions(c));
+      auto probe = kite::redis::Client::Connect(kite::daemon::RedisOptions(c, rt.spec().section));
       if (!probe.ok()) return probe.status();
       boost::asio::post(rt.io(), [] {
         if (auto s = state.relay->Start(); !s.ok()) kite::log::Error("relay.start_failed").Kv("error", s.message());
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
         kite::rpc::MakeChannel(c.Address("global", "auth_address").ToString(), rt.grpc_tls())));
     state.server = std::make_unique<kite::smtp_server::Server>(
         rt, kite::smtp_server::Mode::kInbound, *state.pool,
-        kite::daemon::RedisOptions(c),
+        kite::daemon::RedisOptions(c, rt.spec().section),
         directory, nullptr,
         kite::smtp_server::Limits{.max_message_size = c.Size("mta", "max_message_size"),
                           .max_recipients = static_cast<int>(c.Int("mta", "max_recipients")),

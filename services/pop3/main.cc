@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     // Everything holding sockets or strands goes before the io_context (daemon.h OnExit).
     rt.OnExit([] { State done = std::move(state); });
     const auto& c = rt.config();
-    auto pool = kite::daemon::OpenPostgres(c);
+    auto pool = kite::daemon::OpenPostgres(c, rt.spec().section);
     if (!pool.ok()) return pool.status();
     state.pool = std::move(*pool);
     auto tls = kite::daemon::LoadTls(rt);
@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
     auto channel = kite::rpc::MakeChannel(c.Address("global", "auth_address").ToString(), rt.grpc_tls());
     auto auth = std::shared_ptr<kite::auth::v1::Auth::Stub>(kite::auth::v1::Auth::NewStub(channel));
     state.server = std::make_unique<kite::pop3::Server>(
-        rt, *state.pool, auth, kite::daemon::RedisOptions(c),
+        rt, *state.pool, auth, kite::daemon::RedisOptions(c, rt.spec().section),
         kite::pop3::SessionLimits{.idle_timeout = c.Duration("pop3", "idle_timeout"),
                                   .login_timeout = c.Duration("pop3", "login_timeout"),
                                   .max_errors = static_cast<int>(c.Int("pop3", "max_errors"))},

@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
     // Everything holding sockets or strands goes before the io_context (daemon.h OnExit).
     rt.OnExit([] { State done = std::move(state); });
     const auto& c = rt.config();
-    auto pool = kite::daemon::OpenPostgres(c);
+    auto pool = kite::daemon::OpenPostgres(c, rt.spec().section);
     if (!pool.ok()) return pool.status();
     state.pool = std::move(*pool);
     auto tls = kite::daemon::LoadTls(rt);
@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
         kite::directory::v1::Directory::NewStub(channel));
     auto auth = std::shared_ptr<kite::auth::v1::Auth::Stub>(kite::auth::v1::Auth::NewStub(channel));
     state.server = std::make_unique<kite::smtp_server::Server>(
-        rt, kite::smtp_server::Mode::kSubmission, *state.pool, kite::daemon::RedisOptions(c),
+        rt, kite::smtp_server::Mode::kSubmission, *state.pool, kite::daemon::RedisOptions(c, rt.spec().section),
         directory, auth,
         kite::smtp_server::Limits{
             .max_message_size = c.Size("submission", "max_message_size"),

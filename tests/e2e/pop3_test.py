@@ -38,7 +38,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
-from kite_suite import SuiteTestCase, insecure_context, record_failure  # noqa: E402
+from kite_suite import SuiteTestCase, insecure_context, record_failure, redis_password  # noqa: E402
 
 PASSWORD = "pop3-password-123"
 DOMAIN = "example.test"
@@ -404,6 +404,8 @@ class Pop3(SuiteTestCase):
         # IMAP sessions on every replica learn of the deletion through Redis pub/sub.
         redis = socket.create_connection(("127.0.0.1", self.port("redis")), timeout=30)
         redis_file = redis.makefile("rb")
+        redis.sendall(b"AUTH default %s\r\n" % redis_password(self.data).encode())
+        self.assertEqual(redis_file.readline(), b"+OK\r\n")
         redis.sendall(b"PSUBSCRIBE kite:mbox:*\r\n")
         self.assertEqual([redis_file.readline() for _ in range(6)][0], b"*3\r\n")  # psubscribe confirmation
         p = self.pop(user)

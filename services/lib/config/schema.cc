@@ -39,12 +39,20 @@ absl::Status NonNegative(std::string_view v) {
   return absl::OkStatus();
 }
 
-// The ports of one daemon: its gRPC (admin + health) and metrics listeners.
+// The ports of one daemon (its gRPC (admin + health) and metrics listeners) and its own
+// credentials for PostgreSQL and Redis (least privilege: a role and an ACL user per daemon,
+// docs/operations.md "Database roles and Redis users"; lib/daemon/backends.h uses them).
 void AddDaemon(Schema& s, const std::string& section, int grpc_port, int metrics_port) {
   s.Add({section, "grpc_listen", Type::kHostPort, absl::StrCat("127.0.0.1:", grpc_port),
          "gRPC listener: the daemon's API (if any) and the standard gRPC health service"});
   s.Add({section, "metrics_listen", Type::kHostPort, absl::StrCat("127.0.0.1:", metrics_port),
          "HTTP listener for Prometheus /metrics"});
+  s.Add({section, "postgres_url", Type::kSecret, "",
+         absl::StrCat("libpq URL this daemon connects with, normally as its own role kite_", section,
+                      " (kitectl db roles); empty: global.postgres_url")});
+  s.Add({section, "redis_user", Type::kString, "",
+         absl::StrCat("Redis ACL user of this daemon (e.g. kite-", section, "); empty: global.redis_user")});
+  s.Add({section, "redis_password", Type::kSecret, "", "Redis password of redis_user; empty: global.redis_password"});
 }
 
 Schema Build() {
@@ -53,10 +61,12 @@ Schema Build() {
   s.Add({"global", "hostname", Type::kString, "mail.example.test",
          "This host's public name: SMTP greeting and Received headers. Never looked up in DNS."});
   s.Add({"global", "postgres_url", Type::kSecret, "postgresql://kite@127.0.0.1:5432/kite",
-         "libpq connection URL of the PostgreSQL primary (the one durable store)"});
+         "libpq connection URL of the PostgreSQL primary (the one durable store), as the owner of Kite's tables: kitectl uses it (migrate, db roles); daemons use it unless their section sets postgres_url"});
   s.Add({"global", "postgres_pool_size", Type::kInt, "8", "PostgreSQL connections per daemon", Positive});
   s.Add({"global", "redis", Type::kHostPort, "127.0.0.1:6379", "Redis address (queue streams, notifications, throttles)"});
-  s.Add({"global", "redis_password", Type::kSecret, "", "Redis AUTH password (empty: none)"});
+  s.Add({"global", "redis_user", Type::kString, "",
+         "Redis ACL user (Redis 6+: AUTH user password); empty: Redis's default user (AUTH password). kitectl's own; the default of every daemon section"});
+  s.Add({"global", "redis_password", Type::kSecret, "", "Redis AUTH password of global.redis_user (empty: none); the default of every daemon section"});
   s.Add({"global", "auth_address", Type::kHostPort, "127.0.0.1:7000", "kite-auth gRPC address"});
   s.Add({"global", "caldav_address", Type::kHostPort, "127.0.0.1:7006",
          "kite-caldav gRPC address (kite-delivery hands calendar invitations received by mail to it)"});

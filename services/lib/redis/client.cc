@@ -150,11 +150,15 @@ absl::Status Client::Reconnect() {
   context_ = context;
   if (!options_.password.empty()) {
     bool transport_error = false;
-    absl::StatusOr<Reply> reply = RunOnce({"AUTH", options_.password}, std::chrono::milliseconds(0), &transport_error);
+    std::vector<std::string> auth = options_.user.empty() ? std::vector<std::string>{"AUTH", options_.password}
+                                                          : std::vector<std::string>{"AUTH", options_.user, options_.password};
+    absl::StatusOr<Reply> reply = RunOnce(auth, std::chrono::milliseconds(0), &transport_error);
     if (!reply.ok()) return reply.status();
     if (reply->is_error()) {
       Disconnect();
-      return absl::PermissionDeniedError(absl::StrCat("Redis at ", Address(), " refused AUTH: ", reply->str));
+      return absl::PermissionDeniedError(absl::StrCat("Redis at ", Address(), " refused AUTH",
+                                                      options_.user.empty() ? "" : absl::StrCat(" as user ", options_.user),
+                                                      ": ", reply->str));
     }
   }
   ++reconnects_;

@@ -39,7 +39,10 @@ namespace kite::redis {
 struct Options {
   std::string host = "127.0.0.1";
   int port = 6379;
-  std::string password;  // AUTH after every (re)connect when set
+  // AUTH after every (re)connect when a password is set: "AUTH user password" (a Redis 6+
+  // ACL user) when `user` is set too, else "AUTH password" (the default user).
+  std::string user;
+  std::string password;
   // Connect timeout and per-command read/write deadline.
   std::chrono::milliseconds timeout{2000};
 };

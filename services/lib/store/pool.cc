@@ -127,6 +127,11 @@ ErrorInfo ClassifyException(const std::exception& ex, const std::string& server,
     } else if (state == "40001" || state == "40P01") {
       info.status = WithSqlState(absl::StatusCode::kAborted, "transaction conflict", *e, password);
       info.retry = true;
+    } else if (state == "42501" || dynamic_cast<const pqxx::insufficient_privilege*>(e) != nullptr) {
+      // A role without the grant (least privilege, roles.h): a bug in the grant matrix or a
+      // daemon connected with the wrong role; PostgreSQL's message names the table.
+      // (libpqxx 6.4 throws insufficient_privilege with an empty SQLSTATE.)
+      info.status = WithSqlState(absl::StatusCode::kPermissionDenied, "permission denied", *e, password);
     } else if (state == "57014") {
       info.status = WithSqlState(absl::StatusCode::kDeadlineExceeded, "query cancelled", *e, password);
     } else if (absl::StartsWith(state, "08") || state == "57P01" || state == "57P02" || state == "57P03") {

@@ -84,7 +84,8 @@ struct TransactResult<absl::StatusOr<T>> {
 // not null / check (23502, 23514) -> InvalidArgument; serialization failure / deadlock
 // (40001, 40P01) -> Aborted; broken connection, admin shutdown (57P01..3, 08xxx) ->
 // Unavailable; commit outcome unknown (in_doubt_error) -> Unavailable (never retried);
-// query cancelled / statement timeout (57014) -> DeadlineExceeded; anything else -> Internal.
+// query cancelled / statement timeout (57014) -> DeadlineExceeded; insufficient privilege
+// (42501, a role without the grant) -> PermissionDenied; anything else -> Internal.
 absl::Status StatusFromPqxx(const std::exception& e);
 
 class Pool {
