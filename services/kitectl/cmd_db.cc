@@ -31,11 +31,13 @@ absl::StatusOr<std::string> ReadAll(const std::string& path) {
   std::string text;
   char buf[4096];
   size_t n;
-  while (text.size() <= (1 << 20) && (n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  while (text.size() <= (1 << 20) && (n = std::fread(buf, 1, sizeof buf, f)) > 0)
+    text.append(buf, n);
   bool failed = std::ferror(f) != 0;
   if (f != stdin) std::fclose(f);
   if (failed) return absl::DataLossError(absl::StrCat("cannot read ", path));
-  if (text.size() > (1 << 20)) return absl::InvalidArgumentError(absl::StrCat(path, " is larger than 1 MiB"));
+  if (text.size() > (1 << 20))
+    return absl::InvalidArgumentError(absl::StrCat(path, " is larger than 1 MiB"));
   return text;
 }
 
@@ -52,7 +54,9 @@ int Roles(Cli& cli) {
     auto text = ReadAll(file);
     if (!text.ok()) return Fail(text.status());
     auto passwords = store::ParseRolePasswords(*text);
-    if (!passwords.ok()) return Fail(absl::StrCat(file == "-" ? "standard input" : file, ": ", passwords.status().message()));
+    if (!passwords.ok())
+      return Fail(
+          absl::StrCat(file == "-" ? "standard input" : file, ": ", passwords.status().message()));
     options.passwords = std::move(*passwords);
   }
   auto pool = OpenPool(cli.config);

@@ -173,8 +173,9 @@ constexpr TableGrant kFreebusy[] = {
 };
 
 constexpr DaemonGrants kMatrix[] = {
-    {"auth", kAuth, {}},         {"mta", kMta, {}},   {"submission", kSubmission, {}}, {"delivery", kDelivery, {}},
-    {"imap", kImap, {}},         {"pop3", kPop3, {}}, {"caldav", kCaldav, {}},         {"freebusy", kFreebusy, {}},
+    {"auth", kAuth, {}},         {"mta", kMta, {}},           {"submission", kSubmission, {}},
+    {"delivery", kDelivery, {}}, {"imap", kImap, {}},         {"pop3", kPop3, {}},
+    {"caldav", kCaldav, {}},     {"freebusy", kFreebusy, {}},
 };
 
 // ---- Helpers ------------------------------------------------------------------------------
@@ -218,8 +219,9 @@ RoleRow LoadRole(pqxx::work& tx, const std::string& role) {
   if (r.empty()) return out;
   out.exists = true;
   out.login = r[0][0].as<bool>();
-  const char* attributes[] = {"", "SUPERUSER (the grants mean nothing)", "BYPASSRLS", "CREATEROLE", "CREATEDB",
-                              "REPLICATION"};
+  const char* attributes[] = {"",          "SUPERUSER (the grants mean nothing)",
+                              "BYPASSRLS", "CREATEROLE",
+                              "CREATEDB",  "REPLICATION"};
   for (int i = 1; i <= 5; ++i) {
     if (r[0][i].as<bool>()) out.warnings.push_back(attributes[i]);
   }
@@ -236,12 +238,17 @@ void Describe(pqxx::work& tx, const std::string& schema, RoleReport& report) {
   // psql's \dp letters, in its order; columns can hold only the first three and REFERENCES.
   pqxx::result rows = tx.exec_params(
       "SELECT c.relname, p.letter, has_table_privilege($2::name, c.oid, p.privilege), "
-      "  CASE WHEN p.by_column THEN (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 "
-      "    AND NOT a.attisdropped AND has_column_privilege($2::name, c.oid, a.attnum, p.privilege)) ELSE 0 END, "
-      "  (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) "
+      "  CASE WHEN p.by_column THEN (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid "
+      "AND a.attnum > 0 "
+      "    AND NOT a.attisdropped AND has_column_privilege($2::name, c.oid, a.attnum, "
+      "p.privilege)) ELSE 0 END, "
+      "  (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT "
+      "a.attisdropped) "
       "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-      "CROSS JOIN (VALUES (1, 'a', 'INSERT', true), (2, 'r', 'SELECT', true), (3, 'w', 'UPDATE', true), "
-      "                   (4, 'd', 'DELETE', false), (5, 'D', 'TRUNCATE', false), (6, 'x', 'REFERENCES', true), "
+      "CROSS JOIN (VALUES (1, 'a', 'INSERT', true), (2, 'r', 'SELECT', true), (3, 'w', 'UPDATE', "
+      "true), "
+      "                   (4, 'd', 'DELETE', false), (5, 'D', 'TRUNCATE', false), (6, 'x', "
+      "'REFERENCES', true), "
       "                   (7, 't', 'TRIGGER', false)) AS p(ord, letter, privilege, by_column) "
       "WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY c.relname, p.ord",
       schema, report.role);
@@ -259,24 +266,30 @@ void Describe(pqxx::work& tx, const std::string& schema, RoleReport& report) {
     if (row[2].as<bool>()) {
       absl::StrAppend(&privileges, row[1].as<std::string>());
     } else if (int64_t n = row[3].as<int64_t>(); n > 0) {
-      absl::StrAppend(&privileges, row[1].as<std::string>(), "(", n, "/", row[4].as<int64_t>(), " columns)");
+      absl::StrAppend(&privileges, row[1].as<std::string>(), "(", n, "/", row[4].as<int64_t>(),
+                      " columns)");
     }
   }
   flush();
   pqxx::result sequences = tx.exec_params(
-      "SELECT c.relname, has_sequence_privilege($2::name, c.oid, 'USAGE'), has_sequence_privilege($2::name, c.oid, 'SELECT'), "
+      "SELECT c.relname, has_sequence_privilege($2::name, c.oid, 'USAGE'), "
+      "has_sequence_privilege($2::name, c.oid, 'SELECT'), "
       "has_sequence_privilege($2::name, c.oid, 'UPDATE') "
-      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'S' "
+      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND "
+      "c.relkind = 'S' "
       "ORDER BY c.relname",
       schema, report.role);
   for (const auto& s : sequences) {
-    std::string p = absl::StrCat(s[1].as<bool>() ? "U" : "", s[2].as<bool>() ? "r" : "", s[3].as<bool>() ? "w" : "");
+    std::string p = absl::StrCat(s[1].as<bool>() ? "U" : "", s[2].as<bool>() ? "r" : "",
+                                 s[3].as<bool>() ? "w" : "");
     if (!p.empty()) report.sequences.push_back(absl::StrCat(s[0].as<std::string>(), " ", p));
   }
   pqxx::result functions = tx.exec_params(
-      "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+      "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = "
+      "p.pronamespace "
       "WHERE n.nspname = $1 AND has_function_privilege($2::name, p.oid, 'EXECUTE') "
-      "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid "
+      "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid "
+      "= p.oid "
       "                AND d.deptype = 'e') ORDER BY 1",
       schema, report.role);
   for (const auto& f : functions) report.functions.push_back(f[0].as<std::string>());
@@ -286,11 +299,11 @@ void Describe(pqxx::work& tx, const std::string& schema, RoleReport& report) {
 // value, which needs USAGE.
 std::vector<std::string> SequencesOf(pqxx::work& tx, const std::string& qualified_table) {
   std::vector<std::string> out;
-  for (const auto& row : tx.exec_params(
-           "SELECT pg_get_serial_sequence($1, a.attname) FROM pg_attribute a "
-           "WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped "
-           "AND pg_get_serial_sequence($1, a.attname) IS NOT NULL ORDER BY a.attnum",
-           qualified_table)) {
+  for (const auto& row :
+       tx.exec_params("SELECT pg_get_serial_sequence($1, a.attname) FROM pg_attribute a "
+                      "WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped "
+                      "AND pg_get_serial_sequence($1, a.attname) IS NOT NULL ORDER BY a.attnum",
+                      qualified_table)) {
     out.push_back(row[0].as<std::string>());
   }
   return out;
@@ -318,13 +331,15 @@ const DaemonGrants* FindDaemonGrants(std::string_view daemon) {
 absl::StatusOr<std::string> RoleName(std::string_view prefix, std::string_view daemon) {
   if (prefix.size() > 40 || (!prefix.empty() && !IsIdentifier(prefix))) {
     return absl::InvalidArgumentError(
-        "the role prefix must be a lowercase identifier (letters a-z, digits, _; not starting with a digit; at most 40)");
+        "the role prefix must be a lowercase identifier (letters a-z, digits, _; not starting with "
+        "a digit; at most 40)");
   }
   if (FindDaemonGrants(daemon) == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("unknown daemon \"", AV(daemon), "\""));
   }
   std::string name = absl::StrCat(AV(prefix), AV(daemon));
-  if (!IsIdentifier(name)) return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" is not a valid role name"));
+  if (!IsIdentifier(name))
+    return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" is not a valid role name"));
   return name;
 }
 
@@ -337,23 +352,28 @@ absl::StatusOr<std::map<std::string, std::string>> ParseRolePasswords(std::strin
     if (line.empty() || line.front() == '#') continue;
     size_t space = line.find_first_of(" \t");
     std::string daemon(line.substr(0, space));
-    std::string password(space == absl::string_view::npos ? "" : absl::StripAsciiWhitespace(line.substr(space)));
+    std::string password(
+        space == absl::string_view::npos ? "" : absl::StripAsciiWhitespace(line.substr(space)));
     // Never quote the line: it holds a password.
     if (FindDaemonGrants(daemon) == nullptr) {
       std::vector<std::string> names;
       for (const DaemonGrants& d : kMatrix) names.emplace_back(d.daemon);
-      return absl::InvalidArgumentError(absl::StrCat("passwords line ", number, ": the first word must be a daemon (",
+      return absl::InvalidArgumentError(absl::StrCat("passwords line ", number,
+                                                     ": the first word must be a daemon (",
                                                      absl::StrJoin(names, ", "), ")"));
     }
     if (password.size() < 8) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("passwords line ", number, ": the password of ", daemon, " is missing or shorter than 8 characters"));
+      return absl::InvalidArgumentError(absl::StrCat("passwords line ", number,
+                                                     ": the password of ", daemon,
+                                                     " is missing or shorter than 8 characters"));
     }
     if (password.size() > 1024) {
-      return absl::InvalidArgumentError(absl::StrCat("passwords line ", number, ": the password of ", daemon, " is too long"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("passwords line ", number, ": the password of ", daemon, " is too long"));
     }
     if (!out.emplace(daemon, password).second) {
-      return absl::InvalidArgumentError(absl::StrCat("passwords line ", number, ": ", daemon, " is named twice"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("passwords line ", number, ": ", daemon, " is named twice"));
     }
   }
   return out;
@@ -367,7 +387,8 @@ absl::StatusOr<std::vector<RoleReport>> ApplyRoles(Pool& pool, const RoleOptions
     roles.emplace_back(std::string(d.daemon), *name);
   }
   for (const auto& [daemon, password] : options.passwords) {
-    if (FindDaemonGrants(daemon) == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown daemon \"", daemon, "\""));
+    if (FindDaemonGrants(daemon) == nullptr)
+      return absl::InvalidArgumentError(absl::StrCat("unknown daemon \"", daemon, "\""));
   }
   // Verifiers first: hashing is slow and must not hold the transaction open.
   std::map<std::string, std::string> verifiers;
@@ -384,24 +405,30 @@ absl::StatusOr<std::vector<RoleReport>> ApplyRoles(Pool& pool, const RoleOptions
     // ("tuple concurrently updated").
     tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
     pqxx::result where = tx.exec(
-        "SELECT n.nspname, pg_has_role(current_user, c.relowner, 'USAGE'), pg_get_userbyid(c.relowner), current_user, "
-        "current_database(), (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user) "
-        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass('schema_migrations')");
+        "SELECT n.nspname, pg_has_role(current_user, c.relowner, 'USAGE'), "
+        "pg_get_userbyid(c.relowner), current_user, "
+        "current_database(), (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = "
+        "current_user) "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = "
+        "to_regclass('schema_migrations')");
     if (where.empty()) {
-      return absl::FailedPreconditionError("the database has no Kite schema yet: run kitectl migrate first");
+      return absl::FailedPreconditionError(
+          "the database has no Kite schema yet: run kitectl migrate first");
     }
     const std::string schema = where[0][0].as<std::string>();
     const std::string owner = where[0][2].as<std::string>();
     const std::string user = where[0][3].as<std::string>();
     const std::string database = where[0][4].as<std::string>();
     if (!where[0][1].as<bool>()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the database user ", user, " does not own Kite's tables (", owner,
-          " does): grant and revoke as the owner, the user of global.postgres_url that runs kitectl migrate"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("the database user ", user, " does not own Kite's tables (", owner,
+                       " does): grant and revoke as the owner, the user of global.postgres_url "
+                       "that runs kitectl migrate"));
     }
     if (options.create && !where[0][5].as<bool>()) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "the database user ", user, " may not create roles: kitectl db roles needs the owner of Kite's tables with ",
+          "the database user ", user,
+          " may not create roles: kitectl db roles needs the owner of Kite's tables with ",
           "CREATEROLE (ALTER ROLE ", user, " CREATEROLE, as a superuser) or a superuser"));
     }
     // Every table of the matrix must exist and belong to the owner: a name that does not is a
@@ -412,9 +439,12 @@ absl::StatusOr<std::vector<RoleReport>> ApplyRoles(Pool& pool, const RoleOptions
     }
     for (const std::string& t : tables) {
       pqxx::result r = tx.exec_params(
-          "SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = to_regclass($1)",
+          "SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = "
+          "to_regclass($1)",
           Qualified(tx, schema, t));
-      if (r.empty()) return absl::InternalError(absl::StrCat("the grant matrix names table ", t, ", which ", schema, " lacks"));
+      if (r.empty())
+        return absl::InternalError(
+            absl::StrCat("the grant matrix names table ", t, ", which ", schema, " lacks"));
       if (!r[0][0].as<bool>()) {
         return absl::FailedPreconditionError(
             absl::StrCat("the database user ", user, " does not own table ", schema, ".", t));
@@ -433,12 +463,15 @@ absl::StatusOr<std::vector<RoleReport>> ApplyRoles(Pool& pool, const RoleOptions
     tx.exec0(absl::StrCat("REVOKE ALL ON ALL TABLES IN SCHEMA ", q_schema, " FROM PUBLIC"));
     tx.exec0(absl::StrCat("REVOKE ALL ON ALL SEQUENCES IN SCHEMA ", q_schema, " FROM PUBLIC"));
     pqxx::result routines = tx.exec_params(
-        "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = "
+        "p.pronamespace "
         "WHERE n.nspname = $1 AND pg_has_role(current_user, p.proowner, 'USAGE') "
-        "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid "
+        "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND "
+        "d.objid = p.oid "
         "                AND d.deptype = 'e')",
         schema);
-    for (const auto& f : routines) tx.exec0(absl::StrCat("REVOKE ALL ON ROUTINE ", f[0].as<std::string>(), " FROM PUBLIC"));
+    for (const auto& f : routines)
+      tx.exec0(absl::StrCat("REVOKE ALL ON ROUTINE ", f[0].as<std::string>(), " FROM PUBLIC"));
     tx.exec0("ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON ROUTINES FROM PUBLIC");
     tx.exec0(absl::StrCat("REVOKE CREATE ON SCHEMA ", q_schema, " FROM PUBLIC"));
 
@@ -450,13 +483,16 @@ absl::StatusOr<std::vector<RoleReport>> ApplyRoles(Pool& pool, const RoleOptions
       const std::string q_role = tx.quote_name(role);
       auto verifier = verifiers.find(daemon);
       if (!row.exists) {
-        tx.exec0(absl::StrCat("CREATE ROLE ", q_role, " NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT ",
-                              verifier != verifiers.end() ? absl::StrCat("LOGIN PASSWORD ", tx.quote(verifier->second))
-                                                          : std::string("NOLOGIN")));
+        tx.exec0(absl::StrCat("CREATE ROLE ", q_role,
+                              " NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT ",
+                              verifier != verifiers.end()
+                                  ? absl::StrCat("LOGIN PASSWORD ", tx.quote(verifier->second))
+                                  : std::string("NOLOGIN")));
         report.created = true;
         report.password_set = verifier != verifiers.end();
       } else if (verifier != verifiers.end()) {
-        tx.exec0(absl::StrCat("ALTER ROLE ", q_role, " LOGIN PASSWORD ", tx.quote(verifier->second)));
+        tx.exec0(
+            absl::StrCat("ALTER ROLE ", q_role, " LOGIN PASSWORD ", tx.quote(verifier->second)));
         report.password_set = true;
       }
       // Everything away, then exactly the matrix (a table-level REVOKE takes the column
@@ -476,7 +512,8 @@ absl::StatusOr<std::vector<RoleReport>> ApplyRoles(Pool& pool, const RoleOptions
           for (std::string& s : SequencesOf(tx, table)) sequences.insert(std::move(s));
         }
       }
-      for (const std::string& s : sequences) tx.exec0(absl::StrCat("GRANT USAGE ON SEQUENCE ", s, " TO ", q_role));
+      for (const std::string& s : sequences)
+        tx.exec0(absl::StrCat("GRANT USAGE ON SEQUENCE ", s, " TO ", q_role));
       for (std::string_view f : grants.functions) {
         tx.exec0(absl::StrCat("GRANT EXECUTE ON FUNCTION ", q_schema, ".", AV(f), " TO ", q_role));
       }
@@ -496,11 +533,14 @@ std::string DescribeRole(const RoleReport& r) {
   if (r.password_set) state.push_back("password set");
   for (const std::string& w : r.warnings) state.push_back(absl::StrCat("WARNING: ", w));
   std::vector<std::string> tables;
-  for (const auto& [table, privileges] : r.tables) tables.push_back(absl::StrCat(table, " ", privileges));
-  std::string out = absl::StrCat(r.role, " (", absl::StrJoin(state, ", "), "): ",
-                                 tables.empty() ? "no tables" : absl::StrJoin(tables, ", "));
-  if (!r.sequences.empty()) absl::StrAppend(&out, "; sequences: ", absl::StrJoin(r.sequences, ", "));
-  if (!r.functions.empty()) absl::StrAppend(&out, "; functions: ", absl::StrJoin(r.functions, ", "));
+  for (const auto& [table, privileges] : r.tables)
+    tables.push_back(absl::StrCat(table, " ", privileges));
+  std::string out = absl::StrCat(r.role, " (", absl::StrJoin(state, ", "),
+                                 "): ", tables.empty() ? "no tables" : absl::StrJoin(tables, ", "));
+  if (!r.sequences.empty())
+    absl::StrAppend(&out, "; sequences: ", absl::StrJoin(r.sequences, ", "));
+  if (!r.functions.empty())
+    absl::StrAppend(&out, "; functions: ", absl::StrJoin(r.functions, ", "));
   return out;
 }
 

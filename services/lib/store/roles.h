@@ -23,8 +23,8 @@
 //    function, kite_claim_address, is a trigger and needs no EXECUTE by whoever fires it).
 // Foreign-key checks and ON DELETE CASCADE run as the table owner, so a role needs no
 // privilege on a table only reached through them.
-// Passwords (CreateRoles) are sent as SCRAM-SHA-256 verifiers, never in clear, so not even a
-// server that logs DDL statements records them; nothing here logs or returns a password.
+// Passwords (RoleOptions::passwords) are sent as SCRAM-SHA-256 verifiers, never in clear, so not
+// even a server that logs DDL statements records them; nothing here logs or returns a password.
 // Untrusted input: none (operator files and configuration), but the passwords file is parsed
 // with care: a bad line names its line number, never its content.
 #ifndef KITE_SERVICES_LIB_STORE_ROLES_H_
@@ -65,8 +65,9 @@ const DaemonGrants* FindDaemonGrants(std::string_view daemon);
 
 // The columns of accounts a daemon other than kite-auth may read: all but the password
 // hash and the SCRAM secret (kAccountSecretColumns).
-inline constexpr std::string_view kAccountPublicColumns[] = {"id", "domain_id", "local_part", "address", "display_name",
-                                                             "quota_bytes", "enabled", "created_at"};
+inline constexpr std::string_view kAccountPublicColumns[] = {
+    "id",           "domain_id",   "local_part", "address",
+    "display_name", "quota_bytes", "enabled",    "created_at"};
 inline constexpr std::string_view kAccountSecretColumns[] = {"password_hash", "scram_sha256"};
 
 // "kite_" + "imap". The prefix must be a lowercase identifier ([a-z_][a-z0-9_]*, at most 40
