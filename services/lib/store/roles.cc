@@ -238,17 +238,15 @@ void Describe(pqxx::work& tx, const std::string& schema, RoleReport& report) {
   // psql's \dp letters, in its order; columns can hold only the first three and REFERENCES.
   pqxx::result rows = tx.exec_params(
       "SELECT c.relname, p.letter, has_table_privilege($2::name, c.oid, p.privilege), "
-      "  CASE WHEN p.by_column THEN (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid "
-      "AND a.attnum > 0 "
-      "    AND NOT a.attisdropped AND has_column_privilege($2::name, c.oid, a.attnum, "
-      "p.privilege)) ELSE 0 END, "
-      "  (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT "
-      "a.attisdropped) "
+      "  CASE WHEN p.by_column THEN (SELECT count(*) FROM pg_attribute a "
+      "    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+      "    AND has_column_privilege($2::name, c.oid, a.attnum, p.privilege)) ELSE 0 END, "
+      "  (SELECT count(*) FROM pg_attribute a "
+      "    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) "
       "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-      "CROSS JOIN (VALUES (1, 'a', 'INSERT', true), (2, 'r', 'SELECT', true), (3, 'w', 'UPDATE', "
-      "true), "
-      "                   (4, 'd', 'DELETE', false), (5, 'D', 'TRUNCATE', false), (6, 'x', "
-      "'REFERENCES', true), "
+      "CROSS JOIN (VALUES (1, 'a', 'INSERT', true), (2, 'r', 'SELECT', true), "
+      "                   (3, 'w', 'UPDATE', true), (4, 'd', 'DELETE', false), "
+      "                   (5, 'D', 'TRUNCATE', false), (6, 'x', 'REFERENCES', true), "
       "                   (7, 't', 'TRIGGER', false)) AS p(ord, letter, privilege, by_column) "
       "WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY c.relname, p.ord",
       schema, report.role);
@@ -273,11 +271,10 @@ void Describe(pqxx::work& tx, const std::string& schema, RoleReport& report) {
   flush();
   pqxx::result sequences = tx.exec_params(
       "SELECT c.relname, has_sequence_privilege($2::name, c.oid, 'USAGE'), "
-      "has_sequence_privilege($2::name, c.oid, 'SELECT'), "
-      "has_sequence_privilege($2::name, c.oid, 'UPDATE') "
-      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND "
-      "c.relkind = 'S' "
-      "ORDER BY c.relname",
+      "  has_sequence_privilege($2::name, c.oid, 'SELECT'), "
+      "  has_sequence_privilege($2::name, c.oid, 'UPDATE') "
+      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE n.nspname = $1 AND c.relkind = 'S' ORDER BY c.relname",
       schema, report.role);
   for (const auto& s : sequences) {
     std::string p = absl::StrCat(s[1].as<bool>() ? "U" : "", s[2].as<bool>() ? "r" : "",
@@ -285,12 +282,12 @@ void Describe(pqxx::work& tx, const std::string& schema, RoleReport& report) {
     if (!p.empty()) report.sequences.push_back(absl::StrCat(s[0].as<std::string>(), " ", p));
   }
   pqxx::result functions = tx.exec_params(
-      "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = "
-      "p.pronamespace "
+      "SELECT p.oid::regprocedure::text FROM pg_proc p "
+      "JOIN pg_namespace n ON n.oid = p.pronamespace "
       "WHERE n.nspname = $1 AND has_function_privilege($2::name, p.oid, 'EXECUTE') "
-      "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid "
-      "= p.oid "
-      "                AND d.deptype = 'e') ORDER BY 1",
+      "AND NOT EXISTS (SELECT 1 FROM pg_depend d "
+      "  WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e') "
+      "ORDER BY 1",
       schema, report.role);
   for (const auto& f : functions) report.functions.push_back(f[0].as<std::string>());
 }
@@ -406,11 +403,10 @@ absl::StatusOr<std::vector<RoleReport>> ApplyRoles(Pool& pool, const RoleOptions
     tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
     pqxx::result where = tx.exec(
         "SELECT n.nspname, pg_has_role(current_user, c.relowner, 'USAGE'), "
-        "pg_get_userbyid(c.relowner), current_user, "
-        "current_database(), (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = "
-        "current_user) "
-        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = "
-        "to_regclass('schema_migrations')");
+        "  pg_get_userbyid(c.relowner), current_user, current_database(), "
+        "  (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user) "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.oid = to_regclass('schema_migrations')");
     if (where.empty()) {
       return absl::FailedPreconditionError(
           "the database has no Kite schema yet: run kitectl migrate first");
@@ -439,8 +435,8 @@ absl::StatusOr<std::vector<RoleReport>> ApplyRoles(Pool& pool, const RoleOptions
     }
     for (const std::string& t : tables) {
       pqxx::result r = tx.exec_params(
-          "SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = "
-          "to_regclass($1)",
+          "SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c "
+          "WHERE c.oid = to_regclass($1)",
           Qualified(tx, schema, t));
       if (r.empty())
         return absl::InternalError(
@@ -463,12 +459,11 @@ absl::StatusOr<std::vector<RoleReport>> ApplyRoles(Pool& pool, const RoleOptions
     tx.exec0(absl::StrCat("REVOKE ALL ON ALL TABLES IN SCHEMA ", q_schema, " FROM PUBLIC"));
     tx.exec0(absl::StrCat("REVOKE ALL ON ALL SEQUENCES IN SCHEMA ", q_schema, " FROM PUBLIC"));
     pqxx::result routines = tx.exec_params(
-        "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = "
-        "p.pronamespace "
+        "SELECT p.oid::regprocedure::text FROM pg_proc p "
+        "JOIN pg_namespace n ON n.oid = p.pronamespace "
         "WHERE n.nspname = $1 AND pg_has_role(current_user, p.proowner, 'USAGE') "
-        "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND "
-        "d.objid = p.oid "
-        "                AND d.deptype = 'e')",
+        "AND NOT EXISTS (SELECT 1 FROM pg_depend d "
+        "  WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')",
         schema);
     for (const auto& f : routines)
       tx.exec0(absl::StrCat("REVOKE ALL ON ROUTINE ", f[0].as<std::string>(), " FROM PUBLIC"));
