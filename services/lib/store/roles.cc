@@ -194,6 +194,9 @@ std::string Qualified(pqxx::work& tx, const std::string& schema, std::string_vie
   return absl::StrCat(tx.quote_name(schema), ".", tx.quote_name(std::string(name)));
 }
 
+// 'text' for a statement that takes no parameters (CREATE/ALTER ROLE ... PASSWORD).
+std::string Literal(pqxx::work& tx, const std::string& text) { return absl::StrCat("'", tx.esc(text), "'"); }
+
 // The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (what psql's \password sends),
 // so the password itself never travels or lands in a log.
 absl::StatusOr<std::string> Verifier(std::string_view password) {
@@ -481,13 +484,13 @@ absl::StatusOr<std::vector<RoleReport>> ApplyRoles(Pool& pool, const RoleOptions
         tx.exec0(absl::StrCat("CREATE ROLE ", q_role,
                               " NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT ",
                               verifier != verifiers.end()
-                                  ? absl::StrCat("LOGIN PASSWORD ", tx.quote(verifier->second))
+                                  ? absl::StrCat("LOGIN PASSWORD ", Literal(tx, verifier->second))
                                   : std::string("NOLOGIN")));
         report.created = true;
         report.password_set = verifier != verifiers.end();
       } else if (verifier != verifiers.end()) {
         tx.exec0(
-            absl::StrCat("ALTER ROLE ", q_role, " LOGIN PASSWORD ", tx.quote(verifier->second)));
+            absl::StrCat("ALTER ROLE ", q_role, " LOGIN PASSWORD ", Literal(tx, verifier->second)));
         report.password_set = true;
       }
       // Everything away, then exactly the matrix (a table-level REVOKE takes the column

@@ -36,7 +36,7 @@ std::string WithUser(const std::string& url, const std::string& user) {
 
 std::string UniquePrefix() {
   std::string name = testing::UniqueName("r");  // r_<pid>_<n>_<random>
-  return "t" + name.substr(1) + "_";
+  return std::string("t").append(name, 1, std::string::npos).append("_");
 }
 
 // Drops the roles a test created (their grants first), whatever the test's outcome.
