@@ -148,6 +148,36 @@ TEST_CASE("Publish reaches a subscriber", "[redis]") {
   CHECK(message->elements[2].str == "mailbox 7 changed");
 }
 
+TEST_CASE("A client with a user authenticates as that ACL user (AUTH user password)", "[redis][acl]") {
+  // An ACL user of its own on the shared fixture (whose default user has every right).
+  auto admin = Connected(testing::RedisPort());
+  std::string user = testing::UniqueName("kite_acl");
+  std::string key = "{acl}:" + user;
+  REQUIRE(admin->Command({"ACL", "SETUSER", user, "on", ">right-password-1", "~" + key + ":*", "resetchannels",
+                          "+@all", "-@admin", "-@dangerous"})
+              .value()
+              .str == "OK");
+
+  auto client = Client::Connect({.port = testing::RedisPort(), .user = user, .password = "right-password-1"});
+  INFO(client.status().ToString());
+  REQUIRE(client.ok());
+  CHECK((*client)->Command({"ACL", "WHOAMI"}).value().str == user);
+  CHECK((*client)->Command({"CONFIG", "GET", "port"}).value().is_error());  // @admin is not granted
+  CHECK((*client)->Command({"SET", key + ":x", "1"}).value().str == "OK");
+  absl::StatusOr<Reply> other = (*client)->Command({"SET", "{acl}:someone-else", "1"});
+  REQUIRE(other.ok());
+  CHECK(other->is_error());
+  CHECK_THAT(other->str, Catch::Contains("NOPERM"));
+  CHECK((*client)->Publish("kite:mbox:1", "x").code() != absl::StatusCode::kOk);  // no channel
+
+  auto wrong = Client::Connect({.port = testing::RedisPort(), .user = user, .password = "wrong-password-2"});
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(absl::IsPermissionDenied(wrong.status()));
+  CHECK_THAT(std::string(wrong.status().message()), Catch::Contains("as user " + user));
+  CHECK_THAT(std::string(wrong.status().message()), !Catch::Contains("wrong-password-2"));
+  admin->Command({"ACL", "DELUSER", user}).IgnoreError();
+}
+
 TEST_CASE("The client reconnects after a Redis restart and recovers its group", "[redis][restart]") {
   testing::PrivateRedis server("redis_restart");
   auto client = Connected(server.port());
