@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "lib/config/config.h"
+#include "lib/daemon/backends.h"
 
 using kite::config::Config;
 using kite::config::KiteSchema;
@@ -77,4 +78,26 @@ TEST_CASE("Durations, sizes and addresses parse", "[config]") {
   CHECK_FALSE(ParseSize("99999999999999999999").ok());
   CHECK(ParseHostPort("[::1]:993")->host == "::1");
   CHECK_FALSE(ParseHostPort("nohost").ok());
+}
+
+TEST_CASE("A daemon connects with its section's credentials, else the global ones", "[config]") {
+  const char* yaml =
+      "global:\n  postgres_url: postgresql://owner:o@db/kite\n  redis_password: global-pw\n"
+      "imap:\n  postgres_url: postgresql://kite_imap:i@db/kite\n  redis_user: kite-imap\n  redis_password: imap-pw\n";
+  auto c = Config::FromText(KiteSchema(), yaml, {{"KITE_MTA_POSTGRES_URL", "postgresql://kite_mta:m@db/kite"}});
+  REQUIRE(c.ok());
+  using kite::daemon::PostgresUrl;
+  using kite::daemon::RedisOptions;
+  CHECK(PostgresUrl(*c, "imap") == "postgresql://kite_imap:i@db/kite");
+  CHECK(PostgresUrl(*c, "mta") == "postgresql://kite_mta:m@db/kite");  // KITE_MTA_POSTGRES_URL
+  CHECK(PostgresUrl(*c, "pop3") == "postgresql://owner:o@db/kite");   // empty section key: global
+  CHECK(PostgresUrl(*c, "global") == "postgresql://owner:o@db/kite");  // kitectl
+  CHECK(RedisOptions(*c, "imap").user == "kite-imap");
+  CHECK(RedisOptions(*c, "imap").password == "imap-pw");
+  CHECK(RedisOptions(*c, "pop3").user.empty());  // the default user, AUTH password
+  CHECK(RedisOptions(*c, "pop3").password == "global-pw");
+  CHECK(RedisOptions(*c, "global").password == "global-pw");
+  std::string dump = c->Dump("imap");
+  CHECK(dump.find("imap-pw") == std::string::npos);
+  CHECK(dump.find(":i@") == std::string::npos);
 }
