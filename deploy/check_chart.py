@@ -11,6 +11,13 @@ container has readiness and liveness probes (Jobs excepted), and gRPC probes nam
 container port; Services select some workload's pods; NetworkPolicies allow exactly design.md's gRPC flows
 and reach outside addresses only where design.md says (kite-mta: 25, 443); the rendered kite.yaml uses only keys
 of docs/configuration.md (and, given a kitectl binary, passes `kitectl check-config`).
+Values-aware checks (issue 17) compare the rendering with what the values ask for: hooks that
+run before the release's objects exist name none of them; listen addresses, container ports,
+probes, Service targetPorts, NetworkPolicy ports and kite-caldav's public ports agree; DNS and
+relay egress (resolvers on their own ports, valid CIDRs, the smarthost's port); the PostgreSQL
+CA; preStop and the grace period; the NOTES' DNS records and kitectl pod; one or six load
+balancers; commonLabels, image digests, extra volumes, topology spread, the helm test pod;
+per-daemon database roles (no daemon gets the owner's URL).
 Then checks that a values file with a wrong type is refused with the schema's message, and
 that values the templates must refuse (PROXY misconfigurations) fail with the chart's message.
 
