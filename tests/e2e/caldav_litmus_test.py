@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# ctest-quick: part of `scripts/test --quick` (a fresh machine's first look, scripts/check-fresh)
 """End-to-end: WebDAV conformance of kite-caldav with litmus (Debian's litmus package).
 
 The suites basic, copymove and props run against a collection under the demo-style user's

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# ctest-quick: part of `scripts/test --quick` (a fresh machine's first look, scripts/check-fresh)
 """Every daemon's operator surface, on the real binaries: --help, --version,
 --check-config naming the bad key (file and environment), /metrics, and a graceful exit 0
 on SIGTERM. Needs no PostgreSQL or Redis: it uses kite-freebusy, a daemon that touches

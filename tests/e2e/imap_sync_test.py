@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# ctest-quick: part of `scripts/test --quick` (a fresh machine's first look, scripts/check-fresh)
 """End-to-end: real sync clients keep a 1000-message account and a local Maildir in step,
 both ways (issue 6: "mbsync (isync) syncs a 1000-message account both ways (new mail, flag
 changes, deletions, folder creation) with no differences on a second run; offlineimap3 too").

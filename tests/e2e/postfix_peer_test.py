@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# ctest-quick: part of `scripts/test --quick` (a fresh machine's first look, scripts/check-fresh)
 """A real Postfix as the sending MTA into kite-mta.
 
 A private Postfix instance (tests/fixtures/postfix_instance.py: its own config, queue and log

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# ctest-quick: part of `scripts/test --quick` (a fresh machine's first look, scripts/check-fresh)
 """End-to-end walking skeleton: the whole suite started by scripts/kite-local on loopback.
 
 Needs KITE_BIN_DIR (the daemons and kitectl) and optionally KITE_SOURCE_DIR (the repository).
