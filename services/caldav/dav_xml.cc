@@ -371,14 +371,17 @@ absl::StatusOr<Report> ParseReport(std::string_view body) {
     if (const xmlNode* l = Child(root, kDav, "sync-level")) r.sync_level = Text(l);
     if (const xmlNode* l = Child(root, kDav, "limit")) {
       if (const xmlNode* n = Child(l, kDav, "nresults")) {
-        std::string t = Text(n);
+        // At most 9 digits (RFC 5323 nresults is a positive integer): checked before any
+        // arithmetic, so a long digit run cannot overflow.
+        const std::string t = Text(n);
+        const bool ok = !t.empty() && t.size() < 10 &&
+                        t.find_first_not_of("0123456789") == std::string::npos;
         int64_t v = 0;
-        bool ok = !t.empty() && t.size() < 10;
-        for (char ch : t) {
-          if (ch < '0' || ch > '9') ok = false;
-          else v = v * 10 + (ch - '0');
+        if (ok) {
+          for (char ch : t) v = v * 10 + (ch - '0');
+        } else {
+          st = absl::InvalidArgumentError("bad nresults");
         }
-        if (!ok) st = absl::InvalidArgumentError("bad nresults");
         r.limit = v;
       }
     }

@@ -129,6 +129,13 @@ TEST_CASE("multiget, sync-collection, free-busy, principal-property-search", "[c
   REQUIRE(s.ok());
   CHECK(s->sync_token == "http://kite.example/sync/5");
   CHECK(s->limit == 10);
+  // A long digit run is refused before any arithmetic (found by caldav_xml_fuzz: it
+  // overflowed int64 under UBSan).
+  for (const char* bad : {"99999999999999999999999", "1x", "", "1000000000"}) {
+    auto o = ParseReport(std::string("<D:sync-collection xmlns:D=\"DAV:\"><D:limit><D:nresults>") + bad +
+                         "</D:nresults></D:limit></D:sync-collection>");
+    CHECK_FALSE(o.ok());
+  }
   auto f = ParseReport(
       "<C:free-busy-query xmlns:C=\"urn:ietf:params:xml:ns:caldav\"><C:time-range start=\"20261201T000000Z\" "
       "end=\"20261202T000000Z\"/></C:free-busy-query>");
