@@ -22,10 +22,7 @@ import email.policy
 import os
 import re
 import shutil
-import signal
 import smtplib
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,28 +34,12 @@ from icalendar import Calendar
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 from kite_suite import SuiteTestCase, record_failure  # noqa: E402
+from loopback_peers import start_dnsmasq, start_smtp_sink, stop  # noqa: E402
 
 OLGA, OLGA_PW = "olga@example.test", "olga-password-123"
 DEMO, DEMO_PW = "demo@example.test", "demo-password-123"
 ROOM = "room@example.test"
 CAROL = "carol@other.test"
-
-
-def free_port(address, kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((address, 0))
-        return s.getsockname()[1]
-
-
-def wait_tcp(address, port, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection((address, port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {address}:{port}")
 
 
 def crlf(text):
@@ -109,20 +90,11 @@ class CaldavScheduling(SuiteTestCase):
         cls.sink_dir = os.path.join(cls.tmp, "sink")
         os.makedirs(cls.sink_dir)
         os.chmod(cls.sink_dir, 0o777)
-        cls.mx_port = free_port("127.0.0.3")
-        dns_port = free_port("127.0.0.1", socket.SOCK_DGRAM)
-        conf = os.path.join(cls.tmp, "dnsmasq.conf")
-        with open(conf, "w") as f:
-            f.write("local=/test/\nmx-host=other.test,mx.other.test,10\nhost-record=mx.other.test,127.0.0.3\n")
-        dnsmasq = ["/usr/sbin/dnsmasq", "--keep-in-foreground", f"--port={dns_port}", "--listen-address=127.0.0.1",
-                   "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file=", f"--conf-file={conf}"]
-        if os.geteuid() == 0:
-            dnsmasq.append("--user=root")
-        cls.procs.append(subprocess.Popen(dnsmasq, stderr=subprocess.DEVNULL))
-        wait_tcp("127.0.0.1", dns_port)
-        cls.procs.append(subprocess.Popen(["/usr/sbin/smtp-sink", "-u", "nobody", "-d",
-                                           os.path.join(cls.sink_dir, "%M."), f"127.0.0.3:{cls.mx_port}", "10"]))
-        wait_tcp("127.0.0.3", cls.mx_port)
+        dns, dns_port = start_dnsmasq("local=/test/\nmx-host=other.test,mx.other.test,10\n"
+                                      "host-record=mx.other.test,127.0.0.3\n", cls.tmp)
+        cls.procs.append(dns)
+        sink, cls.mx_port = start_smtp_sink("127.0.0.3", maildir=cls.sink_dir)
+        cls.procs.append(sink)
         cls.extra_env = {
             "KITE_GLOBAL_DNS_SERVERS": f"127.0.0.1:{dns_port}",
             "KITE_MTA_RELAY_PORT": str(cls.mx_port),
@@ -151,13 +123,7 @@ class CaldavScheduling(SuiteTestCase):
 
     @classmethod
     def stop_peers(cls):
-        for p in cls.procs:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(cls.procs)
         cls.procs = []
         if cls.tmp:
             shutil.rmtree(cls.tmp, ignore_errors=True)

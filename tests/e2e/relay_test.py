@@ -14,10 +14,7 @@ Never the system resolver: dnsmasq with --no-resolv --no-hosts, every address on
 import imaplib
 import os
 import shutil
-import signal
 import smtplib
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,26 +23,10 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 from kite_suite import SuiteTestCase, insecure_context, record_failure  # noqa: E402
+from loopback_peers import start_dnsmasq, start_smtp_sink, stop  # noqa: E402
 
 USER = "demo@example.test"
 PASSWORD = "demo-password-123"
-
-
-def free_port(address, kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((address, 0))
-        return s.getsockname()[1]
-
-
-def wait_tcp(address, port, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection((address, port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {address}:{port}")
 
 
 class RelayTest(SuiteTestCase):
@@ -59,28 +40,17 @@ class RelayTest(SuiteTestCase):
         cls.sink_dir = os.path.join(cls.tmp, "sink")
         os.makedirs(cls.sink_dir)
         os.chmod(cls.sink_dir, 0o777)
-        cls.mx_port = free_port("127.0.0.3")
-        dns_port = free_port("127.0.0.1", socket.SOCK_DGRAM)
-        conf = os.path.join(cls.tmp, "dnsmasq.conf")
-        with open(conf, "w") as f:
-            f.write("local=/test/\n"
-                    "mx-host=sink.test,mx.sink.test,10\n"
-                    "host-record=mx.sink.test,127.0.0.3\n"
-                    "mx-host=reject.test,mx.reject.test,10\n"
-                    "host-record=mx.reject.test,127.0.0.5\n")
-        dnsmasq = ["/usr/sbin/dnsmasq", "--keep-in-foreground", f"--port={dns_port}", "--listen-address=127.0.0.1",
-                   "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file=", f"--conf-file={conf}"]
-        if os.geteuid() == 0:
-            dnsmasq.append("--user=root")
-        cls.procs.append(subprocess.Popen(dnsmasq, stderr=subprocess.DEVNULL))
-        wait_tcp("127.0.0.1", dns_port)
-        sink = "/usr/sbin/smtp-sink"
-        cls.procs.append(subprocess.Popen([sink, "-u", "nobody", "-d", os.path.join(cls.sink_dir, "%M."),
-                                           f"127.0.0.3:{cls.mx_port}", "10"]))
-        cls.procs.append(subprocess.Popen([sink, "-u", "nobody", "-f", "RCPT", "-B", "550 5.1.1 no such user here",
-                                           f"127.0.0.5:{cls.mx_port}", "10"]))
-        wait_tcp("127.0.0.3", cls.mx_port)
-        wait_tcp("127.0.0.5", cls.mx_port)
+        dns, dns_port = start_dnsmasq("local=/test/\n"
+                                      "mx-host=sink.test,mx.sink.test,10\n"
+                                      "host-record=mx.sink.test,127.0.0.3\n"
+                                      "mx-host=reject.test,mx.reject.test,10\n"
+                                      "host-record=mx.reject.test,127.0.0.5\n", cls.tmp)
+        cls.procs.append(dns)
+        sink, cls.mx_port = start_smtp_sink("127.0.0.3", maildir=cls.sink_dir)
+        cls.procs.append(sink)
+        # The relay connects to every MX on one port: the refusing sink takes the same one.
+        refuser, _ = start_smtp_sink("127.0.0.5", port=cls.mx_port, reject_rcpt="550 5.1.1 no such user here")
+        cls.procs.append(refuser)
         cls.extra_env = {
             "KITE_GLOBAL_DNS_SERVERS": f"127.0.0.1:{dns_port}",
             "KITE_MTA_RELAY_PORT": str(cls.mx_port),
@@ -95,13 +65,7 @@ class RelayTest(SuiteTestCase):
 
     @classmethod
     def stop_peers(cls):
-        for p in cls.procs:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(cls.procs)
         cls.procs = []
         if cls.tmp:
             shutil.rmtree(cls.tmp, ignore_errors=True)

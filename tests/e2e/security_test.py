@@ -47,7 +47,6 @@ import os
 import poplib
 import re
 import shutil
-import signal
 import smtplib
 import socket
 import subprocess
@@ -61,6 +60,7 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "fixtures"))
 from kite_suite import SuiteTestCase, insecure_context, record_failure  # noqa: E402
+from loopback_peers import start_smtp_sink, stop  # noqa: E402
 from kite_ops import psql  # noqa: E402
 
 import caldav  # noqa: E402
@@ -99,23 +99,6 @@ def b64(b):
 
 def crlf(text):
     return text.replace("\r\n", "\n").replace("\n", "\r\n")
-
-
-def free_port(address, kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((address, 0))
-        return s.getsockname()[1]
-
-
-def wait_tcp(address, port, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection((address, port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {address}:{port}")
 
 
 def header_block(raw):
@@ -213,14 +196,12 @@ class Security(SuiteTestCase):
         cls.sink_dir = os.path.join(cls.tmp, "sink")
         os.makedirs(cls.sink_dir)
         os.chmod(cls.sink_dir, 0o777)
-        cls.mx_port = free_port(MX_HOST)
         dns_extra = os.path.join(cls.tmp, "dns-extra.conf")
         with open(dns_extra, "w") as f:
             f.write(f"mx-host=other.test,mx.other.test,10\nhost-record=mx.other.test,{MX_HOST}\n")
         cls.launcher_args = ["--dns-extra", dns_extra]
-        cls.procs.append(subprocess.Popen(["/usr/sbin/smtp-sink", "-u", "nobody", "-d",
-                                           os.path.join(cls.sink_dir, "%M."), f"{MX_HOST}:{cls.mx_port}", "10"]))
-        wait_tcp(MX_HOST, cls.mx_port)
+        sink, cls.mx_port = start_smtp_sink(MX_HOST, maildir=cls.sink_dir)
+        cls.procs.append(sink)
         cls.extra_env = {
             "KITE_MTA_RELAY_PORT": str(cls.mx_port),
             "KITE_MTA_RELAY_RECONCILE_INTERVAL": "1s",
@@ -244,13 +225,7 @@ class Security(SuiteTestCase):
 
     @classmethod
     def stop_peers(cls):
-        for p in cls.procs:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(cls.procs)
         cls.procs = []
         if cls.tmp:
             shutil.rmtree(cls.tmp, ignore_errors=True)

@@ -26,7 +26,6 @@ import re
 import shutil
 import smtplib
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,21 +35,13 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 from kite_suite import SuiteTestCase, insecure_context, record_failure  # noqa: E402
+from loopback_peers import start_dnsmasq, stop  # noqa: E402
 
 USER = "demo@example.test"
 PASSWORD = "demo-password-123"
 MAX_SIZE = 12 * 1024 * 1024
 MAX_RCPTS = 5
 ZONE = "bl.test"
-
-
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 def text_message(tag, extra_body=b"", headers=b""):
@@ -118,15 +109,7 @@ class SmtpProtocol(SuiteTestCase):
     def setUpClass(cls):
         # This test's own DNS server: 127.0.0.3 is listed in bl.test, nothing else is.
         cls.dns_dir = tempfile.mkdtemp(prefix="kite-smtp-dns-")
-        conf = os.path.join(cls.dns_dir, "dnsmasq.conf")
-        with open(conf, "w") as f:
-            f.write(f"local=/{ZONE}/\naddress=/3.0.0.127.{ZONE}/127.0.0.2\n")
-        port = free_udp_port()
-        args = ["dnsmasq", "--keep-in-foreground", f"--port={port}", "--listen-address=127.0.0.1",
-                "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file=", f"--conf-file={conf}"]
-        if os.geteuid() == 0:
-            args.append("--user=root")
-        cls.dnsmasq = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cls.dnsmasq, port = start_dnsmasq(f"local=/{ZONE}/\naddress=/3.0.0.127.{ZONE}/127.0.0.2\n", cls.dns_dir)
         cls.extra_env = {
             "KITE_GLOBAL_DNS_SERVERS": f"127.0.0.1:{port}",
             "KITE_MTA_MAX_MESSAGE_SIZE": str(MAX_SIZE),
@@ -148,12 +131,7 @@ class SmtpProtocol(SuiteTestCase):
     @classmethod
     def stop_dns(cls):
         if cls.dnsmasq is not None:
-            cls.dnsmasq.terminate()
-            try:
-                cls.dnsmasq.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                cls.dnsmasq.kill()
-                cls.dnsmasq.wait()
+            stop([cls.dnsmasq])
             cls.dnsmasq = None
         if cls.dns_dir:
             shutil.rmtree(cls.dns_dir, ignore_errors=True)
