@@ -139,26 +139,14 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
     co_return;
   }
   const int64_t owner = target.owner, mailbox = target.info.id;
-  // Entries and the change log in one snapshot-consistent step: read the mailbox's
-  // HIGHESTMODSEQ first, then the entries (anything newer arrives through the change log).
-  auto state = co_await rt_.Blocking([&]() -> absl::StatusOr<std::pair<mailstore::Changes, std::vector<mailstore::Entry>>> {
-    auto head = mailstore::ChangesSince(pool_, owner, mailbox, INT64_MAX);
-    if (!head.ok()) return head.status();
-    auto entries = mailstore::ListEntries(pool_, owner, mailbox);
-    if (!entries.ok()) return entries.status();
-    return std::make_pair(std::move(*head), std::move(*entries));
-  });
-  if (!state.ok() || !state->first.exists) {
+  // The head and the entries from one snapshot, in one round trip; anything newer arrives
+  // through the change log on the next sync.
+  auto state = co_await rt_.Blocking([&] { return mailstore::OpenMailbox(pool_, owner, mailbox); });
+  if (!state.ok() || !state->exists) {
     result_ = state.ok() ? "NO [NONEXISTENT] No such mailbox" : kUnavailable;
     co_return;
   }
-  const int64_t modseq = state->first.highest_modseq;
-  // Entries newer than the HIGHESTMODSEQ read first are dropped here and come back through
-  // the change log on the next sync.
-  std::vector<mailstore::Entry> entries;
-  for (auto& e : state->second) {
-    if (e.modseq <= modseq) entries.push_back(std::move(e));
-  }
+  const int64_t modseq = state->highest_modseq;
   Selected s;
   s.info = target.info;
   s.client_name = NormalizeInbox(raw);
@@ -167,7 +155,7 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
   s.may_write = target.may_write;
   s.read_only = examine;
   sel_ = s;
-  view_.Reset(std::move(entries), modseq, std::max(state->first.uidnext, target.info.uidnext));
+  view_.Reset(std::move(state->entries), modseq, std::max(state->uidnext, target.info.uidnext));
   if (server_.notifier()) watch_ = server_.notifier()->WatchAccount(owner, conn_->executor());
   saved_.clear();
   saved_valid_ = false;
@@ -339,6 +327,24 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
                        (!it.part.empty() || !it.section.empty()));
     sets_seen |= it.SetsSeen();
   }
+  // BODY[HEADER], BODY[HEADER.FIELDS ...] and RFC822.HEADER of the message itself (what
+  // clients ask when they list a mailbox) need only its header block: load just that.
+  const bool headers_only = need_body && std::all_of(want.begin(), want.end(), [](const FetchItem& it) {
+    switch (it.kind) {
+      case FetchItem::kUid:
+      case FetchItem::kFlags:
+      case FetchItem::kModSeq:
+      case FetchItem::kRfc822Size:
+      case FetchItem::kInternalDate:
+      case FetchItem::kRfc822Header:
+        return true;
+      case FetchItem::kBodySection:
+        return it.part.empty() && absl::StartsWith(it.section, "HEADER");
+      default:
+        return false;
+    }
+  });
+  if (headers_only) need_structure = false;
   if (has_modseq) condstore_ = true;
   if (cmd.uid && !has_uid) want.insert(want.begin(), FetchItem{FetchItem::kUid});
   if (changed_since && !has_modseq) want.push_back(FetchItem{FetchItem::kModSeq});
@@ -392,7 +398,11 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
               server.Publish(owner, mailbox);
             }
             std::vector<mailstore::StoredMessage> msgs;
-            if (body || structure) {
+            if (headers_only) {
+              auto m = mailstore::LoadHeaders(pool_, owner, mailbox, uids);
+              if (!m.ok()) return m.status();
+              msgs = std::move(*m);
+            } else if (body || structure) {
               auto m = mailstore::LoadMessages(pool_, owner, mailbox, uids, body, structure);
               if (!m.ok()) return m.status();
               msgs = std::move(*m);
@@ -462,6 +472,10 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
             std::optional<std::string> data;
             if (it.part.empty() && it.section.empty()) {
               data = std::string(raw);
+            } else if (headers_only) {
+              std::string_view header = mime::HeaderOf(raw);
+              data = it.section == "HEADER" ? std::string(header)
+                                            : FilterHeader(header, it.fields, it.section == "HEADER.FIELDS.NOT");
             } else if (parsed) {
               data = SectionData(raw, *parsed, it);
             }

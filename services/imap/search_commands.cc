@@ -3,7 +3,8 @@
 //
 // Cost: the whole evaluation runs on a blocking worker. A first pass decides every message
 // that flags, sizes, dates, UIDs or sequence numbers settle without reading it; only the
-// rest are loaded, in batches of kLoadBatch, with their stored MIME structure.
+// rest are loaded, in batches: their header blocks, or the whole messages when BODY or TEXT
+// is asked.
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -17,7 +18,8 @@
 namespace kite::imap {
 namespace {
 
-constexpr size_t kLoadBatch = 50;
+constexpr size_t kLoadBatch = 50;         // whole messages per query
+constexpr size_t kHeaderLoadBatch = 500;  // header blocks per query
 
 SearchMetadata Metadata(const mailstore::Entry& e, size_t index) {
   SearchMetadata m;
@@ -103,11 +105,15 @@ boost::asio::awaitable<void> Session::CmdSearch(const Command& cmd) {
         to_load.push_back(view.at(i).uid);
       }
     }
-    // Pass 2: the rest, with their bytes, in batches.
-    for (size_t start = 0; start < to_load.size(); start += kLoadBatch) {
+    // Pass 2: the rest, with their bytes (only the header block unless BODY or TEXT is
+    // asked), in batches.
+    const bool whole = NeedsBody(query);
+    const size_t batch_size = whole ? kLoadBatch : kHeaderLoadBatch;
+    for (size_t start = 0; start < to_load.size(); start += batch_size) {
       std::vector<int64_t> batch(to_load.begin() + static_cast<long>(start),
-                                 to_load.begin() + static_cast<long>(std::min(to_load.size(), start + kLoadBatch)));
-      auto loaded = mailstore::LoadMessages(pool_, owner, mailbox, batch, true, false);
+                                 to_load.begin() + static_cast<long>(std::min(to_load.size(), start + batch_size)));
+      auto loaded = whole ? mailstore::LoadMessages(pool_, owner, mailbox, batch, true, false)
+                          : mailstore::LoadHeaders(pool_, owner, mailbox, batch);
       if (!loaded.ok()) return loaded.status();
       for (const auto& msg : *loaded) {
         auto i = view.IndexOfUid(msg.uid);
@@ -132,13 +138,13 @@ boost::asio::awaitable<void> Session::CmdSearch(const Command& cmd) {
     bool need_bytes = thread || std::any_of(criteria.begin(), criteria.end(), [](const SortCriterion& c) {
                         return c.key != SortKey::kArrival && c.key != SortKey::kSize;
                       });
-    for (size_t start = 0; start < hits.size(); start += kLoadBatch) {
-      size_t end = std::min(hits.size(), start + kLoadBatch);
+    for (size_t start = 0; start < hits.size(); start += kHeaderLoadBatch) {
+      size_t end = std::min(hits.size(), start + kHeaderLoadBatch);
       std::vector<mailstore::StoredMessage> loaded;
       if (need_bytes) {
         std::vector<int64_t> uids;
         for (size_t k = start; k < end; ++k) uids.push_back(view.at(hits[k]).uid);
-        auto l = mailstore::LoadMessages(pool_, owner, mailbox, uids, true, false);
+        auto l = mailstore::LoadHeaders(pool_, owner, mailbox, uids);
         if (!l.ok()) return l.status();
         loaded = std::move(*l);
       }

@@ -318,29 +318,35 @@ absl::StatusOr<ExpungeResult> Expunge(store::Pool& pool, int64_t account_id, int
 }
 
 absl::StatusOr<Changes> ChangesSince(store::Pool& pool, int64_t account_id, int64_t mailbox_id, int64_t since) {
-  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<Changes> {
+  // One statement, so one snapshot (writers bump highest_modseq in the transaction that sets
+  // an entry's or an expunge's MODSEQ): the head row (kind 0), the entries changed after
+  // `since` (kind 1) and the UIDs expunged after it (kind 2). Usually only the head comes back,
+  // found through the primary key and the MODSEQ indexes.
+  static const std::string sql = absl::StrCat(
+      "SELECT 0 AS kind, m.highest_modseq AS a, m.uidnext AS b, NULL::bigint AS c, NULL::bigint AS d, "
+      "NULL::text AS f, NULL::bigint AS t FROM mailboxes m WHERE m.account_id = $1 AND m.id = $2 "
+      "UNION ALL SELECT 1, ", kEntryColumns,
+      " FROM mailbox_entries e WHERE e.account_id = $1 AND e.mailbox_id = $2 AND e.modseq > $3 "
+      "UNION ALL SELECT 2, x.uid, NULL, NULL, NULL, NULL, NULL FROM mailbox_expunges x "
+      "WHERE x.account_id = $1 AND x.mailbox_id = $2 AND x.modseq > $3 "
+      "ORDER BY kind, a");
+  return pool.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<Changes> {
     Changes out;
-    auto mb = tx.exec_params("SELECT highest_modseq, uidnext FROM mailboxes WHERE account_id = $1 AND id = $2",
-                             account_id, mailbox_id);
-    if (mb.empty()) {
+    auto rows = store::Prepared(tx, "mailstore_changes_since", sql.c_str(), account_id, mailbox_id, since);
+    if (rows.empty() || rows[0][0].as<int>() != 0) {
       out.exists = false;
       return out;
     }
-    out.highest_modseq = mb[0][0].as<int64_t>();
-    out.uidnext = mb[0][1].as<int64_t>();
-    if (out.highest_modseq <= since) return out;
-    for (const auto& r : tx.exec_params(
-             absl::StrCat("SELECT ", kEntryColumns,
-                          " FROM mailbox_entries e WHERE e.account_id = $1 AND e.mailbox_id = $2 "
-                          "AND e.modseq > $3 AND e.modseq <= $4 ORDER BY e.uid"),
-             account_id, mailbox_id, since, out.highest_modseq)) {
-      out.changed.push_back(RowToEntry(r));
-    }
-    for (const auto& r : tx.exec_params(
-             "SELECT uid FROM mailbox_expunges WHERE account_id = $1 AND mailbox_id = $2 "
-             "AND modseq > $3 AND modseq <= $4 ORDER BY uid",
-             account_id, mailbox_id, since, out.highest_modseq)) {
-      out.expunged.push_back(r[0].as<int64_t>());
+    out.highest_modseq = rows[0][1].as<int64_t>();
+    out.uidnext = rows[0][2].as<int64_t>();
+    for (size_t i = 1; i < rows.size(); ++i) {
+      const auto& r = rows[i];
+      if (r[0].as<int>() == 1) {
+        out.changed.push_back(Entry{r[1].as<int64_t>(), r[2].as<int64_t>(), r[3].as<int64_t>(), r[4].as<int64_t>(),
+                                    ParseTextArray(r[5].as<std::string>()), r[6].as<int64_t>()});
+      } else {
+        out.expunged.push_back(r[1].as<int64_t>());
+      }
     }
     return out;
   });
@@ -356,8 +362,9 @@ absl::StatusOr<StoreResult> StoreFlagsMany(store::Pool& pool, int64_t account_id
   return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<StoreResult> {
     StoreResult out;
     if (uids.empty()) return out;
-    auto lock = tx.exec_params("SELECT highest_modseq FROM mailboxes WHERE account_id = $1 AND id = $2 FOR UPDATE",
-                               account_id, mailbox_id);
+    auto lock = store::Prepared(tx, "mailstore_lock_mailbox",
+                                "SELECT highest_modseq FROM mailboxes WHERE account_id = $1 AND id = $2 FOR UPDATE",
+                                account_id, mailbox_id);
     if (lock.empty()) return absl::NotFoundError("no such mailbox");
     const int64_t modseq = lock[0][0].as<int64_t>() + 1;
     auto has = [](const std::vector<std::string>& v, const std::string& f) {
@@ -365,7 +372,8 @@ absl::StatusOr<StoreResult> StoreFlagsMany(store::Pool& pool, int64_t account_id
     };
     std::vector<int64_t> changed_uids;
     std::vector<std::string> changed_flags;
-    for (const auto& r : tx.exec_params(
+    for (const auto& r : store::Prepared(
+             tx, "mailstore_lock_entries",
              "SELECT uid, flags::text, modseq FROM mailbox_entries "
              "WHERE account_id = $1 AND mailbox_id = $2 AND uid = ANY($3::bigint[]) ORDER BY uid FOR UPDATE",
              account_id, mailbox_id, PgArray(uids))) {
@@ -397,8 +405,9 @@ absl::StatusOr<StoreResult> StoreFlagsMany(store::Pool& pool, int64_t account_id
       out.entries.push_back(std::move(fc));
     }
     if (changed_uids.empty()) return out;
-    tx.exec_params("UPDATE mailboxes SET highest_modseq = $3 WHERE account_id = $1 AND id = $2", account_id,
-                   mailbox_id, modseq);
+    store::Prepared(tx, "mailstore_set_modseq",
+                    "UPDATE mailboxes SET highest_modseq = $3 WHERE account_id = $1 AND id = $2", account_id,
+                    mailbox_id, modseq);
     // One statement for all rows: uid[i] gets flags[i] (each a text[] literal).
     std::string flag_array = "{";
     for (size_t i = 0; i < changed_flags.size(); ++i) {
@@ -411,7 +420,8 @@ absl::StatusOr<StoreResult> StoreFlagsMany(store::Pool& pool, int64_t account_id
       flag_array += '"';
     }
     flag_array += '}';
-    tx.exec_params(
+    store::Prepared(
+        tx, "mailstore_store_flags",
         "UPDATE mailbox_entries e SET flags = v.f::text[], modseq = $5 "
         "FROM unnest($3::bigint[], $4::text[]) AS v(u, f) "
         "WHERE e.account_id = $1 AND e.mailbox_id = $2 AND e.uid = v.u",
@@ -422,10 +432,12 @@ absl::StatusOr<StoreResult> StoreFlagsMany(store::Pool& pool, int64_t account_id
 
 absl::StatusOr<std::vector<StoredMessage>> LoadMessages(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
                                                         const std::vector<int64_t>& uids, bool body, bool structure) {
-  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::vector<StoredMessage>> {
+  if (uids.empty()) return std::vector<StoredMessage>{};
+  return pool.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<StoredMessage>> {
     std::vector<StoredMessage> out;
-    if (uids.empty()) return out;
-    for (const auto& r : tx.exec_params(
+    out.reserve(uids.size());
+    for (const auto& r : store::Prepared(
+             tx, "mailstore_load_messages",
              "SELECT e.uid, CASE WHEN $4 OR ($5 AND m.structure IS NULL) THEN m.body END, "
              "CASE WHEN $5 THEN m.structure END "
              "FROM mailbox_entries e JOIN messages m ON m.id = e.message_id "
@@ -445,13 +457,35 @@ absl::StatusOr<std::vector<StoredMessage>> LoadMessages(store::Pool& pool, int64
 
 namespace kite::mailstore {
 
+absl::StatusOr<std::vector<StoredMessage>> LoadHeaders(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                                       const std::vector<int64_t>& uids) {
+  if (uids.empty()) return std::vector<StoredMessage>{};
+  return pool.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<StoredMessage>> {
+    std::vector<StoredMessage> out;
+    out.reserve(uids.size());
+    for (const auto& r : store::Prepared(
+             tx, "mailstore_load_headers",
+             "SELECT e.uid, CASE WHEN h.p > 0 THEN substring(m.body from 1 for h.p + 3) ELSE m.body END "
+             "FROM mailbox_entries e JOIN messages m ON m.id = e.message_id "
+             "CROSS JOIN LATERAL (SELECT position('\\x0d0a0d0a'::bytea in m.body) AS p) h "
+             "WHERE e.account_id = $1 AND e.mailbox_id = $2 AND e.uid = ANY($3::bigint[]) ORDER BY e.uid",
+             account_id, mailbox_id, PgArray(uids))) {
+      StoredMessage m;
+      m.uid = r[0].as<int64_t>();
+      m.body = pqxx::binarystring(r[1]).str();
+      out.push_back(std::move(m));
+    }
+    return out;
+  });
+}
+
 absl::StatusOr<MailboxCounts> CountMailbox(store::Pool& pool, int64_t account_id, int64_t mailbox_id) {
-  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<MailboxCounts> {
-    auto r = tx.exec_params(
-        "SELECT count(*), count(*) FILTER (WHERE NOT ('\\Seen' = ANY(flags))), "
-        "count(*) FILTER (WHERE '\\Deleted' = ANY(flags)), COALESCE(sum(size), 0)::bigint "
-        "FROM mailbox_entries WHERE account_id = $1 AND mailbox_id = $2",
-        account_id, mailbox_id);
+  return pool.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<MailboxCounts> {
+    auto r = store::Prepared(tx, "mailstore_count_mailbox",
+                             "SELECT count(*), count(*) FILTER (WHERE NOT ('\\Seen' = ANY(flags))), "
+                             "count(*) FILTER (WHERE '\\Deleted' = ANY(flags)), COALESCE(sum(size), 0)::bigint "
+                             "FROM mailbox_entries WHERE account_id = $1 AND mailbox_id = $2",
+                             account_id, mailbox_id);
     return MailboxCounts{r[0][0].as<int64_t>(), r[0][1].as<int64_t>(), r[0][2].as<int64_t>(), r[0][3].as<int64_t>()};
   });
 }

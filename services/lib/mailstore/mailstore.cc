@@ -132,10 +132,13 @@ absl::StatusOr<DeliverResult> DeliverFromSpool(store::Pool& pool, int64_t spool_
   });
 }
 
+// Reads are single statements on Pool::Read (one round trip, no BEGIN/COMMIT) and prepared
+// once per connection (store::Prepared): the IMAP hot path parses and plans nothing twice.
 absl::StatusOr<std::vector<MailboxInfo>> ListMailboxes(store::Pool& pool, int64_t account_id) {
-  return pool.Transact([&](pqxx::work& tx) {
+  static const std::string sql = absl::StrCat(kMailboxSelect, " ORDER BY m.name");
+  return pool.Read([&](pqxx::nontransaction& tx) {
     std::vector<MailboxInfo> out;
-    for (const auto& r : tx.exec_params(absl::StrCat(kMailboxSelect, " ORDER BY m.name"), account_id)) {
+    for (const auto& r : store::Prepared(tx, "mailstore_list_mailboxes", sql.c_str(), account_id)) {
       out.push_back(RowToMailbox(r));
     }
     return out;
@@ -143,33 +146,59 @@ absl::StatusOr<std::vector<MailboxInfo>> ListMailboxes(store::Pool& pool, int64_
 }
 
 absl::StatusOr<std::optional<MailboxInfo>> GetMailbox(store::Pool& pool, int64_t account_id, const std::string& name) {
-  return pool.Transact([&](pqxx::work& tx) -> std::optional<MailboxInfo> {
-    auto r = tx.exec_params(absl::StrCat(kMailboxSelect, " AND m.name = $2"), account_id, name);
+  static const std::string sql = absl::StrCat(kMailboxSelect, " AND m.name = $2");
+  return pool.Read([&](pqxx::nontransaction& tx) -> std::optional<MailboxInfo> {
+    auto r = store::Prepared(tx, "mailstore_get_mailbox", sql.c_str(), account_id, name);
     if (r.empty()) return std::nullopt;
     return RowToMailbox(r[0]);
   });
 }
 
 absl::StatusOr<std::vector<Entry>> ListEntries(store::Pool& pool, int64_t account_id, int64_t mailbox_id) {
-  return pool.Transact([&](pqxx::work& tx) {
+  static const std::string sql = absl::StrCat("SELECT ", kEntryColumns,
+                                              " FROM mailbox_entries e WHERE e.account_id = $1 AND e.mailbox_id = $2 "
+                                              "ORDER BY e.uid");
+  return pool.Read([&](pqxx::nontransaction& tx) {
     std::vector<Entry> out;
-    for (const auto& r : tx.exec_params(
-             "SELECT uid, message_id, size, modseq, flags::text, extract(epoch from internal_date)::bigint "
-             "FROM mailbox_entries WHERE account_id = $1 AND mailbox_id = $2 ORDER BY uid",
-             account_id, mailbox_id)) {
-      out.push_back(Entry{r[0].as<int64_t>(), r[1].as<int64_t>(), r[2].as<int64_t>(), r[3].as<int64_t>(),
-                          ParseTextArray(r[4].as<std::string>()), r[5].as<int64_t>()});
+    for (const auto& r : store::Prepared(tx, "mailstore_list_entries", sql.c_str(), account_id, mailbox_id)) {
+      out.push_back(RowToEntry(r));
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<OpenedMailbox> OpenMailbox(store::Pool& pool, int64_t account_id, int64_t mailbox_id) {
+  // One statement, so one snapshot: the head and the entries agree (every entry's MODSEQ is at
+  // most the HIGHESTMODSEQ read with it). The LEFT JOIN keeps the head of an empty mailbox.
+  static const std::string sql = absl::StrCat(
+      "SELECT m.highest_modseq, m.uidnext, ", kEntryColumns,
+      " FROM mailboxes m LEFT JOIN mailbox_entries e ON e.account_id = m.account_id AND e.mailbox_id = m.id "
+      "WHERE m.account_id = $1 AND m.id = $2 ORDER BY e.uid");
+  return pool.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<OpenedMailbox> {
+    OpenedMailbox out;
+    auto rows = store::Prepared(tx, "mailstore_open_mailbox", sql.c_str(), account_id, mailbox_id);
+    if (rows.empty()) {
+      out.exists = false;
+      return out;
+    }
+    out.highest_modseq = rows[0][0].as<int64_t>();
+    out.uidnext = rows[0][1].as<int64_t>();
+    out.entries.reserve(rows.size());
+    for (const auto& r : rows) {
+      if (r[2].is_null()) continue;  // the empty mailbox's one row
+      out.entries.push_back(Entry{r[2].as<int64_t>(), r[3].as<int64_t>(), r[4].as<int64_t>(), r[5].as<int64_t>(),
+                                  ParseTextArray(r[6].as<std::string>()), r[7].as<int64_t>()});
     }
     return out;
   });
 }
 
 absl::StatusOr<std::string> GetBody(store::Pool& pool, int64_t account_id, int64_t mailbox_id, int64_t uid) {
-  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::string> {
-    auto r = tx.exec_params(
-        "SELECT m.body FROM mailbox_entries e JOIN messages m ON m.id = e.message_id "
-        "WHERE e.account_id = $1 AND e.mailbox_id = $2 AND e.uid = $3",
-        account_id, mailbox_id, uid);
+  return pool.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::string> {
+    auto r = store::Prepared(tx, "mailstore_get_body",
+                             "SELECT m.body FROM mailbox_entries e JOIN messages m ON m.id = e.message_id "
+                             "WHERE e.account_id = $1 AND e.mailbox_id = $2 AND e.uid = $3",
+                             account_id, mailbox_id, uid);
     if (r.empty()) return absl::NotFoundError("no such message");
     pqxx::binarystring body(r[0][0]);
     return body.str();

@@ -62,6 +62,15 @@ struct Entry {
 
 // Entries of a mailbox in UID order (the IMAP session's view at SELECT).
 absl::StatusOr<std::vector<Entry>> ListEntries(store::Pool& pool, int64_t account_id, int64_t mailbox_id);
+struct OpenedMailbox {
+  bool exists = true;  // false: no such mailbox (deleted)
+  int64_t highest_modseq = 0;
+  int64_t uidnext = 0;
+  std::vector<Entry> entries;  // UID order, each with modseq <= highest_modseq
+};
+// SELECT: the mailbox's HIGHESTMODSEQ, UIDNEXT and entries from one snapshot, in one round
+// trip; changes after it come through ChangesSince(highest_modseq).
+absl::StatusOr<OpenedMailbox> OpenMailbox(store::Pool& pool, int64_t account_id, int64_t mailbox_id);
 // The raw message; the caller proved the account holds it (an entry of its mailbox).
 absl::StatusOr<std::string> GetBody(store::Pool& pool, int64_t account_id, int64_t mailbox_id, int64_t uid);
 // Adds `flag` to an entry (no-op when present), bumping MODSEQ; returns the new flags.
@@ -180,6 +189,13 @@ struct StoredMessage {
 // The bodies and/or stored MIME structures of entries, UID order; missing UIDs are left out.
 absl::StatusOr<std::vector<StoredMessage>> LoadMessages(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
                                                         const std::vector<int64_t>& uids, bool body, bool structure);
+
+// The start of each entry's message that holds its header block (up to its first CRLF CRLF,
+// or the whole message when there is none; mime::HeaderOf finds the header in it), UID order,
+// in StoredMessage::body. For FETCH BODY[HEADER...], SEARCH on header fields and SORT: only a
+// few hundred bytes per message cross the wire instead of the message.
+absl::StatusOr<std::vector<StoredMessage>> LoadHeaders(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                                       const std::vector<int64_t>& uids);
 
 // What changed in a mailbox after MODSEQ `since` (NOOP, IDLE, CONDSTORE, QRESYNC).
 absl::StatusOr<Changes> ChangesSince(store::Pool& pool, int64_t account_id, int64_t mailbox_id, int64_t since);

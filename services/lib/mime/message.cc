@@ -482,6 +482,10 @@ class Parser {
 
 }  // namespace
 
+std::string_view HeaderOf(std::string_view raw) {
+  return raw.substr(0, internal::ScanHeader(raw, 0, raw.size(), 0).end);
+}
+
 Message Parse(std::string_view raw, const Limits& limits) {
   EnsureGMimeInit();
   Message msg;

@@ -97,6 +97,11 @@ void EnsureGMimeInit();
 // Parses `raw` (never fails).
 Message Parse(std::string_view raw, const Limits& limits = {});
 
+// The header block at the start of `raw`: up to and including its first empty line ("\n" or
+// "\r\n"), or all of `raw` when there is none. The same boundary Parse gives the root's
+// header, so a prefix of a message that holds its header block gives the same answer.
+std::string_view HeaderOf(std::string_view raw);
+
 // The part for an IMAP section number ("" or "0" = the root, "1.2", ...): parts of a
 // multipart are numbered from 1; a non-multipart part has the single part 1 (itself); a
 // message/rfc822 part's numbers go to its nested message. nullptr if there is no such part.

@@ -317,9 +317,14 @@ awaitable<absl::StatusOr<std::string>> Connection::ReadSome(size_t max, std::chr
     co_return out;
   }
   DeadlineGuard guard(this, Direction::kRead, deadline);
-  std::string out(std::min(max, kBulkChunk), '\0');
+  std::string out(std::min(max, read_hint_), '\0');
   absl::StatusOr<size_t> got = co_await ReadRaw(out.data(), out.size());
   if (!got.ok()) co_return got.status();
+  if (*got == out.size()) {
+    read_hint_ = std::min(kBulkChunk, read_hint_ * 2);
+  } else if (*got < read_hint_ / 4) {
+    read_hint_ = std::max(kMinReadChunk, read_hint_ / 2);
+  }
   out.resize(*got);
   co_return out;
 }

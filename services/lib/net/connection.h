@@ -182,6 +182,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::string in_;        // received, not yet returned: in_[in_start_, size)
   size_t in_start_ = 0;
+  // ReadSome's next buffer: small while the peer sends little (an idle IMAP connection waits
+  // with 4 KiB, not 64), doubled after each read that filled it, halved after small ones.
+  size_t read_hint_ = kMinReadChunk;
+  static constexpr size_t kMinReadChunk = 4 * 1024;
 
   std::string peer_address_;
   uint16_t peer_port_ = 0;

@@ -140,7 +140,19 @@ class Pool {
   //  - a broken connection (Unavailable): once, on a freshly opened connection; never when
   //    the connection broke during COMMIT (outcome unknown).
   template <typename F>
-  auto Transact(F&& fn) -> typename internal::TransactResult<std::invoke_result_t<F, pqxx::work&>>::type;
+  auto Transact(F&& fn) -> typename internal::TransactResult<std::invoke_result_t<F, pqxx::work&>>::type {
+    return Run<pqxx::work>(std::forward<F>(fn));
+  }
+
+  // Runs fn(pqxx::nontransaction&): each statement in autocommit, no BEGIN and no COMMIT, so a
+  // read of one statement costs one round trip. For reads only: fn must be one statement, or
+  // statements that need no common snapshot (a single statement always reads one snapshot,
+  // however many tables it joins). Same results, errors and retries as Transact (a broken
+  // connection is retried once: nothing was written).
+  template <typename F>
+  auto Read(F&& fn) -> typename internal::TransactResult<std::invoke_result_t<F, pqxx::nontransaction&>>::type {
+    return Run<pqxx::nontransaction>(std::forward<F>(fn));
+  }
 
   const PgOptions& options() const { return options_; }
   // host:port, for messages.
@@ -153,6 +165,8 @@ class Pool {
  private:
   Pool(PgOptions options, std::string conninfo, std::string server, std::string password);
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect();
+  template <typename Txn, typename F>
+  auto Run(F&& fn) -> typename internal::TransactResult<std::invoke_result_t<F, Txn&>>::type;
   void Return(std::unique_ptr<pqxx::connection> connection, uint64_t generation, bool broken);
 
   const PgOptions options_;
@@ -167,9 +181,20 @@ class Pool {
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-template <typename F>
-auto Pool::Transact(F&& fn) -> typename internal::TransactResult<std::invoke_result_t<F, pqxx::work&>>::type {
-  using R = std::invoke_result_t<F, pqxx::work&>;
+// A statement prepared once per connection under `name` and run with these parameters.
+// libpqxx 6 registers the definition (a no-op when the connection already has it) and
+// prepares it on the server at its first use there, so every later run skips parsing and
+// planning. `name` must be unique per SQL text in the program (a second text under the same
+// name throws pqxx::argument_error, mapped to Internal).
+template <typename... Args>
+pqxx::result Prepared(pqxx::transaction_base& tx, const char* name, const char* sql, Args&&... args) {
+  tx.conn().prepare(name, sql);
+  return tx.exec_prepared(name, std::forward<Args>(args)...);
+}
+
+template <typename Txn, typename F>
+auto Pool::Run(F&& fn) -> typename internal::TransactResult<std::invoke_result_t<F, Txn&>>::type {
+  using R = std::invoke_result_t<F, Txn&>;
   int serialization_retries = 0;
   bool reconnected = false;
   while (true) {
@@ -180,7 +205,7 @@ auto Pool::Transact(F&& fn) -> typename internal::TransactResult<std::invoke_res
     }
     internal::ErrorInfo error;
     try {
-      pqxx::work txn(lease->connection());
+      Txn txn(lease->connection());
       if constexpr (std::is_void_v<R>) {
         std::invoke(fn, txn);
         txn.commit();

@@ -2,6 +2,7 @@
 // UIDVALIDITY never repeating, append with quota, copy/move UID mapping, expunge (idempotent,
 // logged for VANISHED, quota lowered, bodies collected) and the change log.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <string>
 #include <thread>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "fixtures/test_env.h"
 #include "lib/directory/directory.h"
 #include "lib/mailstore/mailstore.h"
+#include "lib/mime/message.h"
 #include "lib/store/migrations.h"
 #include "lib/store/pool.h"
 
@@ -218,6 +220,54 @@ TEST_CASE("StoreFlagsMany changes many entries under one MODSEQ and honours UNCH
   CHECK(!(*loaded)[0].structure.empty());
   auto only = LoadMessages(*db.pool, db.alice, inbox, {2}, false, true);
   CHECK((*only)[0].body.empty());
+}
+
+TEST_CASE("OpenMailbox reads the head and the entries in one snapshot; LoadHeaders only the header block",
+          "[mailstore]") {
+  Db db = MakeDb("mbops_open");
+  int64_t inbox = MailboxId(db, db.alice, "INBOX");
+  auto empty = OpenMailbox(*db.pool, db.alice, inbox);
+  REQUIRE(empty.ok());
+  CHECK(empty->exists);
+  CHECK(empty->entries.empty());
+  CHECK(empty->uidnext == 1);
+
+  const std::string lf = "Subject: bare LF\n\nbody\r\n\r\nmore\r\n";  // the first CRLF CRLF is in the body
+  const std::string no_body = "Subject: only a header\r\n";
+  for (const std::string& m : {kMsg, lf, no_body}) {
+    REQUIRE(Append(*db.pool, db.alice, inbox, m, {"\\Seen", "$label"}, 1700000000).ok());
+  }
+  auto opened = OpenMailbox(*db.pool, db.alice, inbox);
+  REQUIRE(opened.ok());
+  REQUIRE(opened->entries.size() == 3);
+  CHECK(opened->entries[0].uid == 1);
+  CHECK(opened->entries[2].uid == 3);
+  CHECK(opened->entries[1].flags == std::vector<std::string>{"\\Seen", "$label"});
+  CHECK(opened->uidnext == 4);
+  int64_t highest = 0;
+  for (const auto& e : opened->entries) highest = std::max(highest, e.modseq);
+  CHECK(opened->highest_modseq == highest);
+  CHECK(ChangesSince(*db.pool, db.alice, inbox, opened->highest_modseq)->changed.empty());
+
+  auto headers = LoadHeaders(*db.pool, db.alice, inbox, {3, 1, 2, 42});
+  REQUIRE(headers.ok());
+  REQUIRE(headers->size() == 3);
+  CHECK((*headers)[0].body == "From: a@example.test\r\nSubject: hi\r\n\r\n");
+  CHECK(mime::HeaderOf((*headers)[0].body) == (*headers)[0].body);
+  // A header that ends with a bare LF blank line: a longer prefix, the same header block.
+  CHECK((*headers)[1].body == "Subject: bare LF\n\nbody\r\n\r\n");
+  CHECK(mime::HeaderOf((*headers)[1].body) == "Subject: bare LF\n\n");
+  CHECK(mime::HeaderOf((*headers)[1].body) == mime::HeaderOf(lf));
+  CHECK((*headers)[2].body == no_body);
+  CHECK(mime::HeaderOf(no_body) == no_body);
+
+  REQUIRE(DeleteMailbox(*db.pool, db.alice, "INBOX").code() == absl::StatusCode::kFailedPrecondition);
+  auto work = CreateMailbox(*db.pool, db.alice, "Work");
+  REQUIRE(work.ok());
+  REQUIRE(DeleteMailbox(*db.pool, db.alice, "Work").ok());
+  auto gone = OpenMailbox(*db.pool, db.alice, work->id);
+  REQUIRE(gone.ok());
+  CHECK(!gone->exists);
 }
 
 }  // namespace
