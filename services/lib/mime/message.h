@@ -29,8 +29,8 @@ namespace kite::mime {
 // with mailbox = group name and host = nullopt, the members, then an end marker with all
 // four fields nullopt.
 struct Address {
-  std::optional<std::string> name;     // RFC 2047 encoded if not ASCII (as sent on the wire)
-  std::optional<std::string> adl;      // source route, always nullopt (obsolete)
+  std::optional<std::string> name;     // as sent: encoded words kept, quotes removed
+  std::optional<std::string> adl;      // source route "@a.example,@b.example" (obsolete form)
   std::optional<std::string> mailbox;  // local part, or group name
   std::optional<std::string> host;     // domain; nullopt marks group syntax
   bool operator==(const Address&) const = default;
@@ -60,6 +60,7 @@ struct Part {
   std::string subtype = "plain";
   std::vector<Param> params;
   std::optional<std::string> id, description;
+  std::optional<std::string> md5;          // Content-MD5 (RFC 1864), as sent
   std::string encoding = "7bit";           // Content-Transfer-Encoding, lower case
   std::optional<std::string> disposition;  // lower case
   std::vector<Param> disposition_params;
