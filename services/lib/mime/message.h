@@ -4,9 +4,10 @@
 // encoded words and RFC 2231 parameters through GMime 3.2).
 //
 // The part tree is found by our own boundary scanner so that every offset and size is an
-// exact octet count of the original bytes; GMime parses the header values (addresses,
-// Content-Type / Content-Disposition parameters, encoded words) and does transfer decoding
-// and charset conversion for SEARCH. Parsing never fails: malformed MIME (missing or
+// exact octet count of the original bytes; ENVELOPE addresses come from the raw header text
+// (address.h: names as sent, source routes, groups); GMime parses the Content-Type /
+// Content-Disposition parameters and does RFC 2047 decoding, transfer decoding and charset
+// conversion for SEARCH. Parsing never fails: malformed MIME (missing or
 // unterminated boundaries, bad encodings, 8-bit or missing headers) gives a valid
 // best-effort structure. Beyond the limits (nesting depth, number of parts, header bytes)
 // the rest of a part is an opaque application/octet-stream leaf.
