@@ -443,6 +443,7 @@ Message Parse(std::string_view raw, const Limits& limits) {
 const Part* FindPart(const Message& msg, std::string_view section) {
   const Part* p = &msg.root;
   if (section.empty() || section == "0") return p;
+  bool first = true;
   while (!section.empty()) {
     size_t dot = section.find('.');
     std::string_view num = section.substr(0, dot);
@@ -454,8 +455,11 @@ const Part* FindPart(const Message& msg, std::string_view section) {
       n = n * 10 + static_cast<size_t>(c - '0');
     }
     if (n == 0) return nullptr;
-    // A message/rfc822 part's numbers address its nested message's body.
-    if (p->IsMessage()) p = &p->children[0];
+    // A message/rfc822 part's numbers address its nested message's body. The root is the
+    // message itself: a top-level message/rfc822 has the single part 1 (the encapsulated
+    // message), whose numbers go inside.
+    if (p->IsMessage() && !first) p = &p->children[0];
+    first = false;
     if (p->IsMultipart()) {
       if (n > p->children.size()) return nullptr;
       p = &p->children[n - 1];

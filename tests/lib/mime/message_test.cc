@@ -556,3 +556,37 @@ TEST_CASE("A version 1 storage blob (no Content-MD5) still decodes", "[mime]") {
 
 }  // namespace
 }  // namespace kite::mime
+
+namespace kite::mime {
+namespace {
+
+TEST_CASE("A top-level message/rfc822 has part 1, its message's parts are 1.n", "[mime]") {
+  std::string inner = Crlf(
+      "Subject: inner\n"
+      "Content-Type: multipart/mixed; boundary=\"i\"\n"
+      "\n"
+      "--i\n"
+      "\n"
+      "first\n"
+      "--i\n"
+      "\n"
+      "second\n"
+      "--i--\n");
+  std::string raw = Crlf("Subject: outer\nContent-Type: message/rfc822\n\n") + inner;
+  Message m = Parse(raw);
+  REQUIRE(m.root.IsMessage());
+  const Part* one = FindPart(m, "1");
+  REQUIRE(one == &m.root);
+  CHECK(Slice(raw, one->body_offset, one->body_size) == inner);
+  const Part* first = FindPart(m, "1.1");
+  REQUIRE(first != nullptr);
+  CHECK(Slice(raw, first->body_offset, first->body_size) == "first");
+  const Part* second = FindPart(m, "1.2");
+  REQUIRE(second != nullptr);
+  CHECK(Slice(raw, second->body_offset, second->body_size) == "second");
+  CHECK(FindPart(m, "2") == nullptr);
+  CHECK(FindPart(m, "1.3") == nullptr);
+}
+
+}  // namespace
+}  // namespace kite::mime
