@@ -256,6 +256,25 @@ class ImapMime(SuiteTestCase):
             m.logout()
 
     @record_failure
+    def test_f_a_top_level_message_rfc822(self):
+        user = self.user()
+        m = self.login(user)
+        r = self.raw(user)
+        try:
+            self.append(m, "INBOX", b"Subject: wrapper\r\nContent-Type: message/rfc822\r\n\r\n" + INNER)
+            r.cmd("EXAMINE INBOX")
+            for item, name, data in [("BODY.PEEK[1]", "BODY[1]", INNER),
+                                     ("BODY.PEEK[1.HEADER]", "BODY[1.HEADER]", INNER_HEADER),
+                                     ("BODY.PEEK[1.1]", "BODY[1.1]", I1_BODY),
+                                     ("BODY.PEEK[1.3.2]", "BODY[1.3.2]", A2_BODY)]:
+                with self.subTest(item=item):
+                    got = self.fetch1(r, 1, f"({item})")
+                    self.assertEqual(got, b"* 1 FETCH (" + name.encode() + b" {%d}\r\n" % len(data) + data + b")")
+        finally:
+            r.close()
+            m.logout()
+
+    @record_failure
     def test_e_sort_and_search_on_subjects_and_addresses(self):
         user = self.user()
         m = self.login(user)
