@@ -11,6 +11,7 @@
 #include "imap/session.h"
 #include "lib/base/strings.h"
 #include "lib/imap/fetch_items.h"
+#include "lib/imap/fetch_section.h"
 #include "lib/imap/mailbox_name.h"
 #include "lib/imap/quote.h"
 #include "lib/imap/sequence_set.h"
@@ -22,65 +23,6 @@ namespace {
 
 std::string Literal(std::string_view bytes, bool binary = false) {
   return absl::StrCat(binary ? "~{" : "{", bytes.size(), "}\r\n", AV(bytes));
-}
-
-// HEADER.FIELDS / HEADER.FIELDS.NOT: the header lines (with continuation lines) whose name
-// is (not) in `fields`, then the empty line.
-std::string FilterHeader(std::string_view header, const std::vector<std::string>& fields, bool negate) {
-  std::string out;
-  bool keep = false;
-  size_t pos = 0;
-  while (pos < header.size()) {
-    size_t eol = header.find('\n', pos);
-    std::string_view line = header.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol + 1 - pos);
-    pos = eol == std::string_view::npos ? header.size() : eol + 1;
-    if (line == "\r\n" || line == "\n") break;
-    if (line[0] != ' ' && line[0] != '\t') {
-      std::string_view name = line.substr(0, line.find(':'));
-      while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-      bool listed = false;
-      for (const auto& f : fields) listed = listed || absl::EqualsIgnoreCase(AV(f), AV(name));
-      keep = listed != negate;
-    }
-    if (keep) out.append(line);
-  }
-  out += "\r\n";
-  return out;
-}
-
-std::string_view Slice(std::string_view raw, uint64_t offset, uint64_t size) {
-  if (offset >= raw.size()) return {};
-  return raw.substr(offset, std::min<uint64_t>(size, raw.size() - offset));
-}
-
-std::string PartPath(const std::vector<uint32_t>& part) {
-  std::string out;
-  for (size_t i = 0; i < part.size(); ++i) absl::StrAppend(&out, i ? "." : "", part[i]);
-  return out;
-}
-
-// BODY[section] of a message: nullopt when the part does not exist.
-std::optional<std::string> SectionData(std::string_view raw, const mime::Message& msg, const FetchItem& it) {
-  const mime::Part* part = &msg.root;
-  if (!it.part.empty()) {
-    part = mime::FindPart(msg, PartPath(it.part));
-    if (!part) return std::nullopt;
-  }
-  if (it.section.empty()) {
-    if (it.part.empty()) return std::string(raw);
-    return std::string(Slice(raw, part->body_offset, part->body_size));
-  }
-  if (it.section == "MIME") return std::string(Slice(raw, part->header_offset, part->header_size));
-  // HEADER, TEXT and HEADER.FIELDS: of the message, or of a message/rfc822 part's message.
-  const mime::Part* m = part;
-  if (!it.part.empty()) {
-    if (!part->IsMessage() || part->children.empty()) return std::string();
-    m = &part->children[0];
-  }
-  std::string_view header = Slice(raw, m->header_offset, m->header_size);
-  if (it.section == "HEADER") return std::string(header);
-  if (it.section == "TEXT") return std::string(Slice(raw, m->body_offset, m->body_size));
-  return FilterHeader(header, it.fields, it.section == "HEADER.FIELDS.NOT");
 }
 
 }  // namespace
@@ -374,6 +316,7 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
   }
   const size_t chunk = need_body ? 50 : need_structure ? 500 : indices.size() + 1;
   bool failed = false;
+  std::string unknown_cte;
   for (size_t start = 0; start < indices.size() && !failed; start += chunk) {
     const size_t end = std::min(indices.size(), start + chunk);
     std::vector<int64_t> uids;
@@ -477,40 +420,32 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
               data = it.section == "HEADER" ? std::string(header)
                                             : FilterHeader(header, it.fields, it.section == "HEADER.FIELDS.NOT");
             } else if (parsed) {
-              data = SectionData(raw, *parsed, it);
+              data = BodySectionData(raw, *parsed, it);
             }
             if (!data) {
               parts.push_back(absl::StrCat(it.ResponseName(), " NIL"));
               break;
             }
-            if (it.partial) {
-              uint64_t from = std::min<uint64_t>(it.partial->first, data->size());
-              *data = data->substr(from, it.partial->second);
-            }
-            parts.push_back(absl::StrCat(it.ResponseName(), " ", Literal(*data)));
+            parts.push_back(absl::StrCat(it.ResponseName(), " ", Literal(ApplyPartial(std::move(*data), it))));
             break;
           }
           case FetchItem::kBinary:
           case FetchItem::kBinarySize: {
-            std::string data;
-            if (it.part.empty()) {
-              data = std::string(raw);
-            } else {
-              const mime::Part* p = parsed ? mime::FindPart(*parsed, PartPath(it.part)) : nullptr;
-              if (!p || p->IsMultipart()) {
-                parts.push_back(absl::StrCat(it.ResponseName(), " NIL"));
-                break;
-              }
-              data = mime::TransferDecode(raw, *p);
-            }
-            if (it.kind == FetchItem::kBinarySize) {
-              parts.push_back(absl::StrCat(it.ResponseName(), " ", data.size()));
+            absl::StatusOr<std::optional<std::string>> decoded = std::optional<std::string>(std::string(raw));
+            if (!it.part.empty()) decoded = BinarySectionData(raw, *parsed, it);  // parsed: need_structure
+            if (!decoded.ok()) {  // RFC 3516 4.2: the tagged NO [UNKNOWN-CTE]
+              unknown_cte = std::string(decoded.status().message());
               break;
             }
-            if (it.partial) {
-              uint64_t from = std::min<uint64_t>(it.partial->first, data.size());
-              data = data.substr(from, it.partial->second);
+            if (!*decoded) {
+              parts.push_back(absl::StrCat(it.ResponseName(), " NIL"));
+              break;
             }
+            if (it.kind == FetchItem::kBinarySize) {
+              parts.push_back(absl::StrCat(it.ResponseName(), " ", (*decoded)->size()));
+              break;
+            }
+            std::string data = ApplyPartial(std::move(**decoded), it);
             bool binary = data.find('\0') != std::string::npos;
             parts.push_back(absl::StrCat(it.ResponseName(), " ", Literal(data, binary)));
             break;
@@ -529,7 +464,9 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
       co_return;
     }
   }
-  result_ = failed ? kUnavailable : absl::StrCat("OK ", cmd.uid ? "UID " : "", "FETCH completed");
+  result_ = failed                ? kUnavailable
+            : !unknown_cte.empty() ? absl::StrCat("NO ", unknown_cte)
+                                   : absl::StrCat("OK ", cmd.uid ? "UID " : "", "FETCH completed");
 }
 
 boost::asio::awaitable<void> Session::CmdStore(const Command& cmd) {

@@ -184,7 +184,8 @@ void AppendBody(std::string& out, const Part& p, bool ext, int depth) {
     out += std::to_string(p.body_lines);
   }
   if (ext) {
-    out += " NIL";  // body-fld-md5
+    out.push_back(' ');
+    AppendOpt(out, p.md5);  // body-fld-md5
     AppendDispLangLoc(out, p);
   }
   out.push_back(')');

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "lib/mime/address.h"
 #include "lib/mime/internal.h"
 
 namespace kite::mime {
@@ -14,7 +15,7 @@ namespace kite::mime {
 bool Part::operator==(const Part& o) const {
   bool env_eq = (!envelope && !o.envelope) || (envelope && o.envelope && *envelope == *o.envelope);
   return env_eq && type == o.type && subtype == o.subtype && params == o.params && id == o.id &&
-         description == o.description && encoding == o.encoding && disposition == o.disposition &&
+         description == o.description && md5 == o.md5 && encoding == o.encoding && disposition == o.disposition &&
          disposition_params == o.disposition_params && language == o.language &&
          location == o.location && header_offset == o.header_offset &&
          header_size == o.header_size && body_offset == o.body_offset && body_size == o.body_size &&
@@ -176,65 +177,10 @@ std::optional<std::string> RawValue(const HeaderBlock& h, std::string_view name)
   return Unfold(f->raw_value);
 }
 
-bool IsAscii(std::string_view s) {
-  for (unsigned char c : s) {
-    if (c >= 0x80) return false;
-  }
-  return true;
-}
-
-void SplitAddr(const char* addr, Address& a) {
-  std::string s = addr ? addr : "";
-  size_t at = s.rfind('@');
-  if (at == std::string::npos) {
-    a.mailbox = s.empty() ? std::string("MISSING_MAILBOX") : s;
-    a.host = "MISSING_DOMAIN";
-  } else {
-    a.mailbox = at == 0 ? std::string("MISSING_MAILBOX") : s.substr(0, at);
-    a.host = at + 1 == s.size() ? std::string("MISSING_DOMAIN") : s.substr(at + 1);
-  }
-}
-
-std::optional<std::string> EncodedName(const char* name) {
-  if (!name || !*name) return std::nullopt;
-  if (IsAscii(name)) return std::string(name);
-  char* enc = g_mime_utils_header_encode_phrase(nullptr, name, "utf-8");
-  if (!enc) return std::string(name);
-  std::string r(enc);
-  g_free(enc);
-  return r;
-}
-
-void AppendAddresses(InternetAddressList* list, std::vector<Address>& out, int depth) {
-  if (!list) return;
-  int n = internet_address_list_length(list);
-  for (int i = 0; i < n && out.size() < 1000; ++i) {
-    InternetAddress* ia = internet_address_list_get_address(list, i);
-    if (INTERNET_ADDRESS_IS_GROUP(ia)) {
-      if (depth > 0) continue;  // no nested groups in IMAP
-      Address start;
-      const char* gname = internet_address_get_name(ia);
-      start.mailbox = EncodedName(gname).value_or("");
-      out.push_back(start);
-      AppendAddresses(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), out,
-                      depth + 1);
-      out.push_back(Address{});
-    } else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-      Address a;
-      a.name = EncodedName(internet_address_get_name(ia));
-      SplitAddr(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)), a);
-      out.push_back(a);
-    }
-  }
-}
-
 std::vector<Address> Addresses(const HeaderBlock& h, std::string_view name) {
-  std::vector<Address> out;
   auto v = RawValue(h, name);
-  if (!v || v->empty()) return out;
-  GPtr<InternetAddressList> list(internet_address_list_parse(nullptr, v->c_str()));
-  AppendAddresses(list.get(), out, 0);
-  return out;
+  if (!v || v->empty()) return {};
+  return ParseAddressList(*v);
 }
 
 std::optional<std::string> NonEmpty(std::optional<std::string> v) {
@@ -311,6 +257,7 @@ class Parser {
     p.id = NonEmpty(RawValue(h, "content-id"));
     p.description = NonEmpty(RawValue(h, "content-description"));
     p.location = NonEmpty(RawValue(h, "content-location"));
+    p.md5 = NonEmpty(RawValue(h, "content-md5"));
     if (auto v = RawValue(h, "content-disposition"); v && !v->empty()) {
       GPtr<GMimeContentDisposition> d(g_mime_content_disposition_parse(nullptr, v->c_str()));
       if (d) {
@@ -500,6 +447,7 @@ Message Parse(std::string_view raw, const Limits& limits) {
 const Part* FindPart(const Message& msg, std::string_view section) {
   const Part* p = &msg.root;
   if (section.empty() || section == "0") return p;
+  bool first = true;
   while (!section.empty()) {
     size_t dot = section.find('.');
     std::string_view num = section.substr(0, dot);
@@ -511,8 +459,11 @@ const Part* FindPart(const Message& msg, std::string_view section) {
       n = n * 10 + static_cast<size_t>(c - '0');
     }
     if (n == 0) return nullptr;
-    // A message/rfc822 part's numbers address its nested message's body.
-    if (p->IsMessage()) p = &p->children[0];
+    // A message/rfc822 part's numbers address its nested message's body. The root is the
+    // message itself: a top-level message/rfc822 has the single part 1 (the encapsulated
+    // message), whose numbers go inside.
+    if (p->IsMessage() && !first) p = &p->children[0];
+    first = false;
     if (p->IsMultipart()) {
       if (n > p->children.size()) return nullptr;
       p = &p->children[n - 1];

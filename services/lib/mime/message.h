@@ -4,9 +4,10 @@
 // encoded words and RFC 2231 parameters through GMime 3.2).
 //
 // The part tree is found by our own boundary scanner so that every offset and size is an
-// exact octet count of the original bytes; GMime parses the header values (addresses,
-// Content-Type / Content-Disposition parameters, encoded words) and does transfer decoding
-// and charset conversion for SEARCH. Parsing never fails: malformed MIME (missing or
+// exact octet count of the original bytes; ENVELOPE addresses come from the raw header text
+// (address.h: names as sent, source routes, groups); GMime parses the Content-Type /
+// Content-Disposition parameters and does RFC 2047 decoding, transfer decoding and charset
+// conversion for SEARCH. Parsing never fails: malformed MIME (missing or
 // unterminated boundaries, bad encodings, 8-bit or missing headers) gives a valid
 // best-effort structure. Beyond the limits (nesting depth, number of parts, header bytes)
 // the rest of a part is an opaque application/octet-stream leaf.
@@ -29,8 +30,8 @@ namespace kite::mime {
 // with mailbox = group name and host = nullopt, the members, then an end marker with all
 // four fields nullopt.
 struct Address {
-  std::optional<std::string> name;     // RFC 2047 encoded if not ASCII (as sent on the wire)
-  std::optional<std::string> adl;      // source route, always nullopt (obsolete)
+  std::optional<std::string> name;     // as sent: encoded words kept, quotes removed
+  std::optional<std::string> adl;      // source route "@a.example,@b.example" (obsolete form)
   std::optional<std::string> mailbox;  // local part, or group name
   std::optional<std::string> host;     // domain; nullopt marks group syntax
   bool operator==(const Address&) const = default;
@@ -60,6 +61,7 @@ struct Part {
   std::string subtype = "plain";
   std::vector<Param> params;
   std::optional<std::string> id, description;
+  std::optional<std::string> md5;          // Content-MD5 (RFC 1864), as sent
   std::string encoding = "7bit";           // Content-Transfer-Encoding, lower case
   std::optional<std::string> disposition;  // lower case
   std::vector<Param> disposition_params;

@@ -1,4 +1,5 @@
-// The storage blob: "KMS" + version byte 1, then LEB128 varints and length-prefixed strings.
+// The storage blob: "KMS" + a version byte (2; version 1 lacks Content-MD5 and is still
+// read), then LEB128 varints and length-prefixed strings.
 // Decoding checks every length against the bytes left, and depth and part count against the
 // limits, so corrupt or hostile blobs are rejected without large allocations.
 #include <string>
@@ -9,7 +10,8 @@
 namespace kite::mime {
 namespace {
 
-constexpr char kMagic[] = {'K', 'M', 'S', '\x01'};
+constexpr char kMagic[] = {'K', 'M', 'S', '\x02'};
+constexpr char kVersion1 = '\x01';
 
 class Writer {
  public:
@@ -61,6 +63,7 @@ class Writer {
     Params(p.params);
     O(p.id);
     O(p.description);
+    O(p.md5);
     S(p.encoding);
     O(p.disposition);
     Params(p.disposition_params);
@@ -85,7 +88,8 @@ class Writer {
 
 class Reader {
  public:
-  Reader(std::string_view in, const Limits& limits) : in_(in), limits_(limits) {}
+  Reader(std::string_view in, const Limits& limits, bool with_md5)
+      : in_(in), limits_(limits), with_md5_(with_md5) {}
 
   bool U(uint64_t& v) {
     v = 0;
@@ -149,7 +153,7 @@ class Reader {
   bool P(Part& p, int depth) {
     if (depth > limits_.max_depth + 1 || ++parts_ > limits_.max_parts + 64) return Fail();
     if (!S(p.type) || !S(p.subtype) || !Params(p.params) || !O(p.id) || !O(p.description) ||
-        !S(p.encoding) || !O(p.disposition) || !Params(p.disposition_params))
+        (with_md5_ && !O(p.md5)) || !S(p.encoding) || !O(p.disposition) || !Params(p.disposition_params))
       return false;
     size_t nl;
     if (!Count(nl, 256)) return false;
@@ -180,6 +184,7 @@ class Reader {
  private:
   std::string_view in_;
   const Limits& limits_;
+  bool with_md5_;
   int parts_ = 0;
 };
 
@@ -198,8 +203,10 @@ absl::StatusOr<Message> DecodeStorage(std::string_view blob, const Limits& limit
   if (blob.size() < sizeof(kMagic) || blob.substr(0, 3) != std::string_view(kMagic, 3)) {
     return absl::DataLossError("mime storage blob: bad magic");
   }
-  if (blob[3] != kMagic[3]) return absl::DataLossError("mime storage blob: unknown version");
-  Reader r(blob.substr(sizeof(kMagic)), limits);
+  if (blob[3] != kMagic[3] && blob[3] != kVersion1) {
+    return absl::DataLossError("mime storage blob: unknown version");
+  }
+  Reader r(blob.substr(sizeof(kMagic)), limits, blob[3] == kMagic[3]);
   Message msg;
   if (!r.U(msg.size) || !r.Env(msg.envelope) || !r.P(msg.root, 0) || !r.AtEnd()) {
     return absl::DataLossError("mime storage blob: corrupt");

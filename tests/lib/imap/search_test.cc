@@ -665,6 +665,31 @@ TEST_CASE("MimeSearchMessage searches decoded headers and text parts", "[imap][s
   CHECK_FALSE(Matches(MustParse("BODY projekt"), head, ctx));
 }
 
+TEST_CASE("FROM/TO/CC/BCC match decoded display names and addresses", "[imap][search]") {
+  constexpr std::string_view kHeader =
+      "From: \"=?UTF-8?Q?J=C3=B6rg_M=C3=BCller?=\" <joerg@example.test>\r\n"
+      "To: =?ISO-8859-1?Q?Ren=E9?= Dupont <rene@example.test>,\r\n"
+      " team: Ann <ann@example.test>;\r\n"
+      "Cc: <@relay.test:carol@example.test>\r\n"
+      "Bcc: \"Doe, Jane\" <jane@example.test>\r\n"
+      "\r\n";
+  SearchMetadata meta;
+  meta.seq = 1;
+  MimeSearchMessage m(meta, kHeader);
+  SearchContext ctx{10, 100, nullptr, 0};
+  auto eval = [&](std::string_view keys) { return Matches(MustParse(keys), m, ctx); };
+  CHECK(eval("FROM \"j\xC3\xB6rg m\xC3\xBCller\""));  // decoded, even inside quotes
+  CHECK(eval("FROM J\xC3\x96RG"));                      // case-insensitive beyond ASCII
+  CHECK(eval("FROM joerg@example"));
+  CHECK_FALSE(eval("FROM =?UTF-8?"));  // the encoded form is not what the user sees
+  CHECK(eval("TO \"ren\xC3\xA9 dupont\""));
+  CHECK(eval("TO ann@example.test"));
+  CHECK(eval("TO team"));
+  CHECK(eval("CC carol@example.test"));
+  CHECK(eval("BCC \"doe, jane\""));
+  CHECK_FALSE(eval("BCC joerg"));
+}
+
 TEST_CASE("MimeSearchMessage loads lazily, the header first", "[imap][search]") {
   SearchMetadata meta;
   meta.seq = 1;

@@ -248,6 +248,35 @@ TEST_CASE("sort and thread fields come from the message", "[imap][sort]") {
   CHECK(d.display_from == "bob@example.test");  // no display name: the address
 }
 
+TEST_CASE("SORT keys: encoded subjects, routes, groups and quoted names (RFC 5256, 5957)",
+          "[imap][sort]") {
+  SearchMetadata meta;
+  meta.seq = 1;
+  constexpr std::string_view kHeader =
+      "From: \"=?UTF-8?Q?J=C3=B6rg?= \\\"JJ\\\"\" <@relay.test:Joerg.M@example.test>\r\n"
+      "To: team: =?ISO-8859-1?Q?Ren=E9?= <rene@example.test>, x@example.test;\r\n"
+      "Cc: Carol (the boss) <carol@example.test>\r\n"
+      "Subject: =?UTF-8?Q?Re=3A_=5Blist=5D?=  Fwd:  =?UTF-8?B?Q2Fmw6k=?=\r\n"
+      "\t  ole  (fwd)\r\n"
+      "\r\n";
+  MimeSearchMessage m(meta, kHeader);
+  SortFields f = CollectSortFields(m, {{SortKey::kSubject, false},
+                                       {SortKey::kFrom, false},
+                                       {SortKey::kTo, false},
+                                       {SortKey::kCc, false},
+                                       {SortKey::kDisplayFrom, false},
+                                       {SortKey::kDisplayTo, false}});
+  CHECK(f.subject == "caf\xC3\xA9 ole");
+  CHECK(f.is_reply);
+  CHECK(f.from == "joerg.m");  // addr-mailbox, the route is no part of it
+  CHECK(f.display_from == "j\xC3\xB6rg \"jj\"");
+  CHECK(f.to == "rene");  // the first mailbox inside the group
+  CHECK(f.display_to == "ren\xC3\xA9");
+  CHECK(f.cc == "carol");
+  // The base subject of an encoded subject is taken after decoding.
+  CHECK(BaseSubject("Re: [list] Fwd: Caf\xC3\xA9   ol\xC3\xA9 (fwd)") == "Caf\xC3\xA9 ol\xC3\xA9");
+}
+
 std::string Threads(const std::vector<SortFields>& msgs, ThreadAlgorithm alg, bool uid = false) {
   return FormatThreadResponse(Thread(msgs, alg, uid));
 }

@@ -478,3 +478,115 @@ TEST_CASE("A chain of nested messages stops at the depth limit", "[mime]") {
 
 }  // namespace
 }  // namespace kite::mime
+
+namespace kite::mime {
+namespace {
+
+TEST_CASE("BODYSTRUCTURE of a message/rfc822 part and extension data is exact", "[mime]") {
+  std::string raw = Crlf(
+      "From: a@example.test\n"
+      "Subject: outer\n"
+      "Content-Type: multipart/mixed; boundary=\"o\"; x-param=1\n"
+      "Content-Disposition: inline\n"
+      "Content-Language: en\n"
+      "Content-Location: http://example.test/outer\n"
+      "\n"
+      "--o\n"
+      "Content-Type: text/plain; charset=utf-8\n"
+      "Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\n"
+      "Content-Disposition: inline; filename=a.txt\n"
+      "Content-Language: en, de\n"
+      "Content-Location: a.txt\n"
+      "\n"
+      "one\n"
+      "two\n"
+      "--o\n"
+      "Content-Type: message/rfc822\n"
+      "\n"
+      "From: Bob <bob@example.test>\n"
+      "To: undisclosed-recipients:;\n"
+      "Subject: inner\n"
+      "Message-ID: <in@example.test>\n"
+      "In-Reply-To: <prev@example.test>\n"
+      "\n"
+      "hello\n"
+      "--o--\n");
+  Message m = Parse(raw);
+  const std::string text =
+      "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 8 2";
+  const std::string bob = "((\"Bob\" NIL \"bob\" \"example.test\"))";
+  const std::string envelope = "(NIL \"inner\" " + bob + " " + bob + " " + bob +
+                               " ((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL))"
+                               " NIL NIL \"<prev@example.test>\" \"<in@example.test>\")";
+  CHECK(ImapBody(m.root, true) ==
+        "(" + text +
+            " \"Q2hlY2sgSW50ZWdyaXR5IQ==\" (\"INLINE\" (\"FILENAME\" \"a.txt\")) (\"en\" \"de\")"
+            " \"a.txt\")"
+            "(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 148 " +
+            envelope +
+            " (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 5 1 NIL NIL NIL NIL)"
+            " 7 NIL NIL NIL NIL)"
+            " \"MIXED\" (\"BOUNDARY\" \"o\" \"X-PARAM\" \"1\") (\"INLINE\" NIL) \"en\""
+            " \"http://example.test/outer\")");
+  CHECK(ImapBody(m.root, false) ==
+        "(" + text + ")(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 148 " + envelope +
+            " (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 5 1) 7) \"MIXED\")");
+  CheckRoundTrip(m);
+}
+
+TEST_CASE("A version 1 storage blob (no Content-MD5) still decodes", "[mime]") {
+  std::string raw = Crlf("Content-MD5: abc\nSubject: x\n\nbody\n");
+  Message m = Parse(raw);
+  CHECK(m.root.md5 == "abc");
+  std::string blob = EncodeStorage(m);
+  REQUIRE(blob[3] == '\x02');
+  // The same message as version 1 wrote it: no md5 field after the description.
+  Message v1 = m;
+  v1.root.md5.reset();
+  std::string old = EncodeStorage(v1);
+  // Drop the md5 tag (one 0 byte) that version 2 writes after the description.
+  size_t desc = old.find("7bit") - 2;  // ... id(0) description(0) md5(0) "7bit"
+  REQUIRE(old[desc] == '\0');
+  old.erase(desc, 1);
+  old[3] = '\x01';
+  auto back = DecodeStorage(old);
+  REQUIRE(back.ok());
+  CHECK(*back == v1);
+}
+
+}  // namespace
+}  // namespace kite::mime
+
+namespace kite::mime {
+namespace {
+
+TEST_CASE("A top-level message/rfc822 has part 1, its message's parts are 1.n", "[mime]") {
+  std::string inner = Crlf(
+      "Subject: inner\n"
+      "Content-Type: multipart/mixed; boundary=\"i\"\n"
+      "\n"
+      "--i\n"
+      "\n"
+      "first\n"
+      "--i\n"
+      "\n"
+      "second\n"
+      "--i--\n");
+  std::string raw = Crlf("Subject: outer\nContent-Type: message/rfc822\n\n") + inner;
+  Message m = Parse(raw);
+  REQUIRE(m.root.IsMessage());
+  const Part* one = FindPart(m, "1");
+  REQUIRE(one == &m.root);
+  CHECK(Slice(raw, one->body_offset, one->body_size) == inner);
+  const Part* first = FindPart(m, "1.1");
+  REQUIRE(first != nullptr);
+  CHECK(Slice(raw, first->body_offset, first->body_size) == "first");
+  const Part* second = FindPart(m, "1.2");
+  REQUIRE(second != nullptr);
+  CHECK(Slice(raw, second->body_offset, second->body_size) == "second");
+  CHECK(FindPart(m, "2") == nullptr);
+  CHECK(FindPart(m, "1.3") == nullptr);
+}
+
+}  // namespace
+}  // namespace kite::mime
