@@ -418,7 +418,7 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
             } else if (headers_only) {
               std::string_view header = mime::HeaderOf(raw);
               data = it.section == "HEADER" ? std::string(header)
-                                            : FilterHeader(header, it.fields, it.section == "HEADER.FIELDS.NOT");
+                                            : FilterHeaderFields(header, it.fields, it.section == "HEADER.FIELDS.NOT");
             } else if (parsed) {
               data = BodySectionData(raw, *parsed, it);
             }
