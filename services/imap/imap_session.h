@@ -33,6 +33,7 @@
 #include "kite/directory/v1/directory.grpc.pb.h"
 #include "lib/daemon/daemon.h"
 #include "lib/net/connection.h"
+#include "imap/snapshots.h"
 #include "lib/store/pool.h"
 
 namespace kite::imap {
@@ -44,6 +45,7 @@ struct Limits {
   std::chrono::milliseconds login_timeout{60 * 1000};
   size_t max_literal = 50 << 20;
   int max_bad_commands = 20;  // in a row, then BYE
+  size_t snapshot_entries = 200000;  // SnapshotCache budget (imap.snapshot_cache_entries)
 };
 
 class Server {
@@ -57,6 +59,7 @@ class Server {
   kite::auth::v1::Auth::Stub& auth() { return *auth_; }
   kite::directory::v1::Directory::Stub& directory() { return *directory_; }
   Notifier* notifier() { return notifier_; }
+  SnapshotCache& snapshots() { return snapshots_; }
   const Limits& limits() const { return limits_; }
   // Tells every replica that a mailbox changed. Call from a blocking worker (rt.Blocking).
   void Publish(int64_t account_id, int64_t mailbox_id);
@@ -72,6 +75,7 @@ class Server {
   std::shared_ptr<kite::directory::v1::Directory::Stub> directory_;
   Notifier* notifier_;
   Limits limits_;
+  SnapshotCache snapshots_;
 };
 
 }  // namespace kite::imap

@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
         rt, *state.pool, auth, directory, state.notifier.get(),
         kite::imap::Limits{.idle_timeout = c.Duration("imap", "idle_timeout"),
                            .login_timeout = c.Duration("imap", "login_timeout"),
-                           .max_literal = c.Size("imap", "max_literal")});
+                           .max_literal = c.Size("imap", "max_literal"),
+                           .snapshot_entries = static_cast<size_t>(c.Int("imap", "snapshot_cache_entries"))});
     for (auto [key, implicit] : {std::pair{"starttls_listen", false}, std::pair{"tls_listen", true}}) {
       auto listener = kite::daemon::Listen(
           rt, "imap", key,

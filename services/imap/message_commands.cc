@@ -81,14 +81,34 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
     co_return;
   }
   const int64_t owner = target.owner, mailbox = target.info.id;
-  // The head and the entries from one snapshot, in one round trip; anything newer arrives
-  // through the change log on the next sync.
-  auto state = co_await rt_.Blocking([&] { return mailstore::OpenMailbox(pool_, owner, mailbox); });
-  if (!state.ok() || !state->exists) {
+  // The mailbox as this process last saw it, brought up to date by the change log after it
+  // (usually one statement returning just the mailbox row); else every entry, read from one
+  // snapshot in one round trip. Anything newer arrives through the change log on the next sync.
+  SnapshotCache& cache = server_.snapshots();
+  std::shared_ptr<const Snapshot> cached = cache.Get(owner, mailbox);
+  absl::StatusOr<std::shared_ptr<const Snapshot>> state = co_await rt_.Blocking(
+      [&]() -> absl::StatusOr<std::shared_ptr<const Snapshot>> {
+        if (cached) {
+          auto changes = mailstore::ChangesSince(pool_, owner, mailbox, cached->highest_modseq);
+          if (!changes.ok()) return changes.status();
+          if (!changes->exists) return nullptr;
+          if (changes->highest_modseq == cached->highest_modseq && changes->uidnext == cached->uidnext) return cached;
+          return std::make_shared<const Snapshot>(Advance(*cached, *changes));
+        }
+        auto opened = mailstore::OpenMailbox(pool_, owner, mailbox);
+        if (!opened.ok()) return opened.status();
+        if (!opened->exists) return nullptr;
+        return std::make_shared<const Snapshot>(
+            Snapshot{opened->highest_modseq, opened->uidnext, std::move(opened->entries)});
+      });
+  if (!state.ok() || !*state) {
+    if (state.ok()) cache.Drop(owner, mailbox);
     result_ = state.ok() ? "NO [NONEXISTENT] No such mailbox" : kUnavailable;
     co_return;
   }
-  const int64_t modseq = state->highest_modseq;
+  const std::shared_ptr<const Snapshot> snapshot = *state;
+  if (snapshot != cached) cache.Put(owner, mailbox, snapshot);
+  const int64_t modseq = snapshot->highest_modseq;
   Selected s;
   s.info = target.info;
   s.client_name = NormalizeInbox(raw);
@@ -97,7 +117,7 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
   s.may_write = target.may_write;
   s.read_only = examine;
   sel_ = s;
-  view_.Reset(std::move(state->entries), modseq, std::max(state->uidnext, target.info.uidnext));
+  view_.Reset(snapshot->entries, modseq, std::max(snapshot->uidnext, target.info.uidnext));
   if (server_.notifier()) watch_ = server_.notifier()->WatchAccount(owner, conn_->executor());
   saved_.clear();
   saved_valid_ = false;

@@ -122,7 +122,8 @@ Server::Server(daemon::Runtime& rt, store::Pool& pool, std::shared_ptr<av1::Auth
       auth_(std::move(auth)),
       directory_(std::move(directory)),
       notifier_(notifier),
-      limits_(limits) {}
+      limits_(limits),
+      snapshots_(limits.snapshot_entries) {}
 
 void Server::Publish(int64_t account_id, int64_t mailbox_id) {
   if (!notifier_) return;

@@ -215,6 +215,9 @@ Schema Build() {
   s.Add({"imap", "idle_timeout", Type::kDuration, "30m", "Autologout for idle authenticated sessions (RFC 3501: at least 30m)"});
   s.Add({"imap", "login_timeout", Type::kDuration, "60s", "Autologout before authentication"});
   s.Add({"imap", "max_literal", Type::kSize, "50M", "Largest literal (APPEND) accepted"});
+  s.Add({"imap", "snapshot_cache_entries", Type::kInt, "200000",
+         "Message entries of recently selected mailboxes kept in memory per replica (about 100 bytes each), so a "
+         "SELECT reads only what changed since. 0: none kept", NonNegative});
 
   AddDaemon(s, "pop3", 7005, 9105);
   s.Add({"pop3", "stls_listen", Type::kHostPort, "127.0.0.1:2110", "POP3 with STLS (production: 0.0.0.0:110)"});

@@ -222,7 +222,7 @@ TEST_CASE("StoreFlagsMany changes many entries under one MODSEQ and honours UNCH
   CHECK((*only)[0].body.empty());
 }
 
-TEST_CASE("OpenMailbox reads the head and the entries in one snapshot; LoadHeaders only the header block",
+TEST_CASE("OpenMailbox reads the head and the entries in one snapshot, LoadHeaders only the header block",
           "[mailstore]") {
   Db db = MakeDb("mbops_open");
   int64_t inbox = MailboxId(db, db.alice, "INBOX");
