@@ -1,4 +1,4 @@
--- 0014 where each stored message's header block ends, so IMAP can read just the header
+-- 0015 where each stored message's header block ends, so IMAP can read just the header
 -- (FETCH BODY[HEADER...], SEARCH on header fields, SORT) as a slice of the body: PostgreSQL
 -- then decompresses only the start of a compressed body instead of all of it.
 --
