@@ -159,11 +159,13 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
     co_return;
   }
   const int64_t modseq = state->first.highest_modseq;
-  // Entries newer than the HIGHESTMODSEQ read first are dropped here and come back through
-  // the change log on the next sync.
+  // Messages that arrived after the HIGHESTMODSEQ read first are dropped here and come back
+  // through the change log on the next sync (EXISTS). A message that was there but changed
+  // since is kept: the log only brings back messages above the last known UID, so one
+  // dropped in the middle would be missing from the view (and its sequence numbers) for good.
   std::vector<mailstore::Entry> entries;
   for (auto& e : state->second) {
-    if (e.modseq <= modseq) entries.push_back(std::move(e));
+    if (e.modseq <= modseq || e.uid < state->first.uidnext) entries.push_back(std::move(e));
   }
   Selected s;
   s.info = target.info;
