@@ -73,7 +73,7 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
                   : "BAD QRESYNC must be enabled first (ENABLE QRESYNC)";
     co_return;
   }
-  if (want_condstore) condstore_ = true;
+  if (want_condstore) condstore_ = true;  // SELECT's own HIGHESTMODSEQ tells the client
   const std::string raw = cmd.args[0].value;
   Target target = co_await ResolveMailbox(raw, false);
   if (!target.error.empty()) {
@@ -81,11 +81,17 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
     co_return;
   }
   const int64_t owner = target.owner, mailbox = target.info.id;
+  int64_t recent_watermark = 0;  // \Recent: SELECT claims the messages up to the head's UIDNEXT
   // Entries and the change log in one snapshot-consistent step: read the mailbox's
   // HIGHESTMODSEQ first, then the entries (anything newer arrives through the change log).
   auto state = co_await rt_.Blocking([&]() -> absl::StatusOr<std::pair<mailstore::Changes, std::vector<mailstore::Entry>>> {
     auto head = mailstore::ChangesSince(pool_, owner, mailbox, INT64_MAX);
     if (!head.ok()) return head.status();
+    if (head->exists) {
+      auto claimed = mailstore::ClaimRecent(pool_, owner, mailbox, examine ? 0 : head->uidnext - 1);
+      if (!claimed.ok() && !absl::IsNotFound(claimed.status())) return claimed.status();
+      recent_watermark = claimed.value_or(head->uidnext - 1);
+    }
     auto entries = mailstore::ListEntries(pool_, owner, mailbox);
     if (!entries.ok()) return entries.status();
     return std::make_pair(std::move(*head), std::move(*entries));
@@ -95,11 +101,13 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
     co_return;
   }
   const int64_t modseq = state->first.highest_modseq;
-  // Entries newer than the HIGHESTMODSEQ read first are dropped here and come back through
-  // the change log on the next sync.
+  // Messages that arrived after the HIGHESTMODSEQ read first are dropped here and come back
+  // through the change log on the next sync (EXISTS). A message that was there but changed
+  // since is kept: the log only brings back messages above the last known UID, so one
+  // dropped in the middle would be missing from the view (and its sequence numbers) for good.
   std::vector<mailstore::Entry> entries;
   for (auto& e : state->second) {
-    if (e.modseq <= modseq) entries.push_back(std::move(e));
+    if (e.modseq <= modseq || e.uid < state->first.uidnext) entries.push_back(std::move(e));
   }
   Selected s;
   s.info = target.info;
@@ -109,16 +117,17 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
   s.may_write = target.may_write;
   s.read_only = examine;
   sel_ = s;
-  view_.Reset(std::move(entries), modseq, std::max(state->first.uidnext, target.info.uidnext));
+  view_.Reset(std::move(entries), modseq, std::max(state->first.uidnext, target.info.uidnext),
+              examine ? MailboxView::Permanent::kNone
+              : target.may_write ? MailboxView::Permanent::kAll
+                                 : MailboxView::Permanent::kSeen);
+  view_.SetRecentWatermark(recent_watermark);
   if (server_.notifier()) watch_ = server_.notifier()->WatchAccount(owner, conn_->executor());
   saved_.clear();
   saved_valid_ = false;
 
-  const char* permanent = examine          ? ""
-                          : target.may_write ? "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*"
-                                             : "\\Seen";
-  absl::StrAppend(&out_, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n", "* OK [PERMANENTFLAGS (",
-                  permanent, ")] Flags permitted\r\n", "* ", view_.size(), " EXISTS\r\n* 0 RECENT\r\n",
+  absl::StrAppend(&out_, view_.FlagsResponses(), "* ", view_.size(), " EXISTS\r\n* ", view_.recent_count(),
+                  " RECENT\r\n",
                   "* OK [UIDVALIDITY ", sel_->info.uidvalidity, "] UIDs valid\r\n", "* OK [UIDNEXT ", view_.uidnext(),
                   "] Predicted next UID\r\n", "* OK [HIGHESTMODSEQ ", modseq, "] Highest\r\n");
   // QRESYNC (RFC 7162 3.2.5): what changed since the client's MODSEQ, if its UIDVALIDITY holds.
@@ -262,7 +271,7 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
       result_ = "BAD Syntax: FETCH set items (CHANGEDSINCE modseq [VANISHED])";
       co_return;
     }
-    condstore_ = true;
+    EnableCondstore();
   }
   std::vector<FetchItem> want = *items;
   bool has_uid = false, has_modseq = false, need_body = false, need_structure = false, sets_seen = false,
@@ -281,7 +290,7 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
                        (!it.part.empty() || !it.section.empty()));
     sets_seen |= it.SetsSeen();
   }
-  if (has_modseq) condstore_ = true;
+  if (has_modseq) EnableCondstore();
   if (cmd.uid && !has_uid) want.insert(want.begin(), FetchItem{FetchItem::kUid});
   if (changed_since && !has_modseq) want.push_back(FetchItem{FetchItem::kModSeq});
   sets_seen = sets_seen && !sel_->read_only;
@@ -506,7 +515,7 @@ boost::asio::awaitable<void> Session::CmdStore(const Command& cmd) {
     result_ = "NO [READ-ONLY] The mailbox was opened with EXAMINE";
     co_return;
   }
-  if (unchanged_since) condstore_ = true;
+  if (unchanged_since) EnableCondstore();
   mailstore::FlagOp op = item == "FLAGS"    ? mailstore::FlagOp::kReplace
                          : item == "+FLAGS" ? mailstore::FlagOp::kAdd
                                             : mailstore::FlagOp::kRemove;
@@ -544,13 +553,18 @@ boost::asio::awaitable<void> Session::CmdStore(const Command& cmd) {
     result_ = kUnavailable;
     co_return;
   }
+  // A keyword new to the mailbox is announced before the FETCH that shows it (RFC 3501
+  // 7.2.6), even when .SILENT shows none.
+  bool new_keywords = false;
+  for (const auto& fc : stored->entries) new_keywords = view_.LearnKeywords(fc.flags) || new_keywords;
+  if (new_keywords) out_ += view_.FlagsResponses();
   for (const auto& fc : stored->entries) {
     view_.Record(fc.uid, fc.flags, fc.modseq);
     if (silent && !(condstore_ && fc.changed && unchanged_since)) continue;
     auto index = view_.IndexOfUid(fc.uid);
     if (!index) continue;
     absl::StrAppend(&out_, "* ", *index + 1, " FETCH (", cmd.uid ? absl::StrCat("UID ", fc.uid, " ") : "");
-    if (!silent) absl::StrAppend(&out_, "FLAGS ", FormatFlags(fc.flags));
+    if (!silent) absl::StrAppend(&out_, "FLAGS ", FormatFlags(view_.at(*index).flags));
     if (condstore_) absl::StrAppend(&out_, silent ? "" : " ", "MODSEQ (", fc.modseq, ")");
     out_ += ")\r\n";
   }
