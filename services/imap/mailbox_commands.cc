@@ -396,6 +396,10 @@ boost::asio::awaitable<void> Session::CmdList(const Command& cmd) {
 
   const int64_t account = account_id_;
   auto boxes = co_await rt_.Blocking([&] { return mailstore::ListMailboxes(pool_, account); });
+  // Subscriptions whose mailbox is gone are listed when subscriptions are (LSUB, LIST
+  // (SUBSCRIBED)): RFC 3501 6.3.9 \Noselect, RFC 5258 3.1 \NonExistent.
+  absl::StatusOr<std::vector<std::string>> lost = std::vector<std::string>();
+  if (sel_subscribed) lost = co_await rt_.Blocking([&] { return mailstore::ListLostSubscriptions(pool_, account); });
   dv1::ListSharedMailboxesRequest sreq;
   sreq.set_account_id(account_id_);
   auto& directory = server_.directory();
@@ -407,7 +411,7 @@ boost::asio::awaitable<void> Session::CmdList(const Command& cmd) {
     return r;
   });
   if (!shared.ok()) log::Warn("imap.directory_unavailable").Kv("error", shared.status().message());
-  if (!boxes.ok() || !shared.ok()) {
+  if (!boxes.ok() || !shared.ok() || !lost.ok()) {
     result_ = kUnavailable;
     co_return;
   }
@@ -421,6 +425,7 @@ boost::asio::awaitable<void> Session::CmdList(const Command& cmd) {
   };
   std::map<std::string, Row> rows;
   for (const auto& mb : *boxes) rows[mb.name] = Row{mb.special_use, mb.subscribed, false, true, account_id_, &mb};
+  for (const auto& name : *lost) rows.emplace(name, Row{"", true, true, false, 0, nullptr});
   std::vector<std::vector<mailstore::MailboxInfo>> theirs_all;
   theirs_all.reserve(shared->mailboxes().size());
   for (const auto& grant : shared->mailboxes()) {
@@ -484,7 +489,7 @@ boost::asio::awaitable<void> Session::CmdList(const Command& cmd) {
       attrs.push_back(children ? "\\HasChildren" : "\\HasNoChildren");
     }
     if ((ret_special || sel_special) && !row.special.empty()) attrs.push_back(row.special);
-    if ((ret_subscribed || (sel_subscribed && extended)) && row.subscribed && row.exists) attrs.push_back("\\Subscribed");
+    if ((ret_subscribed || (sel_subscribed && extended)) && row.subscribed) attrs.push_back("\\Subscribed");
     absl::StrAppend(&out_, "* ", cmd.name, " (", absl::StrJoin(attrs, " "), ") \"/\" ", AString(name), childinfo,
                     "\r\n");
     if (!status_items.empty() && row.info && !row.noselect) {
@@ -503,7 +508,7 @@ boost::asio::awaitable<std::string> Session::StatusItems(const Target& target, c
                                                          std::string* error) {
   mailstore::MailboxCounts counts;
   bool need_counts = std::any_of(items.begin(), items.end(), [](const std::string& i) {
-    return i == "UNSEEN" || i == "SIZE" || i == "DELETED" || i == "MESSAGES";
+    return i == "UNSEEN" || i == "SIZE" || i == "DELETED" || i == "MESSAGES" || i == "RECENT";
   });
   if (need_counts) {
     const int64_t owner = target.owner, mailbox = target.info.id;
@@ -523,6 +528,7 @@ boost::asio::awaitable<std::string> Session::StatusItems(const Target& target, c
                 : item == "HIGHESTMODSEQ" ? target.info.highest_modseq
                 : item == "SIZE"          ? counts.size
                 : item == "DELETED"       ? counts.deleted
+                : item == "RECENT"        ? counts.recent
                                           : 0;
     parts.push_back(absl::StrCat(item, " ", v));
   }
@@ -535,7 +541,7 @@ boost::asio::awaitable<void> Session::CmdStatus(const Command& cmd) {
     result_ = "BAD Syntax: STATUS mailbox (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ SIZE DELETED)";
     co_return;
   }
-  if (std::find(want.begin(), want.end(), "HIGHESTMODSEQ") != want.end()) condstore_ = true;
+  if (std::find(want.begin(), want.end(), "HIGHESTMODSEQ") != want.end()) EnableCondstore();
   const std::string raw = cmd.args[0].value;
   Target target = co_await ResolveMailbox(raw, false);
   if (!target.error.empty()) {

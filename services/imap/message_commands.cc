@@ -73,7 +73,7 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
                   : "BAD QRESYNC must be enabled first (ENABLE QRESYNC)";
     co_return;
   }
-  if (want_condstore) condstore_ = true;
+  if (want_condstore) condstore_ = true;  // SELECT's own HIGHESTMODSEQ tells the client
   const std::string raw = cmd.args[0].value;
   Target target = co_await ResolveMailbox(raw, false);
   if (!target.error.empty()) {
@@ -84,22 +84,39 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
   // The mailbox as this process last saw it, brought up to date by the change log after it
   // (usually one statement returning just the mailbox row); else every entry, read from one
   // snapshot in one round trip. Anything newer arrives through the change log on the next sync.
+  // \Recent: SELECT claims the messages up to the snapshot's newest UID, with a write only when
+  // the watermark read with the head is below it (EXAMINE never claims).
   SnapshotCache& cache = server_.snapshots();
   std::shared_ptr<const Snapshot> cached = cache.Get(owner, mailbox);
+  int64_t recent_watermark = 0;
   absl::StatusOr<std::shared_ptr<const Snapshot>> state = co_await rt_.Blocking(
       [&]() -> absl::StatusOr<std::shared_ptr<const Snapshot>> {
+        std::shared_ptr<const Snapshot> snap;
+        int64_t recent_uid = 0;
         if (cached) {
           auto changes = mailstore::ChangesSince(pool_, owner, mailbox, cached->highest_modseq);
           if (!changes.ok()) return changes.status();
           if (!changes->exists) return nullptr;
-          if (changes->highest_modseq == cached->highest_modseq && changes->uidnext == cached->uidnext) return cached;
-          return std::make_shared<const Snapshot>(Advance(*cached, *changes));
+          recent_uid = changes->recent_uid;
+          snap = changes->highest_modseq == cached->highest_modseq && changes->uidnext == cached->uidnext
+                     ? cached
+                     : std::make_shared<const Snapshot>(Advance(*cached, *changes));
+        } else {
+          auto opened = mailstore::OpenMailbox(pool_, owner, mailbox);
+          if (!opened.ok()) return opened.status();
+          if (!opened->exists) return nullptr;
+          recent_uid = opened->recent_uid;
+          snap = std::make_shared<const Snapshot>(
+              Snapshot{opened->highest_modseq, opened->uidnext, std::move(opened->entries)});
         }
-        auto opened = mailstore::OpenMailbox(pool_, owner, mailbox);
-        if (!opened.ok()) return opened.status();
-        if (!opened->exists) return nullptr;
-        return std::make_shared<const Snapshot>(
-            Snapshot{opened->highest_modseq, opened->uidnext, std::move(opened->entries)});
+        const int64_t newest = snap->uidnext - 1;
+        recent_watermark = recent_uid;
+        if (!examine && recent_uid < newest) {
+          auto claimed = mailstore::ClaimRecent(pool_, owner, mailbox, newest);
+          if (!claimed.ok() && !absl::IsNotFound(claimed.status())) return claimed.status();
+          recent_watermark = claimed.value_or(newest);
+        }
+        return snap;
       });
   if (!state.ok() || !*state) {
     if (state.ok()) cache.Drop(owner, mailbox);
@@ -117,16 +134,17 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
   s.may_write = target.may_write;
   s.read_only = examine;
   sel_ = s;
-  view_.Reset(snapshot->entries, modseq, std::max(snapshot->uidnext, target.info.uidnext));
+  view_.Reset(snapshot->entries, modseq, std::max(snapshot->uidnext, target.info.uidnext),
+              examine ? MailboxView::Permanent::kNone
+              : target.may_write ? MailboxView::Permanent::kAll
+                                 : MailboxView::Permanent::kSeen);
+  view_.SetRecentWatermark(recent_watermark);
   if (server_.notifier()) watch_ = server_.notifier()->WatchAccount(owner, conn_->executor());
   saved_.clear();
   saved_valid_ = false;
 
-  const char* permanent = examine          ? ""
-                          : target.may_write ? "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*"
-                                             : "\\Seen";
-  absl::StrAppend(&out_, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n", "* OK [PERMANENTFLAGS (",
-                  permanent, ")] Flags permitted\r\n", "* ", view_.size(), " EXISTS\r\n* 0 RECENT\r\n",
+  absl::StrAppend(&out_, view_.FlagsResponses(), "* ", view_.size(), " EXISTS\r\n* ", view_.recent_count(),
+                  " RECENT\r\n",
                   "* OK [UIDVALIDITY ", sel_->info.uidvalidity, "] UIDs valid\r\n", "* OK [UIDNEXT ", view_.uidnext(),
                   "] Predicted next UID\r\n", "* OK [HIGHESTMODSEQ ", modseq, "] Highest\r\n");
   // QRESYNC (RFC 7162 3.2.5): what changed since the client's MODSEQ, if its UIDVALIDITY holds.
@@ -270,7 +288,7 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
       result_ = "BAD Syntax: FETCH set items (CHANGEDSINCE modseq [VANISHED])";
       co_return;
     }
-    condstore_ = true;
+    EnableCondstore();
   }
   std::vector<FetchItem> want = *items;
   bool has_uid = false, has_modseq = false, need_body = false, need_structure = false, sets_seen = false,
@@ -307,7 +325,7 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
     }
   });
   if (headers_only) need_structure = false;
-  if (has_modseq) condstore_ = true;
+  if (has_modseq) EnableCondstore();
   if (cmd.uid && !has_uid) want.insert(want.begin(), FetchItem{FetchItem::kUid});
   if (changed_since && !has_modseq) want.push_back(FetchItem{FetchItem::kModSeq});
   sets_seen = sets_seen && !sel_->read_only;
@@ -540,7 +558,7 @@ boost::asio::awaitable<void> Session::CmdStore(const Command& cmd) {
     result_ = "NO [READ-ONLY] The mailbox was opened with EXAMINE";
     co_return;
   }
-  if (unchanged_since) condstore_ = true;
+  if (unchanged_since) EnableCondstore();
   mailstore::FlagOp op = item == "FLAGS"    ? mailstore::FlagOp::kReplace
                          : item == "+FLAGS" ? mailstore::FlagOp::kAdd
                                             : mailstore::FlagOp::kRemove;
@@ -578,13 +596,18 @@ boost::asio::awaitable<void> Session::CmdStore(const Command& cmd) {
     result_ = kUnavailable;
     co_return;
   }
+  // A keyword new to the mailbox is announced before the FETCH that shows it (RFC 3501
+  // 7.2.6), even when .SILENT shows none.
+  bool new_keywords = false;
+  for (const auto& fc : stored->entries) new_keywords = view_.LearnKeywords(fc.flags) || new_keywords;
+  if (new_keywords) out_ += view_.FlagsResponses();
   for (const auto& fc : stored->entries) {
     view_.Record(fc.uid, fc.flags, fc.modseq);
     if (silent && !(condstore_ && fc.changed && unchanged_since)) continue;
     auto index = view_.IndexOfUid(fc.uid);
     if (!index) continue;
     absl::StrAppend(&out_, "* ", *index + 1, " FETCH (", cmd.uid ? absl::StrCat("UID ", fc.uid, " ") : "");
-    if (!silent) absl::StrAppend(&out_, "FLAGS ", FormatFlags(fc.flags));
+    if (!silent) absl::StrAppend(&out_, "FLAGS ", FormatFlags(view_.at(*index).flags));
     if (condstore_) absl::StrAppend(&out_, silent ? "" : " ", "MODSEQ (", fc.modseq, ")");
     out_ += ")\r\n";
   }

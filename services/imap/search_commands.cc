@@ -26,6 +26,7 @@ SearchMetadata Metadata(const mailstore::Entry& e, size_t index) {
   m.seq = static_cast<uint32_t>(index + 1);
   m.uid = static_cast<uint32_t>(e.uid);
   m.flags = e.flags;
+  m.recent = std::find(e.flags.begin(), e.flags.end(), "\\Recent") != e.flags.end();  // the view's session flag
   m.size = static_cast<uint64_t>(e.size);
   m.internal_date = e.internal_date;
   m.modseq = static_cast<uint64_t>(e.modseq);
@@ -68,7 +69,7 @@ boost::asio::awaitable<void> Session::CmdSearch(const Command& cmd) {
     result_ = absl::StrCat(IsBadCharset(parsed) ? "NO " : "BAD ", parsed.message());
     co_return;
   }
-  if (query.uses_modseq) condstore_ = true;
+  if (query.uses_modseq) EnableCondstore();
   if (query.uses_saved && !saved_valid_) {
     saved_.clear();
     saved_valid_ = true;

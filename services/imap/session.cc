@@ -3,6 +3,7 @@
 #include "imap/session.h"
 
 #include <ctime>
+#include <set>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -190,6 +191,14 @@ std::string Session::Capability() const {
   return caps;
 }
 
+void Session::EnableCondstore() {
+  if (condstore_) return;
+  condstore_ = true;
+  // RFC 7162 3.1: enabled by a command other than SELECT/EXAMINE while a mailbox is
+  // selected, the client learns the mailbox's HIGHESTMODSEQ at once.
+  if (sel_) absl::StrAppend(&out_, "* OK [HIGHESTMODSEQ ", view_.highest_modseq(), "] Highest\r\n");
+}
+
 MailboxView::Options Session::ViewOptions(bool allow_expunge) const {
   return MailboxView::Options{.allow_expunge = allow_expunge, .qresync = qresync_, .condstore = condstore_};
 }
@@ -202,8 +211,27 @@ boost::asio::awaitable<bool> Session::SyncSelected(bool allow_expunge) {
     if (!changed.empty() && !changed.Includes(sel_->info.id) && view_.highest_modseq() != 0) co_return true;
   }
   const int64_t owner = sel_->owner, mailbox = sel_->info.id, since = view_.highest_modseq();
-  auto changes = co_await rt_.Blocking([&] { return mailstore::ChangesSince(pool_, owner, mailbox, since); });
+  const int64_t shown = view_.max_uid();
+  const bool claims = !sel_->read_only;
+  // With the changes, the \Recent watermark when they bring new messages: a SELECTed
+  // session claims up to the newest of them (RFC 3501 2.3.2), EXAMINE only looks.
+  std::optional<int64_t> watermark;
+  auto changes = co_await rt_.Blocking([&]() -> absl::StatusOr<mailstore::Changes> {
+    auto c = mailstore::ChangesSince(pool_, owner, mailbox, since);
+    if (!c.ok() || !c->exists) return c;
+    std::set<int64_t> expunged(c->expunged.begin(), c->expunged.end());
+    int64_t newest = 0;
+    for (const auto& e : c->changed) {
+      if (e.uid > shown && !expunged.count(e.uid)) newest = std::max(newest, e.uid);
+    }
+    if (newest == 0) return c;
+    auto w = mailstore::ClaimRecent(pool_, owner, mailbox, claims ? newest : 0);
+    if (w.ok()) watermark = *w;
+    if (!w.ok() && !absl::IsNotFound(w.status())) return w.status();
+    return c;
+  });
   if (!changes.ok()) co_return false;
+  if (watermark) view_.SetRecentWatermark(*watermark);
   if (!changes->exists) {
     // Deleted or renamed away under us (RFC 3501 leaves it open): end the selection.
     sel_.reset();
@@ -578,12 +606,12 @@ void Session::CmdEnable(const Command& cmd) {
   for (const auto& t : cmd.args) {
     std::string c = absl::AsciiStrToUpper(t.value);
     if (c == "CONDSTORE" && !condstore_) {
-      condstore_ = true;
+      EnableCondstore();
       enabled.push_back(c);
     } else if (c == "QRESYNC" && !qresync_) {
       qresync_ = true;
       if (!condstore_) enabled.push_back("CONDSTORE");
-      condstore_ = true;
+      EnableCondstore();
       enabled.push_back(c);
     }
   }

@@ -71,6 +71,9 @@ class Session {
   boost::asio::awaitable<absl::StatusOr<std::string>> ReadRawLine(std::chrono::milliseconds timeout);
   std::string Capability() const;
   MailboxView::Options ViewOptions(bool allow_expunge) const;
+  // A CONDSTORE enabling command (RFC 7162 3.1): FETCH MODSEQ or CHANGEDSINCE, SEARCH MODSEQ,
+  // STORE UNCHANGEDSINCE, STATUS HIGHESTMODSEQ, ENABLE.
+  void EnableCondstore();
 
   // --- directory and mailbox resolution (mailbox_commands.cc)
   boost::asio::awaitable<SharedAccess> AskShared(const std::string& address);

@@ -6,6 +6,13 @@
 // the returned text. Sequence numbers only change when expunges are announced: while a
 // command forbids EXPUNGE responses (FETCH, STORE, SEARCH: RFC 3501 7.4.1), expunged
 // messages stay in the view, marked, and are announced by the next command that allows it.
+//
+// Two pieces of session state live here too. Keywords: FLAGS and PERMANENTFLAGS name every
+// keyword the session has seen, and a keyword new to the mailbox is announced with both
+// before the first FETCH that shows it (RFC 3501 7.2.6). \Recent (RFC 3501 2.3.2) is a
+// session flag, never stored: it sits in the view's flag lists (so FETCH FLAGS and SEARCH
+// RECENT/NEW/OLD see it) for the messages above the recent watermark the session claimed
+// (mailstore::ClaimRecent), and the store's flags never carry it.
 #pragma once
 
 #include <cstdint>
@@ -27,8 +34,25 @@ class MailboxView {
     bool condstore = false;  // MODSEQ in FETCH responses
   };
 
-  void Reset(std::vector<mailstore::Entry> entries, int64_t highest_modseq, int64_t uidnext);
+  // What PERMANENTFLAGS offers: nothing (EXAMINE), \Seen alone (a shared mailbox with the
+  // read right), or every flag and new keywords (\*).
+  enum class Permanent { kNone, kSeen, kAll };
+
+  void Reset(std::vector<mailstore::Entry> entries, int64_t highest_modseq, int64_t uidnext,
+             Permanent permanent = Permanent::kAll);
   void Clear();
+
+  // The messages above `watermark` are \Recent for this session, and so are those that
+  // arrive later with a UID above it (until the next call). Call with the value
+  // mailstore::ClaimRecent returned.
+  void SetRecentWatermark(int64_t watermark);
+  size_t recent_count() const { return recent_count_; }
+
+  // Notes the keywords among `flags`; true when one of them was not announced yet (the
+  // caller then sends FlagsResponses() before any FETCH showing it).
+  bool LearnKeywords(const std::vector<std::string>& flags);
+  // "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" for the flags and keywords known now.
+  std::string FlagsResponses() const;
 
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
@@ -46,18 +70,27 @@ class MailboxView {
 
   // Applies the change log and returns the untagged responses: expunges (when allowed, in
   // descending order so each number is right as sent, or one VANISHED), then EXISTS for new
-  // messages, then FETCH (UID, FLAGS, MODSEQ) for flag changes the view did not know.
+  // messages (and RECENT), then FETCH (UID, FLAGS, MODSEQ) for flag changes the view did not
+  // know, preceded by FLAGS and PERMANENTFLAGS when they bring a keyword new to the session.
   std::string Apply(const mailstore::Changes& changes, const Options& options);
 
   // Our own change (STORE, the \Seen of a FETCH): recorded so Apply does not echo it.
+  // `flags` are the store's; a \Recent message keeps \Recent.
   void Record(int64_t uid, const std::vector<std::string>& flags, int64_t modseq);
   // Our own EXPUNGE: removes these UIDs and returns the responses for them.
   std::string Remove(const std::vector<int64_t>& uids, const Options& options);
 
  private:
   std::string AnnounceExpunges(const Options& options);
+  // Adds \Recent to a message above the watermark that does not have it yet.
+  void MarkIfRecent(mailstore::Entry& e);
 
   std::vector<mailstore::Entry> entries_;
+  Permanent permanent_ = Permanent::kAll;
+  std::vector<std::string> keywords_;  // announced, in order of discovery
+  std::set<std::string> keyword_set_;
+  int64_t recent_watermark_ = INT64_MAX;  // nothing is \Recent until SetRecentWatermark
+  size_t recent_count_ = 0;
   std::set<int64_t> pending_;  // expunged in the store, not yet announced
   int64_t modseq_ = 0;
   int64_t uidnext_ = 1;

@@ -43,8 +43,11 @@ struct Token {
   std::vector<Token> children;
   bool binary = false;  // kLiteral from literal8
 
-  // An astring / nstring-ish view: the value of an atom, quoted string, literal or NIL.
-  bool IsString() const { return kind == kAtom || kind == kQuoted || kind == kLiteral; }
+  // An astring view: the value of an atom, quoted string, literal or NIL. Where the grammar
+  // takes an astring (mailbox names, LIST patterns, LOGIN), NIL is the four characters
+  // "NIL" (RFC 3501 9: astring includes atom, and NIL is an atom there); callers that
+  // accept nil itself (ID, nstring) test kind == kNil first.
+  bool IsString() const { return kind == kAtom || kind == kQuoted || kind == kLiteral || kind == kNil; }
 };
 
 struct Command {

@@ -16,11 +16,24 @@
 namespace kite::mailstore {
 namespace {
 
-// A new UIDVALIDITY: the clock, but always above every value the account used before (a
-// mailbox deleted and re-created within a second must not repeat one; RFC 3501 2.3.1.1).
+// A new UIDVALIDITY: the clock, but always above every value the account used before, its
+// deleted mailboxes' included (a mailbox deleted and re-created within a second must not
+// repeat one; RFC 3501 2.3.1.1).
 constexpr const char* kNewUidValidity =
     "GREATEST(extract(epoch from clock_timestamp())::bigint, "
-    "(SELECT COALESCE(max(uidvalidity), 0) + 1 FROM mailboxes WHERE account_id = $1))";
+    "(SELECT COALESCE(max(uidvalidity), 0) + 1 FROM mailboxes WHERE account_id = $1), "
+    "(SELECT COALESCE(max(uidvalidity), 0) + 1 FROM uidvalidity_floors WHERE account_id = $1))";
+
+// A mailbox now has a name that kept a subscription after an earlier DELETE: the mailbox
+// takes the subscription over (one place per name: subscriptions only holds names without
+// a mailbox).
+void AdoptLostSubscriptionsTx(pqxx::work& tx, int64_t account_id) {
+  tx.exec_params(
+      "WITH adopted AS (DELETE FROM subscriptions s USING mailboxes m "
+      "WHERE s.account_id = $1 AND m.account_id = $1 AND m.name = s.name RETURNING s.name) "
+      "UPDATE mailboxes SET subscribed = true WHERE account_id = $1 AND name IN (SELECT name FROM adopted)",
+      account_id);
+}
 
 std::string PgArray(const std::vector<int64_t>& v) {
   std::string out = "{";
@@ -114,6 +127,7 @@ absl::StatusOr<MailboxInfo> CreateMailbox(store::Pool& pool, int64_t account_id,
                                          ", NULLIF($3, '')) ON CONFLICT (account_id, name) DO NOTHING RETURNING id"),
                             account_id, name, special_use);
     if (r.empty()) return absl::AlreadyExistsError("mailbox exists");
+    AdoptLostSubscriptionsTx(tx, account_id);
     auto info = tx.exec_params(absl::StrCat(kMailboxSelect, " AND m.id = $2"), account_id, r[0][0].as<int64_t>());
     return RowToMailbox(info[0]);
   });
@@ -122,9 +136,18 @@ absl::StatusOr<MailboxInfo> CreateMailbox(store::Pool& pool, int64_t account_id,
 absl::Status DeleteMailbox(store::Pool& pool, int64_t account_id, const std::string& name) {
   if (name == "INBOX") return absl::FailedPreconditionError("INBOX cannot be deleted");
   return pool.Transact([&](pqxx::work& tx) -> absl::Status {
-    auto mb = tx.exec_params("SELECT id FROM mailboxes WHERE account_id = $1 AND name = $2", account_id, name);
+    auto mb = tx.exec_params("SELECT id, uidvalidity, subscribed FROM mailboxes WHERE account_id = $1 AND name = $2",
+                             account_id, name);
     if (mb.empty()) return absl::NotFoundError("no such mailbox");
     int64_t id = mb[0][0].as<int64_t>();
+    tx.exec_params(
+        "INSERT INTO uidvalidity_floors(account_id, uidvalidity) VALUES ($1, $2) ON CONFLICT (account_id) "
+        "DO UPDATE SET uidvalidity = GREATEST(uidvalidity_floors.uidvalidity, EXCLUDED.uidvalidity)",
+        account_id, mb[0][1].as<int64_t>());
+    if (mb[0][2].as<bool>()) {
+      tx.exec_params("INSERT INTO subscriptions(account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                     account_id, name);
+    }
     auto sums = tx.exec_params(
         "SELECT COALESCE(sum(size), 0)::bigint, count(*) FROM mailbox_entries WHERE account_id = $1 AND mailbox_id = $2",
         account_id, id);
@@ -162,6 +185,7 @@ absl::Status RenameMailbox(store::Pool& pool, int64_t account_id, const std::str
       tx.exec_params(absl::StrCat("INSERT INTO mailboxes(account_id, name, uidvalidity) VALUES ($1, 'INBOX', ",
                                   kNewUidValidity, ")"),
                      account_id);
+      AdoptLostSubscriptionsTx(tx, account_id);
       return absl::OkStatus();
     }
     // The mailbox and its inferiors, in one statement.
@@ -169,6 +193,7 @@ absl::Status RenameMailbox(store::Pool& pool, int64_t account_id, const std::str
         "UPDATE mailboxes SET name = $3 || substr(name, length($2) + 1) "
         "WHERE account_id = $1 AND (name = $2 OR left(name, length($2) + 1) = $2 || '/')",
         account_id, from, to);
+    AdoptLostSubscriptionsTx(tx, account_id);
     return absl::OkStatus();
   });
 }
@@ -177,8 +202,44 @@ absl::Status SetSubscribed(store::Pool& pool, int64_t account_id, const std::str
   return pool.Transact([&](pqxx::work& tx) -> absl::Status {
     auto r = tx.exec_params("UPDATE mailboxes SET subscribed = $3 WHERE account_id = $1 AND name = $2 RETURNING id",
                             account_id, name, subscribed);
-    if (r.empty()) return absl::NotFoundError("no such mailbox");
+    if (!r.empty()) return absl::OkStatus();
+    // No mailbox: only a subscription it left behind (subscribing again changes nothing).
+    auto lost = subscribed ? tx.exec_params("SELECT 1 FROM subscriptions WHERE account_id = $1 AND name = $2",
+                                            account_id, name)
+                           : tx.exec_params("DELETE FROM subscriptions WHERE account_id = $1 AND name = $2 RETURNING 1",
+                                            account_id, name);
+    if (lost.empty()) return absl::NotFoundError("no such mailbox");
     return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<std::string>> ListLostSubscriptions(store::Pool& pool, int64_t account_id) {
+  return pool.Transact([&](pqxx::work& tx) {
+    std::vector<std::string> out;
+    // A mailbox created under the name outside lib/mailstore (delivery, the directory) wins.
+    for (const auto& r : tx.exec_params(
+             "SELECT s.name FROM subscriptions s WHERE s.account_id = $1 AND NOT EXISTS "
+             "(SELECT 1 FROM mailboxes m WHERE m.account_id = $1 AND m.name = s.name) ORDER BY s.name",
+             account_id)) {
+      out.push_back(r[0].as<std::string>());
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<int64_t> ClaimRecent(store::Pool& pool, int64_t account_id, int64_t mailbox_id, int64_t up_to_uid) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+    auto r = up_to_uid > 0 ? tx.exec_params("SELECT recent_uid FROM mailboxes WHERE account_id = $1 AND id = $2 FOR UPDATE",
+                                            account_id, mailbox_id)
+                           : tx.exec_params("SELECT recent_uid FROM mailboxes WHERE account_id = $1 AND id = $2",
+                                            account_id, mailbox_id);
+    if (r.empty()) return absl::NotFoundError("no such mailbox");
+    const int64_t old = r[0][0].as<int64_t>();
+    if (up_to_uid > old) {
+      tx.exec_params("UPDATE mailboxes SET recent_uid = $3 WHERE account_id = $1 AND id = $2", account_id, mailbox_id,
+                     up_to_uid);
+    }
+    return old;
   });
 }
 
@@ -323,7 +384,7 @@ absl::StatusOr<Changes> ChangesSince(store::Pool& pool, int64_t account_id, int6
   // `since` (kind 1) and the UIDs expunged after it (kind 2). Usually only the head comes back,
   // found through the primary key and the MODSEQ indexes.
   static const std::string sql = absl::StrCat(
-      "SELECT 0 AS kind, m.highest_modseq AS a, m.uidnext AS b, NULL::bigint AS c, NULL::bigint AS d, "
+      "SELECT 0 AS kind, m.highest_modseq AS a, m.uidnext AS b, m.recent_uid AS c, NULL::bigint AS d, "
       "NULL::text AS f, NULL::bigint AS t FROM mailboxes m WHERE m.account_id = $1 AND m.id = $2 "
       "UNION ALL SELECT 1, ", kEntryColumns,
       " FROM mailbox_entries e WHERE e.account_id = $1 AND e.mailbox_id = $2 AND e.modseq > $3 "
@@ -339,6 +400,7 @@ absl::StatusOr<Changes> ChangesSince(store::Pool& pool, int64_t account_id, int6
     }
     out.highest_modseq = rows[0][1].as<int64_t>();
     out.uidnext = rows[0][2].as<int64_t>();
+    out.recent_uid = rows[0][3].as<int64_t>();
     for (size_t i = 1; i < rows.size(); ++i) {
       const auto& r = rows[i];
       if (r[0].as<int>() == 1) {
@@ -481,12 +543,15 @@ absl::StatusOr<std::vector<StoredMessage>> LoadHeaders(store::Pool& pool, int64_
 
 absl::StatusOr<MailboxCounts> CountMailbox(store::Pool& pool, int64_t account_id, int64_t mailbox_id) {
   return pool.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<MailboxCounts> {
-    auto r = store::Prepared(tx, "mailstore_count_mailbox",
-                             "SELECT count(*), count(*) FILTER (WHERE NOT ('\\Seen' = ANY(flags))), "
-                             "count(*) FILTER (WHERE '\\Deleted' = ANY(flags)), COALESCE(sum(size), 0)::bigint "
-                             "FROM mailbox_entries WHERE account_id = $1 AND mailbox_id = $2",
-                             account_id, mailbox_id);
-    return MailboxCounts{r[0][0].as<int64_t>(), r[0][1].as<int64_t>(), r[0][2].as<int64_t>(), r[0][3].as<int64_t>()};
+    auto r = store::Prepared(
+        tx, "mailstore_count_mailbox",
+        "SELECT count(*), count(*) FILTER (WHERE NOT ('\\Seen' = ANY(flags))), "
+        "count(*) FILTER (WHERE '\\Deleted' = ANY(flags)), COALESCE(sum(size), 0)::bigint, "
+        "count(*) FILTER (WHERE uid > (SELECT recent_uid FROM mailboxes WHERE account_id = $1 AND id = $2)) "
+        "FROM mailbox_entries WHERE account_id = $1 AND mailbox_id = $2",
+        account_id, mailbox_id);
+    return MailboxCounts{r[0][0].as<int64_t>(), r[0][1].as<int64_t>(), r[0][2].as<int64_t>(), r[0][3].as<int64_t>(),
+                         r[0][4].as<int64_t>()};
   });
 }
 

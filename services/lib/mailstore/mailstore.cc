@@ -171,7 +171,7 @@ absl::StatusOr<OpenedMailbox> OpenMailbox(store::Pool& pool, int64_t account_id,
   // One statement, so one snapshot: the head and the entries agree (every entry's MODSEQ is at
   // most the HIGHESTMODSEQ read with it). The LEFT JOIN keeps the head of an empty mailbox.
   static const std::string sql = absl::StrCat(
-      "SELECT m.highest_modseq, m.uidnext, ", kEntryColumns,
+      "SELECT m.highest_modseq, m.uidnext, m.recent_uid, ", kEntryColumns,
       " FROM mailboxes m LEFT JOIN mailbox_entries e ON e.account_id = m.account_id AND e.mailbox_id = m.id "
       "WHERE m.account_id = $1 AND m.id = $2 ORDER BY e.uid");
   return pool.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<OpenedMailbox> {
@@ -183,11 +183,12 @@ absl::StatusOr<OpenedMailbox> OpenMailbox(store::Pool& pool, int64_t account_id,
     }
     out.highest_modseq = rows[0][0].as<int64_t>();
     out.uidnext = rows[0][1].as<int64_t>();
+    out.recent_uid = rows[0][2].as<int64_t>();
     out.entries.reserve(rows.size());
     for (const auto& r : rows) {
-      if (r[2].is_null()) continue;  // the empty mailbox's one row
-      out.entries.push_back(Entry{r[2].as<int64_t>(), r[3].as<int64_t>(), r[4].as<int64_t>(), r[5].as<int64_t>(),
-                                  ParseTextArray(r[6].as<std::string>()), r[7].as<int64_t>()});
+      if (r[3].is_null()) continue;  // the empty mailbox's one row
+      out.entries.push_back(Entry{r[3].as<int64_t>(), r[4].as<int64_t>(), r[5].as<int64_t>(), r[6].as<int64_t>(),
+                                  ParseTextArray(r[7].as<std::string>()), r[8].as<int64_t>()});
     }
     return out;
   });

@@ -66,6 +66,7 @@ struct OpenedMailbox {
   bool exists = true;  // false: no such mailbox (deleted)
   int64_t highest_modseq = 0;
   int64_t uidnext = 0;
+  int64_t recent_uid = 0;      // the \Recent watermark (ClaimRecent)
   std::vector<Entry> entries;  // UID order, each with modseq <= highest_modseq
 };
 // SELECT: the mailbox's HIGHESTMODSEQ, UIDNEXT and entries from one snapshot, in one round
@@ -89,25 +90,39 @@ absl::StatusOr<std::vector<std::string>> StoreFlags(store::Pool& pool, int64_t a
 // highest_modseq H sees every change with a MODSEQ <= H (ChangesSince relies on it).
 
 // CREATE (RFC 3501 6.3.3): AlreadyExists when the name is taken. UIDVALIDITY is larger than
-// that of every mailbox the account had before, so a deleted and re-created name never
-// repeats one.
+// that of every mailbox the account has or had (uidvalidity_floors keeps the deleted ones),
+// so a deleted and re-created name never repeats one. A subscription the name kept after an
+// earlier DELETE becomes the new mailbox's.
 absl::StatusOr<MailboxInfo> CreateMailbox(store::Pool& pool, int64_t account_id, const std::string& name,
                                           const std::string& special_use = "");
 // DELETE: removes the mailbox and its entries (quota usage lowered); NotFound; INBOX is
-// FailedPrecondition. Mailboxes below it are kept (they are mailboxes of their own).
+// FailedPrecondition. Mailboxes below it are kept (they are mailboxes of their own). A
+// subscribed mailbox's subscription survives it, by name (RFC 3501 6.3.6, RFC 5258 3.1).
 absl::Status DeleteMailbox(store::Pool& pool, int64_t account_id, const std::string& name);
 // RENAME: the mailbox and every mailbox below it ("a" -> "b" takes "a/x" to "b/x"), keeping
 // their UIDVALIDITY. Renaming INBOX moves its messages into the new mailbox and leaves an
 // empty INBOX (with a new UIDVALIDITY). NotFound / AlreadyExists.
 absl::Status RenameMailbox(store::Pool& pool, int64_t account_id, const std::string& from, const std::string& to);
-// SUBSCRIBE / UNSUBSCRIBE: NotFound for a mailbox that does not exist.
+// SUBSCRIBE / UNSUBSCRIBE. Subscribing needs the mailbox, or a subscription the name kept
+// after its mailbox was deleted (else NotFound); unsubscribing a name that has neither is
+// NotFound too.
 absl::Status SetSubscribed(store::Pool& pool, int64_t account_id, const std::string& name, bool subscribed);
+// The subscribed names that no mailbox has (deleted or renamed away since), sorted.
+absl::StatusOr<std::vector<std::string>> ListLostSubscriptions(store::Pool& pool, int64_t account_id);
+
+// \Recent (RFC 3501 2.3.2) through the mailbox's recent watermark: returns the watermark as
+// it was and, with up_to_uid > 0, raises it to up_to_uid in the same step (row lock), so of
+// several sessions exactly one gets each UID above the old value. A SELECTed session passes
+// the newest UID it shows; EXAMINE passes 0 (it must not take \Recent away, RFC 3501 6.3.2).
+// NotFound when the mailbox is gone.
+absl::StatusOr<int64_t> ClaimRecent(store::Pool& pool, int64_t account_id, int64_t mailbox_id, int64_t up_to_uid);
 
 struct MailboxCounts {
   int64_t messages = 0;
   int64_t unseen = 0;
   int64_t deleted = 0;
   int64_t size = 0;  // octets (STATUS SIZE, RFC 9208)
+  int64_t recent = 0;  // above the recent watermark: \Recent for the next SELECT
 };
 // STATUS counts in one query (no entry list in memory).
 absl::StatusOr<MailboxCounts> CountMailbox(store::Pool& pool, int64_t account_id, int64_t mailbox_id);
@@ -163,6 +178,7 @@ struct Changes {
   std::vector<Entry> changed;    // entries with since < modseq <= highest_modseq, UID order
   std::vector<int64_t> expunged; // UIDs expunged with since < modseq <= highest_modseq, ascending
   bool exists = true;            // false: the mailbox was deleted
+  int64_t recent_uid = 0;        // the mailbox's \Recent watermark (ClaimRecent), read with the head
 };
 struct FlagChange {
   int64_t uid = 0;

@@ -109,6 +109,8 @@ constexpr TableGrant kImap[] = {
     {"mailboxes", kReadWrite},
     {"mailbox_entries", kReadWrite},
     {"mailbox_expunges", "SELECT, INSERT, UPDATE"},
+    {"subscriptions", "SELECT, INSERT, DELETE"},    // subscriptions outliving their mailbox
+    {"uidvalidity_floors", "SELECT, INSERT, UPDATE"},  // DELETE keeps UIDVALIDITY rising
     {"messages", "SELECT, INSERT, DELETE"},
     {"quota_usage", "SELECT, INSERT, UPDATE"},
     {"accounts", kAccountsRead},  // the quota limit

@@ -276,3 +276,24 @@ TEST_CASE("random inputs agree however they are chunked", "[imap][parser]") {
 
 }  // namespace
 }  // namespace kite::imap
+
+namespace kite::imap {
+namespace {
+
+TEST_CASE("NIL where an astring goes is the string as sent", "[imap][parser]") {
+  Receiver r;
+  r.Feed("n1 LIST \"\" NIL\r\nn2 SELECT nil\r\n");
+  Receiver::Event list = r.Next();
+  REQUIRE(list.kind == Receiver::Event::kCommand);
+  REQUIRE(list.command.args.size() == 2);
+  CHECK(list.command.args[1].kind == Token::kNil);  // nil itself stays visible (ID, nstring)
+  CHECK(list.command.args[1].IsString());
+  CHECK(list.command.args[1].value == "NIL");
+  Receiver::Event select = r.Next();
+  REQUIRE(select.kind == Receiver::Event::kCommand);
+  CHECK(select.command.args[0].IsString());
+  CHECK(select.command.args[0].value == "nil");
+}
+
+}  // namespace
+}  // namespace kite::imap

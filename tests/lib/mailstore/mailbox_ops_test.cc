@@ -272,3 +272,67 @@ TEST_CASE("OpenMailbox reads the head and the entries in one snapshot, LoadHeade
 
 }  // namespace
 }  // namespace kite::mailstore
+
+namespace kite::mailstore {
+namespace {
+
+TEST_CASE("A name deleted and created again gets a greater UIDVALIDITY at once", "[mailstore]") {
+  Db db = MakeDb("mbops_uidvalidity");
+  int64_t last = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto mb = CreateMailbox(*db.pool, db.alice, "Again");
+    REQUIRE(mb.ok());
+    CHECK(mb->uidvalidity > last);
+    last = mb->uidvalidity;
+    REQUIRE(DeleteMailbox(*db.pool, db.alice, "Again").ok());
+  }
+}
+
+TEST_CASE("A subscription outlives its mailbox and comes back with it", "[mailstore]") {
+  Db db = MakeDb("mbops_subscriptions");
+  REQUIRE(CreateMailbox(*db.pool, db.alice, "Lists").ok());
+  REQUIRE(CreateMailbox(*db.pool, db.alice, "Plain").ok());
+  REQUIRE(SetSubscribed(*db.pool, db.alice, "Plain", false).ok());
+  REQUIRE(DeleteMailbox(*db.pool, db.alice, "Lists").ok());
+  REQUIRE(DeleteMailbox(*db.pool, db.alice, "Plain").ok());
+  CHECK(*ListLostSubscriptions(*db.pool, db.alice) == std::vector<std::string>{"Lists"});
+  CHECK(ListLostSubscriptions(*db.pool, db.bob)->empty());
+  // Subscribing again is fine; a name never subscribed stays refused.
+  CHECK(SetSubscribed(*db.pool, db.alice, "Lists", true).ok());
+  CHECK(absl::IsNotFound(SetSubscribed(*db.pool, db.alice, "Plain", true)));
+  // Created again: the mailbox holds the subscription.
+  REQUIRE(CreateMailbox(*db.pool, db.alice, "Lists").ok());
+  CHECK(ListLostSubscriptions(*db.pool, db.alice)->empty());
+  CHECK((*GetMailbox(*db.pool, db.alice, "Lists"))->subscribed);
+  // Unsubscribing a lost name forgets it.
+  REQUIRE(DeleteMailbox(*db.pool, db.alice, "Lists").ok());
+  CHECK(SetSubscribed(*db.pool, db.alice, "Lists", false).ok());
+  CHECK(ListLostSubscriptions(*db.pool, db.alice)->empty());
+  // Renamed onto a lost name: subscribed.
+  REQUIRE(CreateMailbox(*db.pool, db.alice, "Old").ok());
+  REQUIRE(SetSubscribed(*db.pool, db.alice, "Old", false).ok());
+  REQUIRE(CreateMailbox(*db.pool, db.alice, "Gone").ok());
+  REQUIRE(DeleteMailbox(*db.pool, db.alice, "Gone").ok());
+  REQUIRE(RenameMailbox(*db.pool, db.alice, "Old", "Gone").ok());
+  CHECK((*GetMailbox(*db.pool, db.alice, "Gone"))->subscribed);
+  CHECK(ListLostSubscriptions(*db.pool, db.alice)->empty());
+}
+
+TEST_CASE("The recent watermark gives each new UID to one claimer", "[mailstore]") {
+  Db db = MakeDb("mbops_recent");
+  int64_t inbox = MailboxId(db, db.alice, "INBOX");
+  for (int i = 0; i < 3; ++i) REQUIRE(Append(*db.pool, db.alice, inbox, kMsg, {}, 1700000000).ok());
+  CHECK(CountMailbox(*db.pool, db.alice, inbox)->recent == 3);
+  CHECK(*ClaimRecent(*db.pool, db.alice, inbox, 0) == 0);  // looking takes nothing
+  CHECK(*ClaimRecent(*db.pool, db.alice, inbox, 3) == 0);  // the first SELECT gets 1:3
+  CHECK(*ClaimRecent(*db.pool, db.alice, inbox, 3) == 3);  // the second none
+  CHECK(CountMailbox(*db.pool, db.alice, inbox)->recent == 0);
+  REQUIRE(Append(*db.pool, db.alice, inbox, kMsg, {}, 1700000000).ok());
+  CHECK(CountMailbox(*db.pool, db.alice, inbox)->recent == 1);
+  CHECK(*ClaimRecent(*db.pool, db.alice, inbox, 2) == 3);  // never lowered
+  CHECK(*ClaimRecent(*db.pool, db.alice, inbox, 4) == 3);
+  CHECK(absl::IsNotFound(ClaimRecent(*db.pool, db.alice, 999999, 1).status()));
+}
+
+}  // namespace
+}  // namespace kite::mailstore
