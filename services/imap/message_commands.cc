@@ -154,7 +154,9 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
     if (changes.ok()) {
       std::vector<int64_t> vanished;
       for (int64_t uid : changes->expunged) {
-        if (uid > modseq) continue;
+        // Still in the view: expunged after the SELECT's snapshot, so the next sync announces
+        // it (VANISHED without EARLIER) when the sequence numbers change for this session.
+        if (view_.IndexOfUid(uid)) continue;
         if (!known || known->Contains(static_cast<uint32_t>(uid), view_.max_uid())) vanished.push_back(uid);
       }
       if (!vanished.empty()) absl::StrAppend(&out_, "* VANISHED (EARLIER) ", CompressUids(vanished), "\r\n");

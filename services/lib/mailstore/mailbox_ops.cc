@@ -527,9 +527,9 @@ absl::StatusOr<std::vector<StoredMessage>> LoadHeaders(store::Pool& pool, int64_
     out.reserve(uids.size());
     for (const auto& r : store::Prepared(
              tx, "mailstore_load_headers",
-             "SELECT e.uid, CASE WHEN h.p > 0 THEN substring(m.body from 1 for h.p + 3) ELSE m.body END "
+             "SELECT e.uid, COALESCE(m.header, CASE WHEN position('\\x0d0a0d0a'::bytea in m.body) > 0 "
+             "THEN substring(m.body from 1 for position('\\x0d0a0d0a'::bytea in m.body) + 3) ELSE m.body END) "
              "FROM mailbox_entries e JOIN messages m ON m.id = e.message_id "
-             "CROSS JOIN LATERAL (SELECT COALESCE(m.header_end, position('\\x0d0a0d0a'::bytea in m.body)) AS p) h "
              "WHERE e.account_id = $1 AND e.mailbox_id = $2 AND e.uid = ANY($3::bigint[]) ORDER BY e.uid",
              account_id, mailbox_id, PgArray(uids))) {
       StoredMessage m;

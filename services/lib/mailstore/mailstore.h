@@ -208,8 +208,9 @@ absl::StatusOr<std::vector<StoredMessage>> LoadMessages(store::Pool& pool, int64
 
 // The start of each entry's message that holds its header block (up to its first CRLF CRLF,
 // or the whole message when there is none; mime::HeaderOf finds the header in it), UID order,
-// in StoredMessage::body. For FETCH BODY[HEADER...], SEARCH on header fields and SORT: only a
-// few hundred bytes per message cross the wire instead of the message.
+// in StoredMessage::body. For FETCH BODY[HEADER...], SEARCH on header fields and SORT: read
+// from messages.header (migration 0015) when set, so neither the body nor its out-of-line
+// storage is touched, and only the header crosses the wire.
 absl::StatusOr<std::vector<StoredMessage>> LoadHeaders(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
                                                        const std::vector<int64_t>& uids);
 
