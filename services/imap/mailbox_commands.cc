@@ -126,7 +126,7 @@ boost::asio::awaitable<Target> Session::ResolveMailbox(const std::string& raw, b
   }
   const int64_t owner = t.owner;
   const std::string& name = t.name;
-  auto mb = co_await rt_.Blocking([&] { return mailstore::GetMailbox(pool_, owner, name); });
+  auto mb = co_await rt_.Blocking([&] { return mailstore::FindMailbox(pool_, owner, name); });
   if (!mb.ok()) {
     t.error = kUnavailable;
   } else if (!*mb) {

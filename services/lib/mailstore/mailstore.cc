@@ -154,6 +154,17 @@ absl::StatusOr<std::optional<MailboxInfo>> GetMailbox(store::Pool& pool, int64_t
   });
 }
 
+absl::StatusOr<std::optional<MailboxInfo>> FindMailbox(store::Pool& pool, int64_t account_id, const std::string& name) {
+  return pool.Read([&](pqxx::nontransaction& tx) -> std::optional<MailboxInfo> {
+    auto r = store::Prepared(tx, "mailstore_find_mailbox",
+                             "SELECT m.id, m.name, m.special_use, m.uidvalidity, m.uidnext, m.highest_modseq, 0, "
+                             "m.subscribed FROM mailboxes m WHERE m.account_id = $1 AND m.name = $2",
+                             account_id, name);
+    if (r.empty()) return std::nullopt;
+    return RowToMailbox(r[0]);
+  });
+}
+
 absl::StatusOr<std::vector<Entry>> ListEntries(store::Pool& pool, int64_t account_id, int64_t mailbox_id) {
   static const std::string sql = absl::StrCat("SELECT ", kEntryColumns,
                                               " FROM mailbox_entries e WHERE e.account_id = $1 AND e.mailbox_id = $2 "

@@ -50,6 +50,9 @@ struct MailboxInfo {
 
 absl::StatusOr<std::vector<MailboxInfo>> ListMailboxes(store::Pool& pool, int64_t account_id);
 absl::StatusOr<std::optional<MailboxInfo>> GetMailbox(store::Pool& pool, int64_t account_id, const std::string& name);
+// GetMailbox without counting the entries (exists is 0): what IMAP needs to resolve a name
+// before SELECT, STATUS or APPEND, which count on their own when they need to.
+absl::StatusOr<std::optional<MailboxInfo>> FindMailbox(store::Pool& pool, int64_t account_id, const std::string& name);
 
 struct Entry {
   int64_t uid = 0;
