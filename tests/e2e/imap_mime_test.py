@@ -14,7 +14,6 @@ Messages are APPENDed with imaplib; the replies are read with a raw client and c
 byte for byte. Never uses DNS: every address is 127.0.0.1 and every domain ends in .test
 or .example.
 """
-import imaplib
 import os
 import re
 import sys
@@ -22,9 +21,8 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kite_suite import SuiteTestCase, insecure_context, record_failure  # noqa: E402
-from imap_test import Raw  # noqa: E402
+from kite_suite import SuiteTestCase, record_failure  # noqa: E402
+from imap_client import ImapAccounts  # noqa: E402
 
 PASSWORD = "imap-mime-password-123"
 
@@ -130,23 +128,11 @@ def simple(subject, sender, to, cc=None):
             "Date: Mon, 02 Jan 2006 15:04:05 +0000\r\n\r\nbody\r\n").encode()
 
 
-class ImapMime(SuiteTestCase):
-    def user(self):
-        address = f"m{uuid.uuid4().hex[:8]}@example.test"
-        self.ok("user", "add", address, "--password-stdin", stdin=PASSWORD + "\n")
-        return address
+class ImapMime(ImapAccounts, SuiteTestCase):
+    PASSWORD = PASSWORD
 
-    def login(self, user):
-        m = imaplib.IMAP4_SSL("127.0.0.1", self.port("imap_tls"), ssl_context=insecure_context(), timeout=30)
-        typ, data = m.login(user, PASSWORD)
-        self.assertEqual(typ, "OK", data)
-        return m
 
-    def raw(self, user):
-        r = Raw(self.port("imap_tls"))
-        _, tagged = r.cmd(f'LOGIN "{user}" "{PASSWORD}"')
-        self.assertIn(b"OK", tagged)
-        return r
+
 
     def append(self, m, mailbox, msg):
         typ, data = m.append(mailbox, None, None, msg)

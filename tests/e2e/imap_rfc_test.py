@@ -20,18 +20,15 @@ The whole suite is started by scripts/kite-local (tests/fixtures/kite_suite.py);
 uses its own account. Never uses DNS: every address is 127.0.0.1 and every domain ends in
 .test. Every wait is bounded; nothing asserts on time.
 """
-import imaplib
 import os
 import re
 import sys
 import time
 import unittest
-import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kite_suite import SuiteTestCase, insecure_context, record_failure  # noqa: E402
-from imap_test import Raw, message  # noqa: E402  (the raw client and message maker)
+from kite_suite import SuiteTestCase, record_failure  # noqa: E402
+from imap_client import ImapAccounts, message  # noqa: E402
 
 PASSWORD = "imap-rfc-password-123"
 
@@ -59,24 +56,12 @@ def flags_of(untagged, number):
     raise AssertionError(f"no FETCH FLAGS for {number} in {untagged}")
 
 
-class ImapRfc(SuiteTestCase):
+class ImapRfc(ImapAccounts, SuiteTestCase):
+    PASSWORD = PASSWORD
+
     # ------------------------------------------------------------------ helpers
-    def user(self):
-        address = f"r{uuid.uuid4().hex[:8]}@example.test"
-        self.ok("user", "add", address, "--password-stdin", stdin=PASSWORD + "\n")
-        return address
 
-    def raw(self, user):
-        r = Raw(self.port("imap_tls"))
-        _, tagged = r.cmd(f'LOGIN "{user}" "{PASSWORD}"')
-        self.assertIn(b"OK", tagged)
-        return r
 
-    def login(self, user):
-        m = imaplib.IMAP4_SSL("127.0.0.1", self.port("imap_tls"), ssl_context=insecure_context(), timeout=30)
-        typ, data = m.login(user, PASSWORD)
-        self.assertEqual(typ, "OK", data)
-        return m
 
     def append(self, m, mailbox, msg, flags=None):
         typ, data = m.append(mailbox, flags, None, msg)

@@ -11,151 +11,22 @@ import imaplib
 import os
 import re
 import smtplib
-import socket
-import ssl
 import sys
 import time
 import unittest
 import uuid
-import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 from kite_suite import SuiteTestCase, insecure_context, record_failure  # noqa: E402
+from imap_client import MULTIPART, ImapAccounts, message  # noqa: E402
 
 PASSWORD = "imap-password-123"
-imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED", "LOGOUT"))
 
 
-def message(subject, body="Hello.\r\n", sender="sender@client.test", to="user@example.test", extra=""):
-    return (f"From: Sender <{sender}>\r\n"
-            f"To: <{to}>\r\n"
-            f"Subject: {subject}\r\n"
-            f"Message-ID: <{uuid.uuid4().hex}@client.test>\r\n"
-            "Date: Mon, 02 Jan 2006 15:04:05 +0000\r\n"
-            f"{extra}"
-            "\r\n"
-            f"{body}").encode()
+class Imap(ImapAccounts, SuiteTestCase):
+    PASSWORD = PASSWORD
 
-
-MULTIPART = (b"From: A <a@client.test>\r\n"
-             b"To: B <b@example.test>\r\n"
-             b"Subject: parts\r\n"
-             b"MIME-Version: 1.0\r\n"
-             b"Content-Type: multipart/mixed; boundary=\"XX\"\r\n"
-             b"\r\n"
-             b"preamble\r\n"
-             b"--XX\r\n"
-             b"Content-Type: text/plain; charset=us-ascii\r\n"
-             b"\r\n"
-             b"first part\r\n"
-             b"--XX\r\n"
-             b"Content-Type: application/octet-stream\r\n"
-             b"Content-Transfer-Encoding: base64\r\n"
-             b"\r\n"
-             b"AAECAwQ=\r\n"
-             b"--XX--\r\n")
-
-
-class Raw:
-    """A minimal IMAP client: sends one command, returns (untagged lines, tagged line)."""
-
-    def __init__(self, port, tls=True):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.sock = insecure_context().wrap_socket(sock) if tls else sock
-        self.buf = b""
-        self.n = 0
-        self.zin = self.zout = None
-        self.greeting = self.line()
-
-    def recv(self):
-        data = self.sock.recv(65536)
-        if data and self.zin:
-            data = self.zin.decompress(data)
-        return data
-
-    def compress(self):
-        """Both directions raw deflate from now on (RFC 4978)."""
-        self.zin = zlib.decompressobj(-15)
-        self.zout = zlib.compressobj(6, zlib.DEFLATED, -15)
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            data = self.recv()
-            if not data and not self.zin:
-                raise EOFError("connection closed")
-            self.buf += data
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        # A literal: append its bytes and the rest of the line.
-        m = re.search(rb"~?\{(\d+)\}$", line)
-        while m:
-            size = int(m.group(1))
-            while len(self.buf) < size:
-                data = self.recv()
-                if not data and not self.zin:
-                    raise EOFError("connection closed")
-                self.buf += data
-            line += b"\r\n" + self.buf[:size]
-            self.buf = self.buf[size:]
-            while b"\r\n" not in self.buf:
-                self.buf += self.recv()
-            rest, self.buf = self.buf.split(b"\r\n", 1)
-            line += rest
-            m = re.search(rb"~?\{(\d+)\}$", rest)
-        return line
-
-    def send(self, data):
-        if self.zout:
-            data = self.zout.compress(data) + self.zout.flush(zlib.Z_SYNC_FLUSH)
-        self.sock.sendall(data)
-
-    def cmd(self, text):
-        self.n += 1
-        tag = f"r{self.n}".encode()
-        self.send(tag + b" " + (text.encode() if isinstance(text, str) else text) + b"\r\n")
-        return self.until(tag)
-
-    def until(self, tag):
-        untagged = []
-        while True:
-            line = self.line()
-            if line.startswith(tag + b" "):
-                return untagged, line
-            untagged.append(line)
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-
-class Imap(SuiteTestCase):
     # ------------------------------------------------------------------ helpers
-    def user(self, name=None):
-        address = f"{name or 'u' + uuid.uuid4().hex[:8]}@example.test"
-        self.ok("user", "add", address, "--password-stdin", stdin=PASSWORD + "\n")
-        return address
-
-    def login(self, user):
-        m = imaplib.IMAP4_SSL("127.0.0.1", self.port("imap_tls"), ssl_context=insecure_context(), timeout=30)
-        typ, data = m.login(user, PASSWORD)
-        self.assertEqual(typ, "OK", data)
-        return m
-
-    def raw(self, user=None, tls=True):
-        r = Raw(self.port("imap_tls") if tls else self.port("imap_starttls"), tls=tls)
-        if user:
-            _, tagged = r.cmd(f'LOGIN "{user}" "{PASSWORD}"')
-            self.assertIn(b"OK", tagged)
-        return r
-
-    def append(self, m, mailbox, msg, flags=None, date=None):
-        typ, data = m.append(mailbox, flags, date, msg)
-        self.assertEqual(typ, "OK", data)
-        match = re.search(rb"APPENDUID (\d+) (\d+)", data[0])
-        self.assertTrue(match, data)
-        return int(match.group(1)), int(match.group(2))
-
     def deliver(self, to, msg):
         s = smtplib.SMTP("127.0.0.1", self.port("smtp"), local_hostname="client.test", timeout=30)
         try:
