@@ -18,6 +18,7 @@
 #include "delivery/itip_outbox.h"
 #include "lib/base/strings.h"
 #include "lib/directory/directory.h"
+#include "lib/imap/mime_search_message.h"
 #include "lib/log/log.h"
 #include "lib/mailstore/mailstore.h"
 #include "lib/mime/message.h"
@@ -82,6 +83,7 @@ struct SpoolMessage {
   mime::Message parsed;
   std::string sha256;
   std::string structure;
+  std::string search_fields;  // messages.search_fields (mailstore::SearchFieldsLiteral); "" = NULL
   std::vector<ItipPart> itip;  // calendar invitations / replies (iMIP) in the message
 
   std::vector<std::string> Header(std::string_view name) const {
@@ -236,6 +238,7 @@ struct Engine::Impl {
     // Parse once: the structure is stored with the body for IMAP.
     m->parsed = mime::Parse(m->body);
     m->structure = mime::EncodeStorage(m->parsed);
+    m->search_fields = mailstore::SearchFieldsLiteral(imap::ComputeStoredSearchFields(m->body, &m->parsed));
     m->sha256 = Sha256(m->body);
     m->itip = FindItip(m->body, m->parsed);
     m->loaded_at = absl::Now();
@@ -442,9 +445,10 @@ struct Engine::Impl {
       t.message_id = existing[0][0].as<int64_t>();
     } else {
       t.message_id = t.tx.exec_params(
-                             "INSERT INTO messages(sha256, size, body, structure) SELECT $2, size, body, $3 FROM spool "
-                             "WHERE id = $1 RETURNING id",
-                             t.m.id, sha, pqxx::binarystring(t.m.structure.data(), t.m.structure.size()))[0][0]
+                             "INSERT INTO messages(sha256, size, body, structure, search_fields) "
+                             "SELECT $2, size, body, $3, NULLIF($4, '')::text[] FROM spool WHERE id = $1 RETURNING id",
+                             t.m.id, sha, pqxx::binarystring(t.m.structure.data(), t.m.structure.size()),
+                             t.m.search_fields)[0][0]
                          .as<int64_t>();
     }
     return t.message_id;
@@ -557,12 +561,14 @@ struct Engine::Impl {
         std::string text = BuildQuotaWarning(w);
         mime::Message parsed = mime::Parse(text);
         std::string structure = mime::EncodeStorage(parsed);
+        std::string search_fields = mailstore::SearchFieldsLiteral(imap::ComputeStoredSearchFields(text, &parsed));
         std::string sha = Sha256(text);
         int64_t mid = tx.exec_params(
-                            "INSERT INTO messages(sha256, size, body, structure) VALUES ($1, $2, $3, $4) RETURNING id",
+                            "INSERT INTO messages(sha256, size, body, structure, search_fields) "
+                            "VALUES ($1, $2, $3, $4, NULLIF($5, '')::text[]) RETURNING id",
                             pqxx::binarystring(sha.data(), sha.size()), static_cast<int64_t>(text.size()),
                             pqxx::binarystring(text.data(), text.size()),
-                            pqxx::binarystring(structure.data(), structure.size()))[0][0]
+                            pqxx::binarystring(structure.data(), structure.size()), search_fields)[0][0]
                           .as<int64_t>();
         // The warning itself never takes the mailbox past its limit.
         std::optional<Stored> s;

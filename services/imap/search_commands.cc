@@ -109,6 +109,30 @@ boost::asio::awaitable<void> Session::CmdSearch(const Command& cmd) {
     // Pass 2: the rest, with their bytes (only the header block unless BODY or TEXT is
     // asked), in batches.
     const bool whole = NeedsBody(query);
+    // FROM, TO, CC, BCC and SUBJECT alone: from the fields stored at delivery (migration 0016),
+    // a few short values per message; messages stored without them are read below.
+    if (!whole && !to_load.empty() && UsesOnlyStoredFields(query)) {
+      std::vector<int64_t> rest;
+      for (size_t start = 0; start < to_load.size(); start += kHeaderLoadBatch) {
+        std::vector<int64_t> batch(
+            to_load.begin() + static_cast<long>(start),
+            to_load.begin() + static_cast<long>(std::min(to_load.size(), start + kHeaderLoadBatch)));
+        auto stored = mailstore::LoadSearchFields(pool_, owner, mailbox, batch);
+        if (!stored.ok()) return stored.status();
+        for (const auto& f : *stored) {
+          auto i = view.IndexOfUid(f.uid);
+          if (!i) continue;
+          if (!f.present) {
+            rest.push_back(f.uid);
+            continue;
+          }
+          StoredFieldsMessage m(Metadata(view.at(*i), *i), f.fields);
+          decided[*i] = 1;
+          matched[*i] = Matches(query, m, ctx);
+        }
+      }
+      to_load = std::move(rest);
+    }
     const size_t batch_size = whole ? kLoadBatch : kHeaderLoadBatch;
     for (size_t start = 0; start < to_load.size(); start += batch_size) {
       std::vector<int64_t> batch(to_load.begin() + static_cast<long>(start),

@@ -142,4 +142,19 @@ std::optional<SearchAddress> MimeSearchMessage::FirstAddress(std::string_view na
   return std::nullopt;
 }
 
+StoredSearchFields ComputeStoredSearchFields(std::string_view raw, const mime::Message* parsed) {
+  MimeSearchMessage m(SearchMetadata{}, raw, parsed);
+  StoredSearchFields out;
+  for (std::string_view name : kStoredSearchFields) out.push_back(m.Header(name));
+  return out;
+}
+
+std::vector<std::string> StoredFieldsMessage::Header(std::string_view name) {
+  const std::string key = ascii::ToLower(name);
+  for (size_t i = 0; i < std::size(kStoredSearchFields) && i < fields_.size(); ++i) {
+    if (key == kStoredSearchFields[i]) return fields_[i];
+  }
+  return {};
+}
+
 }  // namespace kite::imap

@@ -84,6 +84,33 @@ class MimeSearchMessage final : public SearchMessage {
   std::optional<std::string> body_text_;
 };
 
+// The values of the kStoredSearchFields of a message, as MimeSearchMessage::Header gives them
+// (unfolded, encoded words decoded), in kStoredSearchFields order: stored with the message at
+// delivery so SEARCH FROM/TO/CC/BCC/SUBJECT need not read it again.
+using StoredSearchFields = std::vector<std::vector<std::string>>;
+StoredSearchFields ComputeStoredSearchFields(std::string_view raw, const mime::Message* parsed = nullptr);
+
+// A message as SEARCH sees it when only its stored fields are at hand (UsesOnlyStoredFields):
+// Header() answers the kStoredSearchFields, nothing else is ever asked.
+class StoredFieldsMessage final : public SearchMessage {
+ public:
+  StoredFieldsMessage(SearchMetadata meta, const StoredSearchFields& fields) : meta_(std::move(meta)), fields_(fields) {}
+  uint32_t seq() const override { return meta_.seq; }
+  uint32_t uid() const override { return meta_.uid; }
+  const std::vector<std::string>& flags() const override { return meta_.flags; }
+  uint64_t size() const override { return meta_.size; }
+  int64_t internal_date() const override { return meta_.internal_date; }
+  uint64_t modseq() const override { return meta_.modseq; }
+  bool recent() const override { return meta_.recent; }
+  std::vector<std::string> Header(std::string_view name) override;
+  std::string HeaderText() override { return {}; }
+  std::string BodyText() override { return {}; }
+
+ private:
+  SearchMetadata meta_;
+  const StoredSearchFields& fields_;
+};
+
 }  // namespace kite::imap
 
 #endif  // KITE_SERVICES_LIB_IMAP_MIME_SEARCH_MESSAGE_H_

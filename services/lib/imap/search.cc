@@ -480,6 +480,24 @@ absl::StatusOr<SearchQuery> ParseSearch(const std::vector<Token>& args, size_t f
 
 bool NeedsHeaders(const SearchQuery& query) { return Cost(query.root) >= 1; }
 
+bool UsesOnlyStoredFields(const SearchQuery& query) {
+  return !AnyKey(query.root, [](const SearchKey& k) {
+    switch (k.kind) {
+      case SearchKey::kHeader:
+        return std::none_of(std::begin(kStoredSearchFields), std::end(kStoredSearchFields),
+                            [&](std::string_view f) { return FoldCase(k.field) == f; });
+      case SearchKey::kSentBefore:
+      case SearchKey::kSentOn:
+      case SearchKey::kSentSince:
+      case SearchKey::kBody:
+      case SearchKey::kText:
+        return true;
+      default:
+        return false;
+    }
+  });
+}
+
 bool NeedsBody(const SearchQuery& query) {
   return AnyKey(query.root, [](const SearchKey& k) {
     return k.kind == SearchKey::kBody || k.kind == SearchKey::kText;

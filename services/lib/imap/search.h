@@ -117,6 +117,12 @@ bool IsBadCharset(const absl::Status& status);
 bool NeedsHeaders(const SearchQuery& query);
 bool NeedsBody(const SearchQuery& query);
 
+// The header fields stored decoded with each message at delivery (messages.search_fields,
+// migration 0016), in this order; a query that reads no other part of a message
+// (UsesOnlyStoredFields) is answered from them without the message's bytes.
+inline constexpr std::string_view kStoredSearchFields[] = {"from", "to", "cc", "bcc", "subject"};
+bool UsesOnlyStoredFields(const SearchQuery& query);
+
 // An address as SORT sees it (RFC 5256 addr-mailbox, RFC 5957 display name).
 struct SearchAddress {
   std::string name;     // display name, decoded to UTF-8; empty if none

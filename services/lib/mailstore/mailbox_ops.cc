@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "lib/imap/mime_search_message.h"
 #include "lib/mailstore/internal.h"
 #include "lib/mailstore/mailstore.h"
 #include "lib/mime/message.h"
@@ -261,7 +262,9 @@ absl::StatusOr<AppendResult> Append(store::Pool& pool, int64_t account_id, int64
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest);
   const std::string sha(reinterpret_cast<const char*>(digest), sizeof digest);
-  const std::string structure = mime::EncodeStorage(mime::Parse(body));
+  const mime::Message parsed = mime::Parse(body);
+  const std::string structure = mime::EncodeStorage(parsed);
+  const std::string search_fields = SearchFieldsLiteral(imap::ComputeStoredSearchFields(body, &parsed));
   const int64_t size = static_cast<int64_t>(body.size());
   return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<AppendResult> {
     auto exists = tx.exec_params("SELECT 1 FROM mailboxes WHERE account_id = $1 AND id = $2", account_id, mailbox_id);
@@ -276,8 +279,9 @@ absl::StatusOr<AppendResult> Append(store::Pool& pool, int64_t account_id, int64
       pqxx::binarystring body_bin(body);
       pqxx::binarystring structure_bin(structure);
       message_id = tx.exec_params(
-                         "INSERT INTO messages(sha256, size, body, structure) VALUES ($1, $2, $3, $4) RETURNING id",
-                         sha_bin, size, body_bin, structure_bin)[0][0]
+                         "INSERT INTO messages(sha256, size, body, structure, search_fields) "
+                         "VALUES ($1, $2, $3, $4, NULLIF($5, '')::text[]) RETURNING id",
+                         sha_bin, size, body_bin, structure_bin, search_fields)[0][0]
                        .as<int64_t>();
     }
     auto mb = tx.exec_params(

@@ -256,6 +256,68 @@ std::string TextArrayLiteral(const std::vector<std::string>& items) {
   return out;
 }
 
+namespace {
+
+// RFC 3629 UTF-8 without NUL: what a PostgreSQL text value in a UTF-8 database accepts.
+bool PgText(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (c == 0 || n == 0 || i + n > s.size() || (n == 2 && c < 0xC2) || (n == 4 && c > 0xF4)) return false;
+    uint32_t cp = n == 1 ? c : c & (0x7F >> n);
+    for (size_t k = 1; k < n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string SearchFieldsLiteral(const std::vector<std::vector<std::string>>& fields) {
+  std::vector<std::string> inner;
+  for (const auto& values : fields) {
+    for (const auto& v : values) {
+      if (!PgText(v)) return "";
+    }
+    inner.push_back(TextArrayLiteral(values));
+  }
+  return TextArrayLiteral(inner);
+}
+
+absl::StatusOr<std::vector<StoredFields>> LoadSearchFields(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                                           const std::vector<int64_t>& uids) {
+  if (uids.empty()) return std::vector<StoredFields>{};
+  std::string array = "{";
+  for (size_t i = 0; i < uids.size(); ++i) absl::StrAppend(&array, i ? "," : "", uids[i]);
+  array += "}";
+  return pool.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<StoredFields>> {
+    std::vector<StoredFields> out;
+    out.reserve(uids.size());
+    for (const auto& r : store::Prepared(
+             tx, "mailstore_load_search_fields",
+             "SELECT e.uid, m.search_fields::text FROM mailbox_entries e JOIN messages m ON m.id = e.message_id "
+             "WHERE e.account_id = $1 AND e.mailbox_id = $2 AND e.uid = ANY($3::bigint[]) ORDER BY e.uid",
+             account_id, mailbox_id, array)) {
+      StoredFields f;
+      f.uid = r[0].as<int64_t>();
+      if (!r[1].is_null()) {
+        f.present = true;
+        for (const std::string& inner : ParseTextArray(r[1].as<std::string>())) f.fields.push_back(ParseTextArray(inner));
+      }
+      out.push_back(std::move(f));
+    }
+    return out;
+  });
+}
+
 absl::StatusOr<std::vector<std::string>> StoreFlags(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
                                                     int64_t uid, FlagOp op, const std::vector<std::string>& flags) {
   return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::vector<std::string>> {

@@ -217,6 +217,21 @@ absl::StatusOr<std::vector<StoredMessage>> LoadMessages(store::Pool& pool, int64
 absl::StatusOr<std::vector<StoredMessage>> LoadHeaders(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
                                                        const std::vector<int64_t>& uids);
 
+// messages.search_fields (migration 0016): lib/imap's StoredSearchFields (the values of From,
+// To, Cc, Bcc and Subject as SEARCH reads them) as a text[] literal of text[] literals, for an
+// INSERT parameter cast with NULLIF($n, '')::text[]. "" (stored as NULL: SEARCH reads the
+// header instead) when a value cannot be PostgreSQL text: a NUL byte or invalid UTF-8.
+std::string SearchFieldsLiteral(const std::vector<std::vector<std::string>>& fields);
+
+struct StoredFields {
+  int64_t uid = 0;
+  bool present = false;  // false: stored before migration 0016, or not storable as text
+  std::vector<std::vector<std::string>> fields;  // lib/imap's kStoredSearchFields order
+};
+// The stored search fields of these entries, UID order; missing UIDs are left out.
+absl::StatusOr<std::vector<StoredFields>> LoadSearchFields(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+                                                           const std::vector<int64_t>& uids);
+
 // What changed in a mailbox after MODSEQ `since` (NOOP, IDLE, CONDSTORE, QRESYNC).
 absl::StatusOr<Changes> ChangesSince(store::Pool& pool, int64_t account_id, int64_t mailbox_id, int64_t since);
 

@@ -453,6 +453,31 @@ TEST_CASE("cheap keys are evaluated first, and only needed data is loaded", "[im
   CHECK_FALSE(NeedsBody(MustParse("SEEN")));
 }
 
+TEST_CASE("FROM, TO, CC, BCC and SUBJECT are answered from the stored fields alone", "[imap][search]") {
+  CHECK(UsesOnlyStoredFields(MustParse("FROM x")));
+  CHECK(UsesOnlyStoredFields(MustParse("OR (TO x CC y) NOT (BCC z SUBJECT w) UNSEEN 1:5")));
+  CHECK(UsesOnlyStoredFields(MustParse("HEADER From x HEADER SUBJECT y")));
+  CHECK_FALSE(UsesOnlyStoredFields(MustParse("HEADER Reply-To x")));
+  CHECK_FALSE(UsesOnlyStoredFields(MustParse("FROM x SENTSINCE 1-Jan-2020")));
+  CHECK_FALSE(UsesOnlyStoredFields(MustParse("OR FROM x BODY y")));
+  CHECK_FALSE(UsesOnlyStoredFields(MustParse("NOT TEXT y")));
+
+  // The stored fields give the same answers as the message itself.
+  const std::string raw =
+      "From: =?UTF-8?Q?Andr=C3=A9?= <andre@example.test>\r\nTo: a@x.example, B <b@y.example>\r\n"
+      "Subject: Re: caf=?UTF-8?Q?=C3=A9?=\r\n\r\nbody\r\n";
+  StoredSearchFields fields = ComputeStoredSearchFields(raw);
+  for (const char* keys : {"FROM andré", "FROM ANDRE@", "TO b@y", "TO \"b <\"", "CC x", "SUBJECT café", "SUBJECT \"re: c\"",
+                           "HEADER from andre", "OR BCC x NOT SUBJECT tea", "FROM \"\""}) {
+    SearchQuery q = MustParse(keys);
+    REQUIRE(UsesOnlyStoredFields(q));
+    MimeSearchMessage full(SearchMetadata{1, 1}, raw);
+    StoredFieldsMessage stored(SearchMetadata{1, 1}, fields);
+    SearchContext ctx{1, 1, nullptr, 0};
+    CHECK(Matches(q, stored, ctx) == Matches(q, full, ctx));
+  }
+}
+
 std::vector<SearchHit> Hits(std::vector<uint32_t> seqs) {
   std::vector<SearchHit> out;
   for (uint32_t s : seqs) out.push_back({s, s * 10, uint64_t{s} * 100});

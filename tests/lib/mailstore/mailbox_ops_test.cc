@@ -9,6 +9,7 @@
 
 #include "fixtures/test_env.h"
 #include "lib/directory/directory.h"
+#include "lib/imap/mime_search_message.h"
 #include "lib/mailstore/mailstore.h"
 #include "lib/mime/message.h"
 #include "lib/store/migrations.h"
@@ -332,6 +333,36 @@ TEST_CASE("The recent watermark gives each new UID to one claimer", "[mailstore]
   CHECK(*ClaimRecent(*db.pool, db.alice, inbox, 2) == 3);  // never lowered
   CHECK(*ClaimRecent(*db.pool, db.alice, inbox, 4) == 3);
   CHECK(absl::IsNotFound(ClaimRecent(*db.pool, db.alice, 999999, 1).status()));
+}
+
+TEST_CASE("Append stores the decoded search fields, and LoadSearchFields reads them back", "[mailstore]") {
+  Db db = MakeDb("mbops_search_fields");
+  int64_t inbox = MailboxId(db, db.alice, "INBOX");
+  const std::string tricky =
+      "From: \"Doe, \\\"J\\\"\" <j@example.test>\r\n"
+      "To: a@example.test, =?UTF-8?Q?Andr=C3=A9?= <andre@example.test>\r\n"
+      "Subject: =?UTF-8?Q?caf=C3=A9?= {braces}, \"quotes\"\r\n\r\nbody\r\n";
+  const std::string latin1 = "From: J\xf6rg <j@example.test>\r\nSubject: raw 8-bit\r\n\r\nbody\r\n";
+  REQUIRE(Append(*db.pool, db.alice, inbox, tricky, {}, 1700000000).ok());
+  REQUIRE(Append(*db.pool, db.alice, inbox, latin1, {}, 1700000000).ok());
+  auto loaded = LoadSearchFields(*db.pool, db.alice, inbox, {1, 2, 9});
+  REQUIRE(loaded.ok());
+  REQUIRE(loaded->size() == 2);
+  const StoredFields& f = (*loaded)[0];
+  REQUIRE(f.present);
+  // Exactly what SEARCH computes from the message itself.
+  CHECK(f.fields == imap::ComputeStoredSearchFields(tricky));
+  REQUIRE(f.fields.size() == 5);
+  CHECK(f.fields[4] == std::vector<std::string>{"caf\xc3\xa9 {braces}, \"quotes\""});
+  CHECK(f.fields[3].empty());  // no Bcc
+  // Raw 8-bit header text comes out of the decoder as UTF-8, so it is stored too.
+  REQUIRE((*loaded)[1].present);
+  CHECK((*loaded)[1].fields == imap::ComputeStoredSearchFields(latin1));
+  // What cannot be PostgreSQL text (a NUL, invalid UTF-8) is not stored: SEARCH reads the header.
+  CHECK(SearchFieldsLiteral({{std::string("a\0b", 3)}}).empty());
+  CHECK(SearchFieldsLiteral({{"\xc3("}}).empty());
+  CHECK(SearchFieldsLiteral({{"\xed\xa0\x80"}}).empty());  // a UTF-16 surrogate
+  CHECK(SearchFieldsLiteral({{"ok"}, {}}) == "{\"{\\\"ok\\\"}\",\"{}\"}");
 }
 
 }  // namespace
