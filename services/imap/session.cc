@@ -185,7 +185,7 @@ std::string Session::Capability() const {
     absl::StrAppend(&caps,
                     " UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS QUOTA "
                     "QUOTA=RES-STORAGE STATUS=SIZE ACL RIGHTS=texk CONDSTORE QRESYNC ESEARCH "
-                    "SEARCHRES SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN");
+                    "SEARCHRES SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN BINARY");
     if (!compressed_) absl::StrAppend(&caps, " COMPRESS=DEFLATE");
   }
   return caps;
@@ -225,7 +225,13 @@ boost::asio::awaitable<bool> Session::SyncSelected(bool allow_expunge) {
       if (e.uid > shown && !expunged.count(e.uid)) newest = std::max(newest, e.uid);
     }
     if (newest == 0) return c;
-    auto w = mailstore::ClaimRecent(pool_, owner, mailbox, claims ? newest : 0);
+    // The watermark read with the changes already covers them (another session claimed
+    // them), or this session only looks (EXAMINE): no write.
+    if (!claims || c->recent_uid >= newest) {
+      watermark = c->recent_uid;
+      return c;
+    }
+    auto w = mailstore::ClaimRecent(pool_, owner, mailbox, newest);
     if (w.ok()) watermark = *w;
     if (!w.ok() && !absl::IsNotFound(w.status())) return w.status();
     return c;
