@@ -20,6 +20,7 @@
 #include "lib/directory/directory.h"
 #include "lib/imap/mime_search_message.h"
 #include "lib/log/log.h"
+#include "lib/mailstore/filer.h"
 #include "lib/mailstore/mailstore.h"
 #include "lib/mime/message.h"
 #include "mta/relay/dsn.h"
@@ -50,22 +51,6 @@ std::string Sha256(std::string_view data) {
 std::string RandomToken() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   return absl::StrCat(absl::Hex(rng()), absl::Hex(rng()));
-}
-
-// A PostgreSQL array literal of text values.
-std::string TextArray(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
 }
 
 std::string IdArray(const std::vector<int64_t>& ids) { return absl::StrCat("{", absl::StrJoin(ids, ","), "}"); }
@@ -331,13 +316,7 @@ struct Engine::Impl {
       eo.mailbox_exists = [&](std::string_view name) {
         if (!loaded) {
           loaded = true;
-          auto names = pool.Transact([&](pqxx::work& tx) {
-            std::set<std::string> s;
-            for (const auto& r : tx.exec_params("SELECT name FROM mailboxes WHERE account_id = $1", account_id)) {
-              s.insert(r[0].as<std::string>());
-            }
-            return s;
-          });
+          auto names = pool.Transact([&](pqxx::work& tx) { return mailstore::Filer(tx).MailboxNames(account_id); });
           if (names.ok()) mailboxes = std::move(*names);
         }
         auto clean = CleanMailbox(name);
@@ -437,45 +416,19 @@ struct Engine::Impl {
   };
 
   int64_t MessageRow(Tx& t) {
-    if (t.message_id != 0) return t.message_id;
-    pqxx::binarystring sha(t.m.sha256.data(), t.m.sha256.size());
-    auto existing = t.tx.exec_params("SELECT id FROM messages WHERE sha256 = $1 AND size = $2 LIMIT 1", sha, t.m.size);
-    if (!existing.empty()) {
-      // Bodies stored before migration 0010 keep a NULL structure: readers parse those.
-      t.message_id = existing[0][0].as<int64_t>();
-    } else {
-      t.message_id = t.tx.exec_params(
-                             "INSERT INTO messages(sha256, size, body, structure, search_fields) "
-                             "SELECT $2, size, body, $3, NULLIF($4, '')::text[] FROM spool WHERE id = $1 RETURNING id",
-                             t.m.id, sha, pqxx::binarystring(t.m.structure.data(), t.m.structure.size()),
-                             t.m.search_fields)[0][0]
-                         .as<int64_t>();
+    if (t.message_id == 0) {
+      t.message_id = mailstore::Filer(t.tx).BodyFromSpool(t.m.id, t.m.sha256, t.m.size, t.m.structure, t.m.search_fields);
     }
     return t.message_id;
   }
 
   // One entry in `mailbox` (created when allowed and missing); nullopt when there is no
   // such mailbox.
-  std::optional<Stored> StoreTx(pqxx::work& tx, int64_t account_id, const std::string& mailbox, bool create,
-                                const std::vector<std::string>& flags, int64_t message_id, int64_t size) {
-    auto insert = [&] {
-      return tx.exec_params(
-          "WITH mb AS (UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1 "
-          "WHERE account_id = $1 AND name = $2 RETURNING id, uidnext - 1 AS uid, highest_modseq) "
-          "INSERT INTO mailbox_entries(account_id, mailbox_id, uid, message_id, modseq, internal_date, size, flags) "
-          "SELECT $1, id, uid, $3, highest_modseq, now(), $4, $5::text[] FROM mb RETURNING mailbox_id, uid",
-          account_id, mailbox, message_id, size, TextArray(flags));
-    };
-    auto r = insert();
-    if (r.empty() && create) {
-      tx.exec_params(
-          "INSERT INTO mailboxes(account_id, name, uidvalidity) "
-          "VALUES ($1, $2, extract(epoch from clock_timestamp())::bigint) ON CONFLICT (account_id, name) DO NOTHING",
-          account_id, mailbox);
-      r = insert();
-    }
-    if (r.empty()) return std::nullopt;
-    return Stored{account_id, r[0][0].as<int64_t>(), r[0][1].as<int64_t>(), mailbox};
+  static std::optional<Stored> StoreTx(pqxx::work& tx, int64_t account_id, const std::string& mailbox, bool create,
+                                       const std::vector<std::string>& flags, int64_t message_id, int64_t size) {
+    auto filed = mailstore::Filer(tx).File(account_id, mailbox, create, flags, message_id, size);
+    if (!filed) return std::nullopt;
+    return Stored{filed->account_id, filed->mailbox_id, filed->uid, filed->mailbox};
   }
 
   int64_t SpoolGenerated(pqxx::work& tx, Result& result, const std::string& mail_from,
@@ -508,17 +461,14 @@ struct Engine::Impl {
     std::vector<Filing> filings = p.filings;
     if (m.quarantine) {
       for (Filing& f : filings) {
-        if (f.mailbox == "INBOX") f.mailbox = mailstore::JunkMailboxTx(tx, p.account_id);
+        if (f.mailbox == "INBOX") f.mailbox = mailstore::Filer(tx).JunkMailbox(p.account_id);
       }
     }
     int64_t needed = m.size * static_cast<int64_t>(filings.size());
     // The quota row lock orders concurrent deliveries to this account: usage is exact.
-    auto q = tx.exec_params(
-        "INSERT INTO quota_usage(account_id) VALUES ($1) ON CONFLICT (account_id) DO UPDATE "
-        "SET bytes = quota_usage.bytes RETURNING bytes, warned",
-        p.account_id);
-    int64_t used = q[0][0].as<int64_t>();
-    bool warned = q[0][1].as<bool>();
+    const mailstore::Filer::Usage usage = mailstore::Filer(tx).LockQuota(p.account_id);
+    int64_t used = usage.bytes;
+    bool warned = usage.warned;
     if (p.quota_bytes > 0 && needed > 0 && used + needed > p.quota_bytes) {
       if (claim_member) {
         tx.exec_params("DELETE FROM deliveries WHERE spool_id = $1 AND recipient = $2", m.id, p.address);
@@ -562,14 +512,7 @@ struct Engine::Impl {
         mime::Message parsed = mime::Parse(text);
         std::string structure = mime::EncodeStorage(parsed);
         std::string search_fields = mailstore::SearchFieldsLiteral(imap::ComputeStoredSearchFields(text, &parsed));
-        std::string sha = Sha256(text);
-        int64_t mid = tx.exec_params(
-                            "INSERT INTO messages(sha256, size, body, structure, search_fields) "
-                            "VALUES ($1, $2, $3, $4, NULLIF($5, '')::text[]) RETURNING id",
-                            pqxx::binarystring(sha.data(), sha.size()), static_cast<int64_t>(text.size()),
-                            pqxx::binarystring(text.data(), text.size()),
-                            pqxx::binarystring(structure.data(), structure.size()), search_fields)[0][0]
-                          .as<int64_t>();
+        int64_t mid = mailstore::Filer(tx).StoreBody(text, structure, search_fields);
         // The warning itself never takes the mailbox past its limit.
         std::optional<Stored> s;
         if (now_used + static_cast<int64_t>(text.size()) <= p.quota_bytes) {
@@ -586,8 +529,7 @@ struct Engine::Impl {
         warned = false;  // below again: the next crossing warns again
       }
     }
-    tx.exec_params("UPDATE quota_usage SET bytes = bytes + $2, messages = messages + $3, warned = $4 WHERE account_id = $1",
-                   p.account_id, added_bytes, added_messages, warned);
+    mailstore::Filer(tx).AddUsage(p.account_id, added_bytes, added_messages, warned);
     // Redirects: a new message with Delivered-To, from the original envelope sender.
     if (!p.redirects.empty()) {
       std::string body = absl::StrCat("Delivered-To: ", p.address, "\r\n", m.body);

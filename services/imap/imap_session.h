@@ -34,7 +34,7 @@
 #include "lib/daemon/daemon.h"
 #include "lib/net/connection.h"
 #include "imap/snapshots.h"
-#include "lib/store/pool.h"
+#include "lib/mailstore/mailstore.h"
 
 namespace kite::imap {
 
@@ -50,12 +50,12 @@ struct Limits {
 
 class Server {
  public:
-  Server(daemon::Runtime& rt, store::Pool& pool, std::shared_ptr<kite::auth::v1::Auth::Stub> auth,
+  Server(daemon::Runtime& rt, mailstore::MailStore& mail, std::shared_ptr<kite::auth::v1::Auth::Stub> auth,
          std::shared_ptr<kite::directory::v1::Directory::Stub> directory, Notifier* notifier, Limits limits);
   boost::asio::awaitable<void> Session(std::shared_ptr<net::Connection> conn);
 
   daemon::Runtime& rt() { return rt_; }
-  store::Pool& pool() { return pool_; }
+  mailstore::MailStore& mail() { return mail_; }
   kite::auth::v1::Auth::Stub& auth() { return *auth_; }
   kite::directory::v1::Directory::Stub& directory() { return *directory_; }
   Notifier* notifier() { return notifier_; }
@@ -70,7 +70,7 @@ class Server {
 
  private:
   daemon::Runtime& rt_;
-  store::Pool& pool_;
+  mailstore::MailStore& mail_;
   std::shared_ptr<kite::auth::v1::Auth::Stub> auth_;
   std::shared_ptr<kite::directory::v1::Directory::Stub> directory_;
   Notifier* notifier_;

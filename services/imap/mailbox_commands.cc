@@ -126,7 +126,7 @@ boost::asio::awaitable<Target> Session::ResolveMailbox(const std::string& raw, b
   }
   const int64_t owner = t.owner;
   const std::string& name = t.name;
-  auto mb = co_await rt_.Blocking([&] { return mailstore::FindMailbox(pool_, owner, name); });
+  auto mb = co_await rt_.Blocking([&] { return mail_.FindMailbox(owner, name); });
   if (!mb.ok()) {
     t.error = kUnavailable;
   } else if (!*mb) {
@@ -195,10 +195,10 @@ boost::asio::awaitable<void> Session::CmdCreate(const Command& cmd) {
   const int64_t account = account_id_;
   auto created = co_await rt_.Blocking([&]() -> absl::StatusOr<mailstore::MailboxInfo> {
     for (const auto& parent : levels) {
-      auto p = mailstore::CreateMailbox(pool_, account, parent);
+      auto p = mail_.CreateMailbox(account, parent);
       if (!p.ok() && !absl::IsAlreadyExists(p.status())) return p.status();
     }
-    return mailstore::CreateMailbox(pool_, account, name, special);
+    return mail_.CreateMailbox(account, name, special);
   });
   if (!created.ok()) {
     result_ = StatusErrorToNo(created.status());
@@ -223,7 +223,7 @@ boost::asio::awaitable<void> Session::CmdDelete(const Command& cmd) {
     co_return;
   }
   const int64_t account = account_id_;
-  auto st = co_await rt_.Blocking([&] { return mailstore::DeleteMailbox(pool_, account, name); });
+  auto st = co_await rt_.Blocking([&] { return mail_.DeleteMailbox(account, name); });
   if (!st.ok()) {
     result_ = StatusErrorToNo(st);
     co_return;
@@ -265,10 +265,10 @@ boost::asio::awaitable<void> Session::CmdRename(const Command& cmd) {
   auto st = co_await rt_.Blocking([&]() -> absl::Status {
     for (const auto& parent : levels) {
       if (parent == from) continue;
-      auto p = mailstore::CreateMailbox(pool_, account, parent);
+      auto p = mail_.CreateMailbox(account, parent);
       if (!p.ok() && !absl::IsAlreadyExists(p.status())) return p.status();
     }
-    return mailstore::RenameMailbox(pool_, account, from, to);
+    return mail_.RenameMailbox(account, from, to);
   });
   if (!st.ok()) {
     result_ = StatusErrorToNo(st);
@@ -294,7 +294,7 @@ boost::asio::awaitable<void> Session::CmdSubscribe(const Command& cmd) {
     co_return;
   }
   const int64_t account = account_id_;
-  auto st = co_await rt_.Blocking([&] { return mailstore::SetSubscribed(pool_, account, name, subscribe); });
+  auto st = co_await rt_.Blocking([&] { return mail_.SetSubscribed(account, name, subscribe); });
   if (!st.ok() && !(absl::IsNotFound(st) && !subscribe)) {
     result_ = StatusErrorToNo(st);
     co_return;
@@ -395,11 +395,11 @@ boost::asio::awaitable<void> Session::CmdList(const Command& cmd) {
   }
 
   const int64_t account = account_id_;
-  auto boxes = co_await rt_.Blocking([&] { return mailstore::ListMailboxes(pool_, account); });
+  auto boxes = co_await rt_.Blocking([&] { return mail_.ListMailboxes(account); });
   // Subscriptions whose mailbox is gone are listed when subscriptions are (LSUB, LIST
   // (SUBSCRIBED)): RFC 3501 6.3.9 \Noselect, RFC 5258 3.1 \NonExistent.
   absl::StatusOr<std::vector<std::string>> lost = std::vector<std::string>();
-  if (sel_subscribed) lost = co_await rt_.Blocking([&] { return mailstore::ListLostSubscriptions(pool_, account); });
+  if (sel_subscribed) lost = co_await rt_.Blocking([&] { return mail_.ListLostSubscriptions(account); });
   dv1::ListSharedMailboxesRequest sreq;
   sreq.set_account_id(account_id_);
   auto& directory = server_.directory();
@@ -433,7 +433,7 @@ boost::asio::awaitable<void> Session::CmdList(const Command& cmd) {
       continue;
     }
     const int64_t owner = grant.owner_account_id();
-    auto theirs = co_await rt_.Blocking([&] { return mailstore::ListMailboxes(pool_, owner); });
+    auto theirs = co_await rt_.Blocking([&] { return mail_.ListMailboxes(owner); });
     if (!theirs.ok()) {
       result_ = kUnavailable;
       co_return;
@@ -512,7 +512,7 @@ boost::asio::awaitable<std::string> Session::StatusItems(const Target& target, c
   });
   if (need_counts) {
     const int64_t owner = target.owner, mailbox = target.info.id;
-    auto c = co_await rt_.Blocking([&] { return mailstore::CountMailbox(pool_, owner, mailbox); });
+    auto c = co_await rt_.Blocking([&] { return mail_.CountMailbox(owner, mailbox); });
     if (!c.ok()) {
       *error = kUnavailable;
       co_return "";
@@ -599,7 +599,7 @@ boost::asio::awaitable<void> Session::CmdAppend(const Command& cmd) {
   const int64_t when = date.value_or(static_cast<int64_t>(std::time(nullptr)));
   Server& server = server_;
   auto appended = co_await rt_.Blocking([&]() -> absl::StatusOr<mailstore::AppendResult> {
-    auto r = mailstore::Append(pool_, owner, mailbox, body, flags, when);
+    auto r = mail_.Append(owner, mailbox, body, flags, when);
     if (r.ok()) server.Publish(owner, mailbox);
     return r;
   });
@@ -639,7 +639,7 @@ boost::asio::awaitable<void> Session::CmdQuota(const Command& cmd) {
     co_return;
   }
   const int64_t account = account_id_;
-  auto q = co_await rt_.Blocking([&] { return mailstore::GetQuota(pool_, account); });
+  auto q = co_await rt_.Blocking([&] { return mail_.GetQuota(account); });
   if (!q.ok()) {
     result_ = kUnavailable;
     co_return;

@@ -5,6 +5,7 @@
 #include "lib/daemon/backends.h"
 #include "lib/daemon/daemon.h"
 #include "lib/daemon/listen.h"
+#include "lib/mailstore/pg_mail_store.h"
 #include "lib/rpc/rpc.h"
 
 namespace {
@@ -12,6 +13,7 @@ struct State {
   // Declared first, destroyed last: sessions' watches unregister from it.
   std::unique_ptr<kite::imap::Notifier> notifier;
   std::unique_ptr<kite::store::Pool> pool;
+  std::unique_ptr<kite::mailstore::PgMailStore> mail;
   std::unique_ptr<kite::imap::Server> server;
   std::vector<std::unique_ptr<kite::net::Listener>> listeners;
 };
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
     auto pool = kite::daemon::OpenPostgres(c, rt.spec().section);
     if (!pool.ok()) return pool.status();
     state.pool = std::move(*pool);
+    state.mail = std::make_unique<kite::mailstore::PgMailStore>(*state.pool);
     // Changes made anywhere in the cluster reach IDLE and NOOP through Redis.
     state.notifier = std::make_unique<kite::imap::Notifier>(kite::daemon::RedisOptions(c, rt.spec().section));
     state.notifier->Start();
@@ -47,7 +50,7 @@ int main(int argc, char** argv) {
     auto directory =
         std::shared_ptr<kite::directory::v1::Directory::Stub>(kite::directory::v1::Directory::NewStub(channel));
     state.server = std::make_unique<kite::imap::Server>(
-        rt, *state.pool, auth, directory, state.notifier.get(),
+        rt, *state.mail, auth, directory, state.notifier.get(),
         kite::imap::Limits{.idle_timeout = c.Duration("imap", "idle_timeout"),
                            .login_timeout = c.Duration("imap", "login_timeout"),
                            .max_literal = c.Size("imap", "max_literal"),

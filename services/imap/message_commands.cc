@@ -94,7 +94,7 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
         std::shared_ptr<const Snapshot> snap;
         int64_t recent_uid = 0;
         if (cached) {
-          auto changes = mailstore::ChangesSince(pool_, owner, mailbox, cached->highest_modseq);
+          auto changes = mail_.ChangesSince(owner, mailbox, cached->highest_modseq);
           if (!changes.ok()) return changes.status();
           if (!changes->exists) return nullptr;
           recent_uid = changes->recent_uid;
@@ -102,7 +102,7 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
                      ? cached
                      : std::make_shared<const Snapshot>(Advance(*cached, *changes));
         } else {
-          auto opened = mailstore::OpenMailbox(pool_, owner, mailbox);
+          auto opened = mail_.OpenMailbox(owner, mailbox);
           if (!opened.ok()) return opened.status();
           if (!opened->exists) return nullptr;
           recent_uid = opened->recent_uid;
@@ -112,7 +112,7 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
         const int64_t newest = snap->uidnext - 1;
         recent_watermark = recent_uid;
         if (!examine && recent_uid < newest) {
-          auto claimed = mailstore::ClaimRecent(pool_, owner, mailbox, newest);
+          auto claimed = mail_.ClaimRecent(owner, mailbox, newest);
           if (!claimed.ok() && !absl::IsNotFound(claimed.status())) return claimed.status();
           recent_watermark = claimed.value_or(newest);
         }
@@ -150,7 +150,7 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
   // QRESYNC (RFC 7162 3.2.5): what changed since the client's MODSEQ, if its UIDVALIDITY holds.
   if (qr && qr->first == sel_->info.uidvalidity) {
     const int64_t since = qr->second;
-    auto changes = co_await rt_.Blocking([&] { return mailstore::ChangesSince(pool_, owner, mailbox, since); });
+    auto changes = co_await rt_.Blocking([&] { return mail_.ChangesSince(owner, mailbox, since); });
     if (changes.ok()) {
       std::vector<int64_t> vanished;
       for (int64_t uid : changes->expunged) {
@@ -184,7 +184,7 @@ boost::asio::awaitable<absl::StatusOr<std::vector<int64_t>>> Session::ExpungeDel
   const int64_t owner = sel_->owner, mailbox = sel_->info.id;
   Server& server = server_;
   auto r = co_await rt_.Blocking([&]() -> absl::StatusOr<mailstore::ExpungeResult> {
-    auto x = mailstore::Expunge(pool_, owner, mailbox, uids);
+    auto x = mail_.Expunge(owner, mailbox, uids);
     if (x.ok() && !x->uids.empty()) server.Publish(owner, mailbox);
     return x;
   });
@@ -345,7 +345,7 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
   if (vanished) {
     // UID FETCH ... (CHANGEDSINCE m VANISHED): expunged UIDs of the set (RFC 7162 3.2.6).
     const int64_t since = *changed_since;
-    auto changes = co_await rt_.Blocking([&] { return mailstore::ChangesSince(pool_, owner, mailbox, since); });
+    auto changes = co_await rt_.Blocking([&] { return mail_.ChangesSince(owner, mailbox, since); });
     if (changes.ok()) {
       std::vector<int64_t> gone;
       for (int64_t uid : changes->expunged) {
@@ -375,18 +375,18 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
           [&]() -> absl::StatusOr<std::pair<std::vector<mailstore::StoredMessage>, mailstore::StoreResult>> {
             mailstore::StoreResult seen;
             if (!to_see.empty()) {
-              auto s = mailstore::StoreFlagsMany(pool_, owner, mailbox, to_see, mailstore::FlagOp::kAdd, {"\\Seen"});
+              auto s = mail_.StoreFlags(owner, mailbox, to_see, mailstore::FlagOp::kAdd, {"\\Seen"});
               if (!s.ok()) return s.status();
               seen = std::move(*s);
               server.Publish(owner, mailbox);
             }
             std::vector<mailstore::StoredMessage> msgs;
             if (headers_only) {
-              auto m = mailstore::LoadHeaders(pool_, owner, mailbox, uids);
+              auto m = mail_.LoadHeaders(owner, mailbox, uids);
               if (!m.ok()) return m.status();
               msgs = std::move(*m);
             } else if (body || structure) {
-              auto m = mailstore::LoadMessages(pool_, owner, mailbox, uids, body, structure);
+              auto m = mail_.LoadMessages(owner, mailbox, uids, body, structure);
               if (!m.ok()) return m.status();
               msgs = std::move(*m);
             }
@@ -588,7 +588,7 @@ boost::asio::awaitable<void> Session::CmdStore(const Command& cmd) {
   const int64_t since = unchanged_since.value_or(0);
   Server& server = server_;
   auto stored = co_await rt_.Blocking([&]() -> absl::StatusOr<mailstore::StoreResult> {
-    auto r = mailstore::StoreFlagsMany(pool_, owner, mailbox, uids, op, flags, since);
+    auto r = mail_.StoreFlags(owner, mailbox, uids, op, flags, since);
     if (r.ok() && std::any_of(r->entries.begin(), r->entries.end(), [](const auto& e) { return e.changed; })) {
       server.Publish(owner, mailbox);
     }
@@ -673,7 +673,7 @@ boost::asio::awaitable<void> Session::CmdCopy(const Command& cmd) {
   const int64_t owner = sel_->owner, mailbox = sel_->info.id, dest_owner = target.owner, dest = target.info.id;
   Server& server = server_;
   auto copied = co_await rt_.Blocking([&]() -> absl::StatusOr<mailstore::CopyResult> {
-    auto r = mailstore::Copy(pool_, owner, mailbox, uids, dest_owner, dest, move);
+    auto r = mail_.Copy(owner, mailbox, uids, dest_owner, dest, move);
     if (r.ok()) {
       server.Publish(dest_owner, dest);
       if (move) server.Publish(owner, mailbox);

@@ -117,7 +117,7 @@ boost::asio::awaitable<void> Session::CmdSearch(const Command& cmd) {
         std::vector<int64_t> batch(
             to_load.begin() + static_cast<long>(start),
             to_load.begin() + static_cast<long>(std::min(to_load.size(), start + kHeaderLoadBatch)));
-        auto stored = mailstore::LoadSearchFields(pool_, owner, mailbox, batch);
+        auto stored = mail_.LoadSearchFields(owner, mailbox, batch);
         if (!stored.ok()) return stored.status();
         for (const auto& f : *stored) {
           auto i = view.IndexOfUid(f.uid);
@@ -137,8 +137,8 @@ boost::asio::awaitable<void> Session::CmdSearch(const Command& cmd) {
     for (size_t start = 0; start < to_load.size(); start += batch_size) {
       std::vector<int64_t> batch(to_load.begin() + static_cast<long>(start),
                                  to_load.begin() + static_cast<long>(std::min(to_load.size(), start + batch_size)));
-      auto loaded = whole ? mailstore::LoadMessages(pool_, owner, mailbox, batch, true, false)
-                          : mailstore::LoadHeaders(pool_, owner, mailbox, batch);
+      auto loaded = whole ? mail_.LoadMessages(owner, mailbox, batch, true, false)
+                          : mail_.LoadHeaders(owner, mailbox, batch);
       if (!loaded.ok()) return loaded.status();
       for (const auto& msg : *loaded) {
         auto i = view.IndexOfUid(msg.uid);
@@ -169,7 +169,7 @@ boost::asio::awaitable<void> Session::CmdSearch(const Command& cmd) {
       if (need_bytes) {
         std::vector<int64_t> uids;
         for (size_t k = start; k < end; ++k) uids.push_back(view.at(hits[k]).uid);
-        auto l = mailstore::LoadHeaders(pool_, owner, mailbox, uids);
+        auto l = mail_.LoadHeaders(owner, mailbox, uids);
         if (!l.ok()) return l.status();
         loaded = std::move(*l);
       }

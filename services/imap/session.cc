@@ -113,13 +113,13 @@ std::string Printable(std::string_view s) {
 
 }  // namespace
 
-Server::Server(daemon::Runtime& rt, store::Pool& pool, std::shared_ptr<av1::Auth::Stub> auth,
+Server::Server(daemon::Runtime& rt, mailstore::MailStore& mail, std::shared_ptr<av1::Auth::Stub> auth,
                std::shared_ptr<dv1::Directory::Stub> directory, Notifier* notifier, Limits limits)
     : commands(rt.metrics().Counter("kite_imap_commands_total", "IMAP commands by name and result")),
       sessions(rt.metrics().Gauge("kite_imap_sessions", "Open IMAP sessions").Add({})),
       idling(rt.metrics().Gauge("kite_imap_idle_sessions", "IMAP sessions in IDLE").Add({})),
       rt_(rt),
-      pool_(pool),
+      mail_(mail),
       auth_(std::move(auth)),
       directory_(std::move(directory)),
       notifier_(notifier),
@@ -138,7 +138,7 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
 }
 
 Session::Session(Server& server, std::shared_ptr<net::Connection> conn)
-    : server_(server), rt_(server.rt()), pool_(server.pool()), conn_(std::move(conn)) {
+    : server_(server), rt_(server.rt()), mail_(server.mail()), conn_(std::move(conn)) {
   rlimits_.max_literal = server_.limits().max_literal;
   receiver_ = std::make_unique<Receiver>(rlimits_);
   client_ = conn_->peer_address();
@@ -217,7 +217,7 @@ boost::asio::awaitable<bool> Session::SyncSelected(bool allow_expunge) {
   // session claims up to the newest of them (RFC 3501 2.3.2), EXAMINE only looks.
   std::optional<int64_t> watermark;
   auto changes = co_await rt_.Blocking([&]() -> absl::StatusOr<mailstore::Changes> {
-    auto c = mailstore::ChangesSince(pool_, owner, mailbox, since);
+    auto c = mail_.ChangesSince(owner, mailbox, since);
     if (!c.ok() || !c->exists) return c;
     std::set<int64_t> expunged(c->expunged.begin(), c->expunged.end());
     int64_t newest = 0;
@@ -231,7 +231,7 @@ boost::asio::awaitable<bool> Session::SyncSelected(bool allow_expunge) {
       watermark = c->recent_uid;
       return c;
     }
-    auto w = mailstore::ClaimRecent(pool_, owner, mailbox, newest);
+    auto w = mail_.ClaimRecent(owner, mailbox, newest);
     if (w.ok()) watermark = *w;
     if (!w.ok() && !absl::IsNotFound(w.status())) return w.status();
     return c;

@@ -118,7 +118,7 @@ class Session {
 
   Server& server_;
   daemon::Runtime& rt_;
-  store::Pool& pool_;
+  mailstore::MailStore& mail_;
   std::shared_ptr<net::Connection> conn_;
   Receiver::Limits rlimits_;
   std::unique_ptr<Receiver> receiver_;

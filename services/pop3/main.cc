@@ -3,25 +3,18 @@
 #include "lib/daemon/backends.h"
 #include "lib/daemon/daemon.h"
 #include "lib/daemon/listen.h"
-#include "lib/mailstore/mailstore.h"
+#include "lib/mailstore/pg_mail_store.h"
 #include "lib/rpc/rpc.h"
 #include "pop3/pop3_session.h"
 
 namespace {
 struct State {
   std::unique_ptr<kite::store::Pool> pool;
+  std::unique_ptr<kite::mailstore::PgMailStore> mail;
   std::unique_ptr<kite::pop3::Server> server;
   std::vector<std::unique_ptr<kite::net::Listener>> listeners;
 };
 
-// QUIT in the UPDATE state: mailstore's expunge (idempotent; records the expunge for IMAP's
-// QRESYNC, lowers quota usage).
-absl::StatusOr<std::vector<int64_t>> Expunge(kite::store::Pool& pool, int64_t account_id, int64_t mailbox_id,
-                                             const std::vector<int64_t>& uids) {
-  auto r = kite::mailstore::Expunge(pool, account_id, mailbox_id, uids);
-  if (!r.ok()) return r.status();
-  return std::move(r->uids);
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -44,16 +37,16 @@ int main(int argc, char** argv) {
     auto pool = kite::daemon::OpenPostgres(c, rt.spec().section);
     if (!pool.ok()) return pool.status();
     state.pool = std::move(*pool);
+    state.mail = std::make_unique<kite::mailstore::PgMailStore>(*state.pool);
     auto tls = kite::daemon::LoadTls(rt);
     if (!tls.ok()) return tls.status();
     auto channel = kite::rpc::MakeChannel(c.Address("global", "auth_address").ToString(), rt.grpc_tls());
     auto auth = std::shared_ptr<kite::auth::v1::Auth::Stub>(kite::auth::v1::Auth::NewStub(channel));
     state.server = std::make_unique<kite::pop3::Server>(
-        rt, *state.pool, auth, kite::daemon::RedisOptions(c, rt.spec().section),
+        rt, *state.mail, auth, kite::daemon::RedisOptions(c, rt.spec().section),
         kite::pop3::SessionLimits{.idle_timeout = c.Duration("pop3", "idle_timeout"),
                                   .login_timeout = c.Duration("pop3", "login_timeout"),
-                                  .max_errors = static_cast<int>(c.Int("pop3", "max_errors"))},
-        Expunge);
+                                  .max_errors = static_cast<int>(c.Int("pop3", "max_errors"))});
     for (auto [key, implicit] : {std::pair{"stls_listen", false}, std::pair{"tls_listen", true}}) {
       auto listener = kite::daemon::Listen(
           rt, "pop3", key,

@@ -38,14 +38,13 @@ std::string SessionId() {
 
 }  // namespace
 
-Server::Server(daemon::Runtime& rt, store::Pool& pool, std::shared_ptr<av1::Auth::Stub> auth, redis::Options redis,
-               SessionLimits limits, ExpungeFn expunge)
+Server::Server(daemon::Runtime& rt, mailstore::MailStore& mail, std::shared_ptr<av1::Auth::Stub> auth,
+               redis::Options redis, SessionLimits limits)
     : rt_(rt),
-      pool_(pool),
+      mail_(mail),
       auth_(std::move(auth)),
       redis_options_(std::move(redis)),
       limits_(limits),
-      expunge_(std::move(expunge)),
       commands_(rt.metrics().Counter("kite_pop3_commands_total", "POP3 commands by name and result")),
       logins_(rt.metrics().Counter("kite_pop3_logins_total", "POP3 logins by method and result")),
       sessions_(rt.metrics().Counter("kite_pop3_sessions_total", "POP3 sessions by how they ended")),
@@ -155,11 +154,15 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
   // AUTHORIZATION -> TRANSACTION: the INBOX snapshot. On failure the session stays in
   // AUTHORIZATION (RFC 1939 section 4) and `wbuf` holds the -ERR.
   auto open_maildrop = [&](int64_t id, const std::string& address) -> boost::asio::awaitable<bool> {
-    auto mb = co_await rt_.Blocking([this, id] { return mailstore::GetMailbox(pool_, id, "INBOX"); });
+    auto mb = co_await rt_.Blocking([this, id] { return mail_.FindMailbox(id, "INBOX"); });
     absl::StatusOr<std::vector<mailstore::Entry>> entries = std::vector<mailstore::Entry>{};
     if (mb.ok() && *mb) {
       const int64_t box = (*mb)->id;
-      entries = co_await rt_.Blocking([this, id, box] { return mailstore::ListEntries(pool_, id, box); });
+      entries = co_await rt_.Blocking([this, id, box]() -> absl::StatusOr<std::vector<mailstore::Entry>> {
+        auto opened = mail_.OpenMailbox(id, box);
+        if (!opened.ok()) return opened.status();
+        return std::move(opened->entries);
+      });
     }
     if (!mb.ok() || !entries.ok()) {
       log::Warn("pop3.maildrop_unavailable")
@@ -250,7 +253,11 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
             absl::StatusOr<std::vector<int64_t>> removed = std::vector<int64_t>{};
             if (!uids.empty() && mailbox_id != 0) {
               const int64_t id = account_id, box = mailbox_id;
-              removed = co_await rt_.Blocking([this, id, box, &uids] { return expunge_(pool_, id, box, uids); });
+              removed = co_await rt_.Blocking([this, id, box, &uids]() -> absl::StatusOr<std::vector<int64_t>> {
+                auto r = mail_.Expunge(id, box, uids);
+                if (!r.ok()) return r.status();
+                return std::move(r->uids);
+              });
               if (removed.ok() && !removed->empty()) {
                 messages_.Add({{"action", "deleted"}}).Increment(static_cast<double>(removed->size()));
                 co_await rt_.Blocking([this, id, box] { NotifyExpunge(id, box); });
@@ -517,7 +524,12 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
             Message* m = find(cmd.msg);
             if (m == nullptr) break;
             const int64_t id = account_id, box = mailbox_id, uid = m->uid;
-            auto body = co_await rt_.Blocking([this, id, box, uid] { return mailstore::GetBody(pool_, id, box, uid); });
+            auto body = co_await rt_.Blocking([this, id, box, uid]() -> absl::StatusOr<std::string> {
+              auto loaded = mail_.LoadMessages(id, box, {uid}, /*body=*/true, /*structure=*/false);
+              if (!loaded.ok()) return loaded.status();
+              if (loaded->empty()) return absl::NotFoundError("no such message");
+              return std::move(loaded->front().body);
+            });
             if (!body.ok()) {
               if (body.status().code() == absl::StatusCode::kNotFound) {
                 wbuf = "-ERR Message no longer exists\r\n";
@@ -542,7 +554,7 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
             messages_.Add({{"action", "retrieved"}}).Increment();
             // RFC 1939 leaves flags alone; IMAP users see downloaded mail as read (Dovecot).
             co_await rt_.Blocking([this, id, box, uid] {
-              mailstore::AddFlag(pool_, id, box, uid, "\\Seen").IgnoreError();
+              mail_.StoreFlags(id, box, {uid}, mailstore::FlagOp::kAdd, {"\\Seen"}).IgnoreError();
             });
             break;
           }

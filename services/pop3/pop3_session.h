@@ -39,7 +39,7 @@
 #include "lib/daemon/daemon.h"
 #include "lib/net/connection.h"
 #include "lib/redis/client.h"
-#include "lib/store/pool.h"
+#include "lib/mailstore/mailstore.h"
 
 namespace kite::pop3 {
 
@@ -49,16 +49,11 @@ struct SessionLimits {
   int max_errors = 10;
 };
 
-// Removes the INBOX entries with these UIDs (those still present); returns the UIDs it
-// removed. mailstore's expunge in the daemon; idempotent.
-using ExpungeFn = std::function<absl::StatusOr<std::vector<int64_t>>(
-    store::Pool& pool, int64_t account_id, int64_t mailbox_id, const std::vector<int64_t>& uids)>;
-
 // The sessions' shared state. Owned by the daemon; destroy before the io_context.
 class Server {
  public:
-  Server(daemon::Runtime& rt, store::Pool& pool, std::shared_ptr<kite::auth::v1::Auth::Stub> auth,
-         redis::Options redis, SessionLimits limits, ExpungeFn expunge);
+  Server(daemon::Runtime& rt, mailstore::MailStore& mail, std::shared_ptr<kite::auth::v1::Auth::Stub> auth,
+         redis::Options redis, SessionLimits limits);
   ~Server();
   boost::asio::awaitable<void> Session(std::shared_ptr<net::Connection> conn);
 
@@ -68,11 +63,10 @@ class Server {
   void NotifyExpunge(int64_t account_id, int64_t mailbox_id);
 
   daemon::Runtime& rt_;
-  store::Pool& pool_;
+  mailstore::MailStore& mail_;
   std::shared_ptr<kite::auth::v1::Auth::Stub> auth_;
   redis::Options redis_options_;
   SessionLimits limits_;
-  ExpungeFn expunge_;
   std::mutex redis_mu_;
   std::unique_ptr<redis::Client> redis_;
   prometheus::Family<prometheus::Counter>& commands_;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "lib/base/strings.h"
+#include "lib/mailstore/filer.h"
 
 namespace kite::directory {
 
@@ -180,13 +181,9 @@ int64_t InsertAccountTx(pqxx::work& tx, int64_t domain_id, const std::string& ad
                      domain_id, local, address, std::string(display_name),
                      std::string(password_hash), quota_bytes)[0][0]
                    .as<int64_t>();
-  for (const auto& mb : kDefaultMailboxes) {
-    tx.exec_params(
-        "INSERT INTO mailboxes(account_id, name, uidvalidity, special_use) "
-        "VALUES ($1, $2, extract(epoch from clock_timestamp())::bigint, NULLIF($3, ''))",
-        id, mb.name, mb.special_use);
-  }
-  tx.exec_params("INSERT INTO quota_usage(account_id) VALUES ($1) ON CONFLICT DO NOTHING", id);
+  mailstore::Filer filer(tx);
+  for (const auto& mb : kDefaultMailboxes) filer.EnsureMailbox(id, std::string(mb.name), std::string(mb.special_use));
+  filer.LockQuota(id);  // the usage row
   return id;
 }
 

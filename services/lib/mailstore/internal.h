@@ -1,7 +1,9 @@
 // Shared by the mailstore's translation units; not part of its API.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <pqxx/pqxx>
@@ -9,6 +11,22 @@
 #include "lib/mailstore/mailstore.h"
 
 namespace kite::mailstore {
+
+// A new UIDVALIDITY for account $1: the clock, but always above every value the account
+// used before, its deleted mailboxes' included (a mailbox deleted and re-created within a
+// second must not repeat one; RFC 3501 2.3.1.1).
+inline constexpr const char* kNewUidValidity =
+    "GREATEST(extract(epoch from clock_timestamp())::bigint, "
+    "(SELECT COALESCE(max(uidvalidity), 0) + 1 FROM mailboxes WHERE account_id = $1), "
+    "(SELECT COALESCE(max(uidvalidity), 0) + 1 FROM uidvalidity_floors WHERE account_id = $1))";
+
+// SHA-256 of `data`, 32 raw bytes (messages.sha256).
+std::string Sha256(std::string_view data);
+
+// The messages row for `body`: an identical stored one (same SHA-256 and size) is reused,
+// else the body is inserted with its structure and search fields (filer.cc).
+int64_t StoreBodyTx(pqxx::work& tx, std::string_view sha256, std::string_view body, std::string_view structure,
+                    std::string_view search_fields);
 
 // PostgreSQL text[] as returned by libpqxx 6 ("{a,b,\"c d\"}") and back.
 std::vector<std::string> ParseTextArray(const std::string& text);

@@ -5,25 +5,16 @@
 // mailbox row(s) in ascending id, then entries. UID and MODSEQ come from the mailbox row
 // under its lock, so commits of one mailbox are ordered by MODSEQ.
 #include <algorithm>
-#include <openssl/sha.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "lib/imap/mime_search_message.h"
 #include "lib/mailstore/internal.h"
-#include "lib/mailstore/mailstore.h"
+#include "lib/mailstore/pg_mail_store.h"
 #include "lib/mime/message.h"
 
 namespace kite::mailstore {
 namespace {
-
-// A new UIDVALIDITY: the clock, but always above every value the account used before, its
-// deleted mailboxes' included (a mailbox deleted and re-created within a second must not
-// repeat one; RFC 3501 2.3.1.1).
-constexpr const char* kNewUidValidity =
-    "GREATEST(extract(epoch from clock_timestamp())::bigint, "
-    "(SELECT COALESCE(max(uidvalidity), 0) + 1 FROM mailboxes WHERE account_id = $1), "
-    "(SELECT COALESCE(max(uidvalidity), 0) + 1 FROM uidvalidity_floors WHERE account_id = $1))";
 
 // A mailbox now has a name that kept a subscription after an earlier DELETE: the mailbox
 // takes the subscription over (one place per name: subscriptions only holds names without
@@ -119,9 +110,9 @@ Removed RemoveEntriesTx(pqxx::work& tx, int64_t account_id, int64_t mailbox_id, 
 
 }  // namespace
 
-absl::StatusOr<MailboxInfo> CreateMailbox(store::Pool& pool, int64_t account_id, const std::string& name,
+absl::StatusOr<MailboxInfo> PgMailStore::CreateMailbox(int64_t account_id, const std::string& name,
                                           const std::string& special_use) {
-  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<MailboxInfo> {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<MailboxInfo> {
     auto r = tx.exec_params(absl::StrCat("INSERT INTO mailboxes(account_id, name, uidvalidity, special_use) "
                                          "VALUES ($1, $2, ",
                                          kNewUidValidity,
@@ -134,9 +125,9 @@ absl::StatusOr<MailboxInfo> CreateMailbox(store::Pool& pool, int64_t account_id,
   });
 }
 
-absl::Status DeleteMailbox(store::Pool& pool, int64_t account_id, const std::string& name) {
+absl::Status PgMailStore::DeleteMailbox(int64_t account_id, const std::string& name) {
   if (name == "INBOX") return absl::FailedPreconditionError("INBOX cannot be deleted");
-  return pool.Transact([&](pqxx::work& tx) -> absl::Status {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     auto mb = tx.exec_params("SELECT id, uidvalidity, subscribed FROM mailboxes WHERE account_id = $1 AND name = $2",
                              account_id, name);
     if (mb.empty()) return absl::NotFoundError("no such mailbox");
@@ -169,8 +160,8 @@ absl::Status DeleteMailbox(store::Pool& pool, int64_t account_id, const std::str
   });
 }
 
-absl::Status RenameMailbox(store::Pool& pool, int64_t account_id, const std::string& from, const std::string& to) {
-  return pool.Transact([&](pqxx::work& tx) -> absl::Status {
+absl::Status PgMailStore::RenameMailbox(int64_t account_id, const std::string& from, const std::string& to) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     auto src = tx.exec_params("SELECT id FROM mailboxes WHERE account_id = $1 AND name = $2 FOR UPDATE", account_id,
                               from);
     if (src.empty()) return absl::NotFoundError("no such mailbox");
@@ -199,8 +190,8 @@ absl::Status RenameMailbox(store::Pool& pool, int64_t account_id, const std::str
   });
 }
 
-absl::Status SetSubscribed(store::Pool& pool, int64_t account_id, const std::string& name, bool subscribed) {
-  return pool.Transact([&](pqxx::work& tx) -> absl::Status {
+absl::Status PgMailStore::SetSubscribed(int64_t account_id, const std::string& name, bool subscribed) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     auto r = tx.exec_params("UPDATE mailboxes SET subscribed = $3 WHERE account_id = $1 AND name = $2 RETURNING id",
                             account_id, name, subscribed);
     if (!r.empty()) return absl::OkStatus();
@@ -214,8 +205,8 @@ absl::Status SetSubscribed(store::Pool& pool, int64_t account_id, const std::str
   });
 }
 
-absl::StatusOr<std::vector<std::string>> ListLostSubscriptions(store::Pool& pool, int64_t account_id) {
-  return pool.Transact([&](pqxx::work& tx) {
+absl::StatusOr<std::vector<std::string>> PgMailStore::ListLostSubscriptions(int64_t account_id) {
+  return pool_.Transact([&](pqxx::work& tx) {
     std::vector<std::string> out;
     // A mailbox created under the name outside lib/mailstore (delivery, the directory) wins.
     for (const auto& r : tx.exec_params(
@@ -228,8 +219,8 @@ absl::StatusOr<std::vector<std::string>> ListLostSubscriptions(store::Pool& pool
   });
 }
 
-absl::StatusOr<int64_t> ClaimRecent(store::Pool& pool, int64_t account_id, int64_t mailbox_id, int64_t up_to_uid) {
-  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+absl::StatusOr<int64_t> PgMailStore::ClaimRecent(int64_t account_id, int64_t mailbox_id, int64_t up_to_uid) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
     auto r = up_to_uid > 0 ? tx.exec_params("SELECT recent_uid FROM mailboxes WHERE account_id = $1 AND id = $2 FOR UPDATE",
                                             account_id, mailbox_id)
                            : tx.exec_params("SELECT recent_uid FROM mailboxes WHERE account_id = $1 AND id = $2",
@@ -244,8 +235,8 @@ absl::StatusOr<int64_t> ClaimRecent(store::Pool& pool, int64_t account_id, int64
   });
 }
 
-absl::StatusOr<QuotaInfo> GetQuota(store::Pool& pool, int64_t account_id) {
-  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<QuotaInfo> {
+absl::StatusOr<QuotaInfo> PgMailStore::GetQuota(int64_t account_id) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<QuotaInfo> {
     auto r = tx.exec_params(
         "SELECT a.quota_bytes, COALESCE(q.bytes, 0), COALESCE(q.messages, 0) FROM accounts a "
         "LEFT JOIN quota_usage q ON q.account_id = a.id WHERE a.id = $1",
@@ -255,35 +246,20 @@ absl::StatusOr<QuotaInfo> GetQuota(store::Pool& pool, int64_t account_id) {
   });
 }
 
-absl::StatusOr<AppendResult> Append(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+absl::StatusOr<AppendResult> PgMailStore::Append(int64_t account_id, int64_t mailbox_id,
                                     const std::string& body, const std::vector<std::string>& flags,
                                     int64_t internal_date) {
   // Parsed once, outside the transaction.
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest);
-  const std::string sha(reinterpret_cast<const char*>(digest), sizeof digest);
+  const std::string sha = Sha256(body);
   const mime::Message parsed = mime::Parse(body);
   const std::string structure = mime::EncodeStorage(parsed);
   const std::string search_fields = SearchFieldsLiteral(imap::ComputeStoredSearchFields(body, &parsed));
   const int64_t size = static_cast<int64_t>(body.size());
-  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<AppendResult> {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<AppendResult> {
     auto exists = tx.exec_params("SELECT 1 FROM mailboxes WHERE account_id = $1 AND id = $2", account_id, mailbox_id);
     if (exists.empty()) return absl::NotFoundError("no such mailbox");
     if (auto st = ChargeQuota(tx, account_id, size, 1, true); !st.ok()) return st;
-    pqxx::binarystring sha_bin(sha);
-    auto found = tx.exec_params("SELECT id FROM messages WHERE sha256 = $1 AND size = $2 LIMIT 1", sha_bin, size);
-    int64_t message_id;
-    if (!found.empty()) {
-      message_id = found[0][0].as<int64_t>();
-    } else {
-      pqxx::binarystring body_bin(body);
-      pqxx::binarystring structure_bin(structure);
-      message_id = tx.exec_params(
-                         "INSERT INTO messages(sha256, size, body, structure, search_fields) "
-                         "VALUES ($1, $2, $3, $4, NULLIF($5, '')::text[]) RETURNING id",
-                         sha_bin, size, body_bin, structure_bin, search_fields)[0][0]
-                       .as<int64_t>();
-    }
+    const int64_t message_id = StoreBodyTx(tx, sha, body, structure, search_fields);
     auto mb = tx.exec_params(
         "UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1 "
         "WHERE account_id = $1 AND id = $2 RETURNING uidvalidity, uidnext - 1, highest_modseq",
@@ -301,10 +277,10 @@ absl::StatusOr<AppendResult> Append(store::Pool& pool, int64_t account_id, int64
   });
 }
 
-absl::StatusOr<CopyResult> Copy(store::Pool& pool, int64_t source_account, int64_t source_mailbox,
+absl::StatusOr<CopyResult> PgMailStore::Copy(int64_t source_account, int64_t source_mailbox,
                                 const std::vector<int64_t>& uids, int64_t dest_account, int64_t dest_mailbox,
                                 bool move) {
-  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<CopyResult> {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<CopyResult> {
     CopyResult out;
     auto dest = tx.exec_params("SELECT uidvalidity FROM mailboxes WHERE account_id = $1 AND id = $2", dest_account,
                                dest_mailbox);
@@ -361,10 +337,10 @@ absl::StatusOr<CopyResult> Copy(store::Pool& pool, int64_t source_account, int64
   });
 }
 
-absl::StatusOr<ExpungeResult> Expunge(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+absl::StatusOr<ExpungeResult> PgMailStore::Expunge(int64_t account_id, int64_t mailbox_id,
                                       const std::vector<int64_t>& uids) {
   if (uids.empty()) return ExpungeResult{};
-  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<ExpungeResult> {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<ExpungeResult> {
     // Quota row first (the delivery engine's order), then the mailbox.
     tx.exec_params("SELECT 1 FROM quota_usage WHERE account_id = $1 FOR UPDATE", account_id);
     Removed removed = RemoveEntriesTx(tx, account_id, mailbox_id, uids);
@@ -382,7 +358,7 @@ absl::StatusOr<ExpungeResult> Expunge(store::Pool& pool, int64_t account_id, int
   });
 }
 
-absl::StatusOr<Changes> ChangesSince(store::Pool& pool, int64_t account_id, int64_t mailbox_id, int64_t since) {
+absl::StatusOr<Changes> PgMailStore::ChangesSince(int64_t account_id, int64_t mailbox_id, int64_t since) {
   // One statement, so one snapshot (writers bump highest_modseq in the transaction that sets
   // an entry's or an expunge's MODSEQ): the head row (kind 0), the entries changed after
   // `since` (kind 1) and the UIDs expunged after it (kind 2). Usually only the head comes back,
@@ -395,7 +371,7 @@ absl::StatusOr<Changes> ChangesSince(store::Pool& pool, int64_t account_id, int6
       "UNION ALL SELECT 2, x.uid, NULL, NULL, NULL, NULL, NULL FROM mailbox_expunges x "
       "WHERE x.account_id = $1 AND x.mailbox_id = $2 AND x.modseq > $3 "
       "ORDER BY kind, a");
-  return pool.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<Changes> {
+  return pool_.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<Changes> {
     Changes out;
     auto rows = store::Prepared(tx, "mailstore_changes_since", sql.c_str(), account_id, mailbox_id, since);
     if (rows.empty() || rows[0][0].as<int>() != 0) {
@@ -422,10 +398,10 @@ absl::StatusOr<Changes> ChangesSince(store::Pool& pool, int64_t account_id, int6
 
 namespace kite::mailstore {
 
-absl::StatusOr<StoreResult> StoreFlagsMany(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+absl::StatusOr<StoreResult> PgMailStore::StoreFlags(int64_t account_id, int64_t mailbox_id,
                                            const std::vector<int64_t>& uids, FlagOp op,
                                            const std::vector<std::string>& flags, int64_t unchanged_since) {
-  return pool.Transact([&](pqxx::work& tx) -> absl::StatusOr<StoreResult> {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<StoreResult> {
     StoreResult out;
     if (uids.empty()) return out;
     auto lock = store::Prepared(tx, "mailstore_lock_mailbox",
@@ -433,9 +409,6 @@ absl::StatusOr<StoreResult> StoreFlagsMany(store::Pool& pool, int64_t account_id
                                 account_id, mailbox_id);
     if (lock.empty()) return absl::NotFoundError("no such mailbox");
     const int64_t modseq = lock[0][0].as<int64_t>() + 1;
-    auto has = [](const std::vector<std::string>& v, const std::string& f) {
-      return std::find(v.begin(), v.end(), f) != v.end();
-    };
     std::vector<int64_t> changed_uids;
     std::vector<std::string> changed_flags;
     for (const auto& r : store::Prepared(
@@ -448,21 +421,9 @@ absl::StatusOr<StoreResult> StoreFlagsMany(store::Pool& pool, int64_t account_id
         out.modified.push_back(fc.uid);
         continue;
       }
-      std::vector<std::string> after;
-      if (op == FlagOp::kAdd) after = fc.flags;
-      if (op == FlagOp::kRemove) {
-        for (const auto& f : fc.flags) {
-          if (!has(flags, f)) after.push_back(f);
-        }
-      } else {
-        for (const auto& f : flags) {
-          if (!has(after, f)) after.push_back(f);
-        }
-      }
-      bool same = fc.flags.size() == after.size() &&
-                  std::all_of(after.begin(), after.end(), [&](const std::string& f) { return has(fc.flags, f); });
-      if (!same) {
-        fc.flags = std::move(after);
+      FlagOutcome after = ApplyFlagOp(fc.flags, op, flags);
+      if (after.changed) {
+        fc.flags = std::move(after.flags);
         fc.modseq = modseq;
         fc.changed = true;
         changed_uids.push_back(fc.uid);
@@ -496,10 +457,10 @@ absl::StatusOr<StoreResult> StoreFlagsMany(store::Pool& pool, int64_t account_id
   });
 }
 
-absl::StatusOr<std::vector<StoredMessage>> LoadMessages(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+absl::StatusOr<std::vector<StoredMessage>> PgMailStore::LoadMessages(int64_t account_id, int64_t mailbox_id,
                                                         const std::vector<int64_t>& uids, bool body, bool structure) {
   if (uids.empty()) return std::vector<StoredMessage>{};
-  return pool.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<StoredMessage>> {
+  return pool_.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<StoredMessage>> {
     std::vector<StoredMessage> out;
     out.reserve(uids.size());
     for (const auto& r : store::Prepared(
@@ -523,10 +484,10 @@ absl::StatusOr<std::vector<StoredMessage>> LoadMessages(store::Pool& pool, int64
 
 namespace kite::mailstore {
 
-absl::StatusOr<std::vector<StoredMessage>> LoadHeaders(store::Pool& pool, int64_t account_id, int64_t mailbox_id,
+absl::StatusOr<std::vector<StoredMessage>> PgMailStore::LoadHeaders(int64_t account_id, int64_t mailbox_id,
                                                        const std::vector<int64_t>& uids) {
   if (uids.empty()) return std::vector<StoredMessage>{};
-  return pool.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<StoredMessage>> {
+  return pool_.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<StoredMessage>> {
     std::vector<StoredMessage> out;
     out.reserve(uids.size());
     for (const auto& r : store::Prepared(
@@ -545,8 +506,8 @@ absl::StatusOr<std::vector<StoredMessage>> LoadHeaders(store::Pool& pool, int64_
   });
 }
 
-absl::StatusOr<MailboxCounts> CountMailbox(store::Pool& pool, int64_t account_id, int64_t mailbox_id) {
-  return pool.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<MailboxCounts> {
+absl::StatusOr<MailboxCounts> PgMailStore::CountMailbox(int64_t account_id, int64_t mailbox_id) {
+  return pool_.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<MailboxCounts> {
     auto r = store::Prepared(
         tx, "mailstore_count_mailbox",
         "SELECT count(*), count(*) FILTER (WHERE NOT ('\\Seen' = ANY(flags))), "

@@ -78,7 +78,7 @@ constexpr TableGrant kSubmission[] = {
 };
 
 // kite-delivery (delivery/engine.cc, itip_outbox.cc, managesieve.cc, lib/sievestore, lib/queue,
-// lib/directory Resolve and ExpandAddress, lib/mailstore JunkMailboxTx): reads the spool and
+// lib/directory Resolve and ExpandAddress, lib/mailstore Filer): reads the spool and
 // stores into mailboxes exactly once (deliveries), quota, Sieve scripts and vacation log; it
 // also spools what it generates (bounces, vacation replies, redirects) and hands iMIP parts
 // to kite-caldav through itip_outbox. It never deletes a mailbox entry or a message body.
@@ -89,6 +89,8 @@ constexpr TableGrant kDelivery[] = {
     {"messages", "SELECT, INSERT"},
     {"mailboxes", "SELECT, INSERT, UPDATE"},
     {"mailbox_entries", "SELECT, INSERT"},
+    {"uidvalidity_floors", kRead},               // a mailbox created at delivery (Filer)
+    {"subscriptions", "SELECT, DELETE"},         // ... takes over a subscription its name kept
     {"quota_usage", "SELECT, INSERT, UPDATE"},
     {"sieve_scripts", kReadWrite},
     {"vacation_replies", "SELECT, INSERT, UPDATE"},
@@ -116,7 +118,7 @@ constexpr TableGrant kImap[] = {
     {"accounts", kAccountsRead},  // the quota limit
 };
 
-// kite-pop3: lib/mailstore ListEntries, GetMailbox, GetBody, AddFlag (\Seen), Expunge.
+// kite-pop3: lib/mailstore FindMailbox, OpenMailbox, LoadMessages, StoreFlags (\Seen), Expunge.
 constexpr TableGrant kPop3[] = {
     {"mailboxes", "SELECT, UPDATE"},
     {"mailbox_entries", "SELECT, UPDATE, DELETE"},

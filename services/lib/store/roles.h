@@ -4,11 +4,11 @@
 // The grant matrix (GrantMatrix(), roles.cc) is the one place that says which daemon may do
 // what to which table. It was derived from the SQL each daemon actually runs: its own code
 // under services/<daemon>/ and the functions of the services/lib stores it calls (linking a
-// library is not enough: kite-imap links lib/mailstore, whose DeliverFromSpool reads the
-// spool, but never calls it). A change to a daemon's SQL or a new migration that a daemon
-// uses needs a line here; tests/lib/store/roles_test.cc and the e2e suite (which runs every
-// daemon as its role and fails on any "permission denied" in PostgreSQL's log) catch what
-// is missed. docs/operations.md "Database roles and Redis users" is the operator's view.
+// library is not enough: every daemon linking lib/directory links account creation, which
+// makes mailboxes through lib/mailstore's Filer, but only kitectl calls it). A change to a
+// daemon's SQL or a new migration that a daemon uses needs a line here;
+// tests/lib/store/roles_test.cc and the e2e suite (which runs every daemon as its role and
+// fails on any "permission denied" in PostgreSQL's log) catch what is missed. docs/operations.md "Database roles and Redis users" is the operator's view.
 //
 // ApplyRoles runs as the owner of Kite's tables (global.postgres_url, the role that runs the
 // migrations), in one transaction under the migration lock, so it is atomic and idempotent:

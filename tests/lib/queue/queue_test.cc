@@ -3,9 +3,10 @@
 // back, and the reconciler re-enqueues what Redis lost.
 #include <catch2/catch.hpp>
 
+#include "fixtures/deliver_from_spool.h"
 #include "fixtures/test_env.h"
 #include "lib/directory/directory.h"
-#include "lib/mailstore/mailstore.h"
+#include "lib/mailstore/pg_mail_store.h"
 #include "lib/password/password.h"
 #include "lib/queue/queue.h"
 #include "lib/redis/client.h"
@@ -54,25 +55,23 @@ TEST_CASE("A spooled message is delivered to INBOX exactly once however often it
   REQUIRE(kite::queue::Enqueue(*e.redis, *e.pool, *spool_id, Envelope(e.account).recipients).ok());
   CHECK(*e.redis->XLen(kite::queue::kDeliverStream) == 1);
 
-  auto first = kite::mailstore::DeliverFromSpool(*e.pool, *spool_id, "demo@example.test", e.account);
+  auto first = kite::testing::DeliverFromSpool(*e.pool, *spool_id, "demo@example.test", e.account);
   REQUIRE(first.ok());
   CHECK_FALSE(first->duplicate);
   CHECK(first->uid == 1);
-  auto again = kite::mailstore::DeliverFromSpool(*e.pool, *spool_id, "demo@example.test", e.account);
+  auto again = kite::testing::DeliverFromSpool(*e.pool, *spool_id, "demo@example.test", e.account);
   REQUIRE(again.ok());
   CHECK(again->duplicate);
 
-  auto inbox = kite::mailstore::GetMailbox(*e.pool, e.account, "INBOX");
+  kite::mailstore::PgMailStore mail(*e.pool);
+  auto inbox = mail.FindMailbox(e.account, "INBOX");
   REQUIRE(inbox.ok());
   REQUIRE(inbox->has_value());
-  CHECK((*inbox)->exists == 1);
   CHECK((*inbox)->uidnext == 2);
-  auto got = kite::mailstore::GetBody(*e.pool, e.account, (*inbox)->id, 1);
+  auto got = mail.LoadMessages(e.account, (*inbox)->id, {1}, /*body=*/true, /*structure=*/false);
   REQUIRE(got.ok());
-  CHECK(*got == body);
-  auto flags = kite::mailstore::AddFlag(*e.pool, e.account, (*inbox)->id, 1, "\\Seen");
-  REQUIRE(flags.ok());
-  CHECK(*flags == std::vector<std::string>{"\\Seen"});
+  REQUIRE(got->size() == 1);
+  CHECK(got->front().body == body);
 }
 
 TEST_CASE("Two recipients of one message share one stored body", "[queue][mailstore][integration]") {
@@ -83,8 +82,8 @@ TEST_CASE("Two recipients of one message share one stored body", "[queue][mailst
   env.recipients.push_back({"other@example.test", true, *other});
   auto spool_id = kite::queue::Spool(*e.pool, env, "Subject: shared\r\n\r\nbody\r\n");
   REQUIRE(spool_id.ok());
-  REQUIRE(kite::mailstore::DeliverFromSpool(*e.pool, *spool_id, "demo@example.test", e.account).ok());
-  REQUIRE(kite::mailstore::DeliverFromSpool(*e.pool, *spool_id, "other@example.test", *other).ok());
+  REQUIRE(kite::testing::DeliverFromSpool(*e.pool, *spool_id, "demo@example.test", e.account).ok());
+  REQUIRE(kite::testing::DeliverFromSpool(*e.pool, *spool_id, "other@example.test", *other).ok());
   auto counts = e.pool->Transact([](pqxx::work& tx) {
     return std::make_pair(tx.exec("SELECT count(*) FROM messages")[0][0].as<int>(),
                           tx.exec("SELECT count(*) FROM spool")[0][0].as<int>());
@@ -167,7 +166,7 @@ TEST_CASE("Recipient resolution: accounts, sub-addresses, unknown local, remote"
   CHECK(kite::directory::Resolve(*e.pool, "someone@remote.example")->kind == RecipientKind::kRemote);
   CHECK_FALSE(kite::directory::Resolve(*e.pool, "not-an-address").ok());
   // The default mailboxes exist with their special-use attributes.
-  auto boxes = kite::mailstore::ListMailboxes(*e.pool, e.account);
+  auto boxes = kite::mailstore::PgMailStore(*e.pool).ListMailboxes(e.account);
   REQUIRE(boxes.ok());
   CHECK(boxes->size() == 6);
   CHECK(kite::directory::CreateAccount(*e.pool, "demo@example.test", "", "!", 0).status().code() ==
@@ -188,40 +187,4 @@ TEST_CASE("argon2id hashes verify, reject wrong passwords and tell when to rehas
   CHECK_FALSE(kite::password::NeedsRehash(*h, fast));
   CHECK(kite::password::NeedsRehash(*h, {.memory_kib = 2048, .iterations = 1, .parallelism = 1}));
   CHECK_FALSE(kite::password::Hash(std::string(2000, 'x'), fast).ok());
-}
-
-TEST_CASE("STORE flags: replace, add, remove; MODSEQ moves only when the flags change",
-          "[mailstore][integration]") {
-  Env e = Setup();
-  auto spool_id = kite::queue::Spool(*e.pool, Envelope(e.account), "Subject: flags\r\n\r\nx\r\n");
-  REQUIRE(spool_id.ok());
-  REQUIRE(kite::mailstore::DeliverFromSpool(*e.pool, *spool_id, "demo@example.test", e.account).ok());
-  auto inbox = kite::mailstore::GetMailbox(*e.pool, e.account, "INBOX").value().value();
-  using kite::mailstore::FlagOp;
-  auto store = [&](FlagOp op, std::vector<std::string> flags) {
-    auto r = kite::mailstore::StoreFlags(*e.pool, e.account, inbox.id, 1, op, flags);
-    REQUIRE(r.ok());
-    return *r;
-  };
-  auto modseq = [&] { return kite::mailstore::GetMailbox(*e.pool, e.account, "INBOX").value()->highest_modseq; };
-  CHECK(store(FlagOp::kAdd, {"\\Seen", "$Label", "\\Seen"}) == std::vector<std::string>{"\\Seen", "$Label"});
-  int64_t after_add = modseq();
-  CHECK(after_add > inbox.highest_modseq);
-  CHECK(store(FlagOp::kAdd, {"\\Seen"}) == std::vector<std::string>{"\\Seen", "$Label"});
-  CHECK(modseq() == after_add);  // nothing changed
-  CHECK(store(FlagOp::kRemove, {"\\Seen", "\\Flagged"}) == std::vector<std::string>{"$Label"});
-  CHECK(store(FlagOp::kReplace, {"\\Flagged", "\\Draft"}) == std::vector<std::string>{"\\Flagged", "\\Draft"});
-  CHECK(store(FlagOp::kReplace, {"\\Draft", "\\Flagged"}) == std::vector<std::string>{"\\Flagged", "\\Draft"});
-  int64_t after_replace = modseq();
-  CHECK(store(FlagOp::kReplace, {}).empty());
-  CHECK(modseq() > after_replace);
-  auto entries = kite::mailstore::ListEntries(*e.pool, e.account, inbox.id);
-  REQUIRE(entries.ok());
-  CHECK(entries->front().flags.empty());
-  CHECK(entries->front().modseq == modseq());
-  // Another account cannot touch it: every query names the owner.
-  auto other = kite::directory::CreateAccount(*e.pool, "other@example.test", "", "!", 0);
-  REQUIRE(other.ok());
-  CHECK(kite::mailstore::StoreFlags(*e.pool, *other, inbox.id, 1, FlagOp::kAdd, {"\\Seen"}).status().code() ==
-        absl::StatusCode::kNotFound);
 }

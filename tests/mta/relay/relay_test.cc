@@ -29,7 +29,7 @@
 #include "fixtures/test_env.h"
 #include "lib/directory/directory.h"
 #include "lib/dns/cares_resolver.h"
-#include "lib/mailstore/mailstore.h"
+#include "fixtures/deliver_from_spool.h"
 #include "lib/net/connection.h"
 #include "lib/queue/queue.h"
 #include "lib/store/migrations.h"
@@ -560,7 +560,7 @@ TEST_CASE("The outbound relay delivers by MX with failover, retries, and reports
     CHECK_THAT(rep.body, Catch::Contains("text/rfc822-headers\r\n\r\nFrom: sender@example.test\r\nSubject: doomed\r\n"));
     CHECK_THAT(rep.body, !Catch::Contains("secret body"));
     // It lands in the sender's INBOX (what kite-delivery does with the kite:deliver entry).
-    auto delivered = kite::mailstore::DeliverFromSpool(pool, rep.id, "sender@example.test", *sender_id);
+    auto delivered = kite::testing::DeliverFromSpool(pool, rep.id, "sender@example.test", *sender_id);
     REQUIRE(delivered.ok());
     CHECK(delivered->uid == 1);
 

@@ -1,0 +1,56 @@
+// MailStore on PostgreSQL (schema: lib/store/migrations). Reads are single statements on
+// Pool::Read (one round trip, no BEGIN/COMMIT), prepared once per connection; every change
+// is one transaction.
+//
+// Locking order (Filer, used by kite-delivery, takes the same): quota_usage row, then the
+// mailbox row(s) in ascending id, then entries. UID and MODSEQ come from the mailbox row
+// under its lock, so commits of one mailbox are ordered by MODSEQ, and a reader that sees a
+// mailbox's highest_modseq H sees every change with a MODSEQ <= H.
+#pragma once
+
+#include "lib/mailstore/mailstore.h"
+#include "lib/store/pool.h"
+
+namespace kite::mailstore {
+
+class PgMailStore final : public MailStore {
+ public:
+  explicit PgMailStore(store::Pool& pool) : pool_(pool) {}
+
+  absl::StatusOr<std::vector<MailboxInfo>> ListMailboxes(int64_t account_id) override;
+  absl::StatusOr<std::optional<MailboxInfo>> FindMailbox(int64_t account_id, const std::string& name) override;
+  absl::StatusOr<MailboxInfo> CreateMailbox(int64_t account_id, const std::string& name,
+                                            const std::string& special_use = "") override;
+  absl::Status DeleteMailbox(int64_t account_id, const std::string& name) override;
+  absl::Status RenameMailbox(int64_t account_id, const std::string& from, const std::string& to) override;
+  absl::Status SetSubscribed(int64_t account_id, const std::string& name, bool subscribed) override;
+  absl::StatusOr<std::vector<std::string>> ListLostSubscriptions(int64_t account_id) override;
+  absl::StatusOr<MailboxCounts> CountMailbox(int64_t account_id, int64_t mailbox_id) override;
+  absl::StatusOr<QuotaInfo> GetQuota(int64_t account_id) override;
+
+  absl::StatusOr<OpenedMailbox> OpenMailbox(int64_t account_id, int64_t mailbox_id) override;
+  absl::StatusOr<Changes> ChangesSince(int64_t account_id, int64_t mailbox_id, int64_t since) override;
+  absl::StatusOr<int64_t> ClaimRecent(int64_t account_id, int64_t mailbox_id, int64_t up_to_uid) override;
+  absl::StatusOr<std::vector<StoredMessage>> LoadMessages(int64_t account_id, int64_t mailbox_id,
+                                                          const std::vector<int64_t>& uids, bool body,
+                                                          bool structure) override;
+  absl::StatusOr<std::vector<StoredMessage>> LoadHeaders(int64_t account_id, int64_t mailbox_id,
+                                                         const std::vector<int64_t>& uids) override;
+  absl::StatusOr<std::vector<StoredFields>> LoadSearchFields(int64_t account_id, int64_t mailbox_id,
+                                                             const std::vector<int64_t>& uids) override;
+
+  absl::StatusOr<AppendResult> Append(int64_t account_id, int64_t mailbox_id, const std::string& body,
+                                      const std::vector<std::string>& flags, int64_t internal_date) override;
+  absl::StatusOr<CopyResult> Copy(int64_t source_account, int64_t source_mailbox, const std::vector<int64_t>& uids,
+                                  int64_t dest_account, int64_t dest_mailbox, bool move) override;
+  absl::StatusOr<ExpungeResult> Expunge(int64_t account_id, int64_t mailbox_id,
+                                        const std::vector<int64_t>& uids) override;
+  absl::StatusOr<StoreResult> StoreFlags(int64_t account_id, int64_t mailbox_id, const std::vector<int64_t>& uids,
+                                         FlagOp op, const std::vector<std::string>& flags,
+                                         int64_t unchanged_since = 0) override;
+
+ private:
+  store::Pool& pool_;
+};
+
+}  // namespace kite::mailstore
