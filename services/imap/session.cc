@@ -337,10 +337,15 @@ boost::asio::awaitable<void> Session::Dispatch(const Command& cmd) {
   }
 
   // Other sessions' and replicas' changes come first (RFC 3501 7), so a FETCH FLAGS after
-  // another member's STORE answers what the store holds now.
+  // another member's STORE answers what the store holds now. Their expunges wait when the
+  // command names messages by sequence number: the numbers are the client's, read against
+  // the view it knows, so nothing may renumber it before the set is resolved (a MOVE by
+  // sequence number too, though it may announce expunges once it has moved; RFC 3501
+  // 7.4.1, RFC 6851).
   if (sel_ && IsSelectedCommand(n) && n != "CLOSE" && n != "UNSELECT" && n != "CHECK" &&
       (!watch_ || watch_->pending())) {
-    if (!co_await SyncSelected(!ForbidsExpunge(cmd))) {
+    const bool by_sequence_number = ForbidsExpunge(cmd) || (!cmd.uid && n == "MOVE");
+    if (!co_await SyncSelected(!by_sequence_number)) {
       result_ = kUnavailable;
       co_return;
     }
