@@ -208,7 +208,12 @@ boost::asio::awaitable<bool> Session::SyncSelected(bool allow_expunge) {
   // Taken before reading: a notification that arrives during the read marks the watch again.
   if (watch_) {
     MailboxChanges changed = watch_->TakeChanges();
-    if (!changed.empty() && !changed.Includes(sel_->info.id) && view_.highest_modseq() != 0) co_return true;
+    if (!changed.empty() && !changed.Includes(sel_->info.id) && view_.highest_modseq() != 0) {
+      // Nothing new here, but expunges held back during an earlier FETCH, STORE or SEARCH
+      // are due now (a NOOP must not keep them when only another mailbox changed).
+      if (allow_expunge) absl::StrAppend(&out_, view_.AnnounceExpunges(ViewOptions(true)));
+      co_return true;
+    }
   }
   const int64_t owner = sel_->owner, mailbox = sel_->info.id, since = view_.highest_modseq();
   const int64_t shown = view_.max_uid();
