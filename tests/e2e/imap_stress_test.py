@@ -15,7 +15,10 @@ violations it found, each reproduced on its own over real sockets:
     view under the command;
   c an expunge held back during a FETCH (RFC 3501 7.4.1) is announced by the next NOOP even
     when the only change since is in another mailbox; it was kept until this mailbox changed
-    again, so NOOP hid an expunge the server knew of (and SEARCH ALL left the message out).
+    again, so NOOP hid an expunge the server knew of (and SEARCH ALL left the message out);
+  d STORE .SILENT racing another session's STORE on the same message: the flags the other
+    session added reach this one (a FETCH, as for any change from elsewhere); they were
+    recorded silently with the store's result and never told.
 
 The longer run is on demand against any running Kite (scripts/kite-local up), e.g.
   python3 tests/fixtures/imap_stress.py --port 2993 --smtp-port 2525 --create-users 4 \\
@@ -132,6 +135,55 @@ class ImapStress(ImapAccounts, SuiteTestCase):
             self.assertIn(b"* 2 EXPUNGE", untagged)
             untagged, _ = self.ok_cmd(a, "SEARCH ALL")
             self.assertIn(b"* SEARCH 1 2", untagged)
+        finally:
+            a.close()
+            b.close()
+
+    # ------------------------------------------------------------------ d: .SILENT races
+    @record_failure
+    def test_d_silent_store_racing_another_store_still_tells_its_flags(self):
+        user = self.user()
+        c = self.login(user)
+        try:
+            self.append(c, "INBOX", message("race"))
+        finally:
+            c.logout()
+        a, b = self.raw(user), self.raw(user)
+        try:
+            self.ok_cmd(a, "SELECT INBOX")
+            self.ok_cmd(b, "SELECT INBOX")
+            known = set()  # a's idea of message 1's flags, from what it was told and asked
+
+            def learn(untagged):
+                for line in untagged:
+                    m = re.match(rb"^\* 1 FETCH \(.*FLAGS \(([^)]*)\)", line)
+                    if m:
+                        known.clear()
+                        known.update(f.lower() for f in m.group(1).split() if f.lower() != b"\\recent")
+
+            for i in range(30):
+                # b's STORE and a's STORE .SILENT sent together: a's may land after b's commit
+                # and before a hears of it.
+                a.n += 1
+                b.n += 1
+                tag_a, tag_b = b"r%d" % a.n, b"r%d" % b.n
+                b.send(tag_b + b" STORE 1 +FLAGS (race%d)\r\n" % i)
+                a.send(tag_a + b" STORE 1 %s.SILENT (\\Flagged)\r\n" % (b"+FLAGS" if i % 2 == 0 else b"-FLAGS"))
+                b.until(tag_b)
+                untagged, tagged = a.until(tag_a)
+                self.assertIn(b" OK", tagged)
+                learn(untagged)
+                if i % 2 == 0:
+                    known.add(b"\\flagged")
+                else:
+                    known.discard(b"\\flagged")
+                untagged, _ = self.ok_cmd(a, "NOOP")
+                learn(untagged)
+                truth = set()
+                untagged, _ = self.ok_cmd(b, "FETCH 1 (FLAGS)")
+                m = re.match(rb"^\* 1 FETCH \(FLAGS \(([^)]*)\)\)", untagged[-1])
+                truth = {f.lower() for f in m.group(1).split() if f.lower() != b"\\recent"}
+                self.assertEqual(known, truth, f"try {i}: a was never told of some flags")
         finally:
             a.close()
             b.close()
