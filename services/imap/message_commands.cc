@@ -2,6 +2,7 @@
 // COPY/MOVE (UIDPLUS), EXPUNGE/UID EXPUNGE. SEARCH, SORT and THREAD are in
 // search_commands.cc. See imap_session.h for SECURITY and STANDARDS.
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -604,13 +605,36 @@ boost::asio::awaitable<void> Session::CmdStore(const Command& cmd) {
   for (const auto& fc : stored->entries) new_keywords = view_.LearnKeywords(fc.flags) || new_keywords;
   if (new_keywords) out_ += view_.FlagsResponses();
   for (const auto& fc : stored->entries) {
+    // .SILENT leaves out what the client can work out from what it knew and asked; flags
+    // another session changed meanwhile it cannot, and once recorded here no later sync
+    // would tell it: those are shown as for any change from elsewhere (RFC 3501 7).
+    bool predictable = true;
+    if (silent) {
+      if (auto index = view_.IndexOfUid(fc.uid)) {
+        std::set<std::string> expected;
+        if (op != mailstore::FlagOp::kReplace) {
+          for (const auto& f : view_.at(*index).flags) {
+            if (f != "\\Recent") expected.insert(f);
+          }
+        }
+        for (const auto& f : flags) {
+          if (op == mailstore::FlagOp::kRemove) {
+            expected.erase(f);
+          } else {
+            expected.insert(f);
+          }
+        }
+        predictable = expected == std::set<std::string>(fc.flags.begin(), fc.flags.end());
+      }
+    }
     view_.Record(fc.uid, fc.flags, fc.modseq);
-    if (silent && !(condstore_ && fc.changed && unchanged_since)) continue;
+    if (silent && predictable && !(condstore_ && fc.changed && unchanged_since)) continue;
     auto index = view_.IndexOfUid(fc.uid);
     if (!index) continue;
+    const bool show_flags = !silent || !predictable;
     absl::StrAppend(&out_, "* ", *index + 1, " FETCH (", cmd.uid ? absl::StrCat("UID ", fc.uid, " ") : "");
-    if (!silent) absl::StrAppend(&out_, "FLAGS ", FormatFlags(view_.at(*index).flags));
-    if (condstore_) absl::StrAppend(&out_, silent ? "" : " ", "MODSEQ (", fc.modseq, ")");
+    if (show_flags) absl::StrAppend(&out_, "FLAGS ", FormatFlags(view_.at(*index).flags));
+    if (condstore_) absl::StrAppend(&out_, show_flags ? " " : "", "MODSEQ (", fc.modseq, ")");
     out_ += ")\r\n";
   }
   if (!stored->modified.empty()) {

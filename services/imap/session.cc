@@ -208,7 +208,12 @@ boost::asio::awaitable<bool> Session::SyncSelected(bool allow_expunge) {
   // Taken before reading: a notification that arrives during the read marks the watch again.
   if (watch_) {
     MailboxChanges changed = watch_->TakeChanges();
-    if (!changed.empty() && !changed.Includes(sel_->info.id) && view_.highest_modseq() != 0) co_return true;
+    if (!changed.empty() && !changed.Includes(sel_->info.id) && view_.highest_modseq() != 0) {
+      // Nothing new here, but expunges held back during an earlier FETCH, STORE or SEARCH
+      // are due now (a NOOP must not keep them when only another mailbox changed).
+      if (allow_expunge) absl::StrAppend(&out_, view_.AnnounceExpunges(ViewOptions(true)));
+      co_return true;
+    }
   }
   const int64_t owner = sel_->owner, mailbox = sel_->info.id, since = view_.highest_modseq();
   const int64_t shown = view_.max_uid();
@@ -337,10 +342,15 @@ boost::asio::awaitable<void> Session::Dispatch(const Command& cmd) {
   }
 
   // Other sessions' and replicas' changes come first (RFC 3501 7), so a FETCH FLAGS after
-  // another member's STORE answers what the store holds now.
+  // another member's STORE answers what the store holds now. Their expunges wait when the
+  // command names messages by sequence number: the numbers are the client's, read against
+  // the view it knows, so nothing may renumber it before the set is resolved (a MOVE by
+  // sequence number too, though it may announce expunges once it has moved; RFC 3501
+  // 7.4.1, RFC 6851).
   if (sel_ && IsSelectedCommand(n) && n != "CLOSE" && n != "UNSELECT" && n != "CHECK" &&
       (!watch_ || watch_->pending())) {
-    if (!co_await SyncSelected(!ForbidsExpunge(cmd))) {
+    const bool by_sequence_number = ForbidsExpunge(cmd) || (!cmd.uid && n == "MOVE");
+    if (!co_await SyncSelected(!by_sequence_number)) {
       result_ = kUnavailable;
       co_return;
     }

@@ -79,9 +79,11 @@ class MailboxView {
   void Record(int64_t uid, const std::vector<std::string>& flags, int64_t modseq);
   // Our own EXPUNGE: removes these UIDs and returns the responses for them.
   std::string Remove(const std::vector<int64_t>& uids, const Options& options);
+  // The expunges Apply learned while they were not allowed (during FETCH, STORE, SEARCH):
+  // their responses, in descending order, now that they are; empty when there are none.
+  std::string AnnounceExpunges(const Options& options);
 
  private:
-  std::string AnnounceExpunges(const Options& options);
   // Adds \Recent to a message above the watermark that does not have it yet.
   void MarkIfRecent(mailstore::Entry& e);
 
