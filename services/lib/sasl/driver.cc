@@ -9,7 +9,8 @@ boost::asio::awaitable<Outcome> Run(AuthClient& auth, const Framing& framing, Ex
   for (;;) {
     switch (exchange.next()) {
       case Exchange::Next::kStart: {
-        const std::string* ir = exchange.has_initial_response() ? &exchange.initial_response() : nullptr;
+        const std::string* ir =
+            exchange.has_initial_response() ? &exchange.initial_response() : nullptr;
         absl::StatusOr<AuthReply> reply = co_await auth.Start(exchange.mechanism(), ir);
         if (reply.ok()) {
           exchange.OnAuthReply(*reply);

@@ -9,11 +9,10 @@
 // response, a challenge or a password.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <string>
 #include <utility>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "absl/status/statusor.h"
 #include "lib/sasl/exchange.h"
@@ -27,12 +26,12 @@ class AuthClient {
  public:
   virtual ~AuthClient() = default;
   // `initial_response` is null when the client sent none (an empty one is not null).
-  virtual boost::asio::awaitable<absl::StatusOr<AuthReply>> Start(const std::string& mechanism,
-                                                                  const std::string* initial_response) = 0;
+  virtual boost::asio::awaitable<absl::StatusOr<AuthReply>> Start(
+      const std::string& mechanism, const std::string* initial_response) = 0;
   virtual boost::asio::awaitable<absl::StatusOr<AuthReply>> Step(const std::string& state,
                                                                  const std::string& response) = 0;
-  virtual boost::asio::awaitable<absl::StatusOr<AuthReply>> CheckPassword(const std::string& username,
-                                                                          const std::string& password) = 0;
+  virtual boost::asio::awaitable<absl::StatusOr<AuthReply>> CheckPassword(
+      const std::string& username, const std::string& password) = 0;
 };
 
 // What the protocol's reader made of the client's answer to a challenge.

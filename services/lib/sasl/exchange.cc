@@ -22,7 +22,8 @@ void Wipe(std::string& s) {
 bool ValidMechanismName(std::string_view name) {
   if (name.empty() || name.size() > 20) return false;
   for (char c : name) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
     if (!ok) return false;
   }
   return true;
@@ -56,21 +57,33 @@ Class ClassOf(Result r) {
 
 std::string_view Label(Result r) {
   switch (r) {
-    case Result::kOk: return "ok";
-    case Result::kInvalidCredentials: return "invalid";
-    case Result::kThrottled: return "throttled";
-    case Result::kEncryptionRequired: return "encryption_required";
-    case Result::kUnsupportedMechanism: return "unsupported";
-    case Result::kMalformed: return "malformed";
-    case Result::kAuthError: return "error";
-    case Result::kUnavailable: return "unavailable";
-    case Result::kCancelled: return "cancelled";
+    case Result::kOk:
+      return "ok";
+    case Result::kInvalidCredentials:
+      return "invalid";
+    case Result::kThrottled:
+      return "throttled";
+    case Result::kEncryptionRequired:
+      return "encryption_required";
+    case Result::kUnsupportedMechanism:
+      return "unsupported";
+    case Result::kMalformed:
+      return "malformed";
+    case Result::kAuthError:
+      return "error";
+    case Result::kUnavailable:
+      return "unavailable";
+    case Result::kCancelled:
+      return "cancelled";
     case Result::kBadInitialResponse:
     case Result::kBadResponse:
     case Result::kResponseTooLong:
-    case Result::kResponseUnreadable: return "malformed";
-    case Result::kTooManySteps: return "too_many_steps";
-    case Result::kDisconnected: return "disconnected";
+    case Result::kResponseUnreadable:
+      return "malformed";
+    case Result::kTooManySteps:
+      return "too_many_steps";
+    case Result::kDisconnected:
+      return "disconnected";
   }
   return "error";
 }
@@ -83,20 +96,31 @@ Outcome OutcomeOf(const AuthReply& reply) {
       o.identity = reply.identity;
       o.additional_data = reply.challenge;
       break;
-    case AuthReply::Result::kInvalidCredentials: o.result = Result::kInvalidCredentials; break;
+    case AuthReply::Result::kInvalidCredentials:
+      o.result = Result::kInvalidCredentials;
+      break;
     case AuthReply::Result::kThrottled:
       o.result = Result::kThrottled;
       o.retry_after_seconds = std::max(0, reply.retry_after_seconds);
       break;
-    case AuthReply::Result::kEncryptionRequired: o.result = Result::kEncryptionRequired; break;
-    case AuthReply::Result::kUnsupportedMechanism: o.result = Result::kUnsupportedMechanism; break;
-    case AuthReply::Result::kMalformed: o.result = Result::kMalformed; break;
-    case AuthReply::Result::kUnspecified: o.result = Result::kAuthError; break;
+    case AuthReply::Result::kEncryptionRequired:
+      o.result = Result::kEncryptionRequired;
+      break;
+    case AuthReply::Result::kUnsupportedMechanism:
+      o.result = Result::kUnsupportedMechanism;
+      break;
+    case AuthReply::Result::kMalformed:
+      o.result = Result::kMalformed;
+      break;
+    case AuthReply::Result::kUnspecified:
+      o.result = Result::kAuthError;
+      break;
   }
   return o;
 }
 
-Exchange::Exchange(std::string_view mechanism, std::optional<std::string_view> initial_response, Options options)
+Exchange::Exchange(std::string_view mechanism, std::optional<std::string_view> initial_response,
+                   Options options)
     : options_(options) {
   mechanism_.assign(mechanism.substr(0, 64));
   for (char& c : mechanism_) {
@@ -136,7 +160,8 @@ void Exchange::Finish(Result r) {
 }
 
 void Exchange::OnAuthReply(const AuthReply& reply) {
-  ABSL_RAW_CHECK(next_ == Next::kStart || next_ == Next::kStep, "sasl::Exchange: reply without a call");
+  ABSL_RAW_CHECK(next_ == Next::kStart || next_ == Next::kStep,
+                 "sasl::Exchange: reply without a call");
   Wipe(decoded_);
   if (reply.done) {
     outcome_ = OutcomeOf(reply);
@@ -151,9 +176,11 @@ void Exchange::OnAuthReply(const AuthReply& reply) {
 }
 
 void Exchange::OnAuthFailed(absl::Status status) {
-  ABSL_RAW_CHECK(next_ == Next::kStart || next_ == Next::kStep, "sasl::Exchange: failure without a call");
+  ABSL_RAW_CHECK(next_ == Next::kStart || next_ == Next::kStep,
+                 "sasl::Exchange: failure without a call");
   Finish(Result::kUnavailable);
-  outcome_.rpc_status = status.ok() ? absl::UnknownError("kite-auth call failed") : std::move(status);
+  outcome_.rpc_status =
+      status.ok() ? absl::UnknownError("kite-auth call failed") : std::move(status);
 }
 
 void Exchange::OnResponse(std::string_view line) {

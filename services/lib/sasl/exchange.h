@@ -54,12 +54,12 @@ struct AuthReply {
     kUnsupportedMechanism,
     kMalformed,
   };
-  bool done = true;        // false: send `challenge`, then step with the answer and `state`
-  std::string challenge;   // decoded
-  std::string state;       // opaque, passed back unchanged
+  bool done = true;       // false: send `challenge`, then step with the answer and `state`
+  std::string challenge;  // decoded
+  std::string state;      // opaque, passed back unchanged
   Result result = Result::kUnspecified;  // when done
-  Identity identity;       // when kOk
-  int retry_after_seconds = 0;  // when kThrottled
+  Identity identity;                     // when kOk
+  int retry_after_seconds = 0;           // when kThrottled
 };
 
 // How an exchange ended.
@@ -116,7 +116,8 @@ class Exchange {
   };
 
   // `initial_response`: as the client sent it (base64 text, "=" per Options), or nullopt.
-  Exchange(std::string_view mechanism, std::optional<std::string_view> initial_response, Options options = {});
+  Exchange(std::string_view mechanism, std::optional<std::string_view> initial_response,
+           Options options = {});
 
   Next next() const { return next_; }
 

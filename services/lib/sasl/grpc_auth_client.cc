@@ -12,13 +12,20 @@ namespace {
 
 AuthReply::Result ResultOf(av1::AuthResult r) {
   switch (r) {
-    case av1::AUTH_RESULT_OK: return AuthReply::Result::kOk;
-    case av1::AUTH_RESULT_INVALID_CREDENTIALS: return AuthReply::Result::kInvalidCredentials;
-    case av1::AUTH_RESULT_THROTTLED: return AuthReply::Result::kThrottled;
-    case av1::AUTH_RESULT_ENCRYPTION_REQUIRED: return AuthReply::Result::kEncryptionRequired;
-    case av1::AUTH_RESULT_UNSUPPORTED_MECHANISM: return AuthReply::Result::kUnsupportedMechanism;
-    case av1::AUTH_RESULT_MALFORMED: return AuthReply::Result::kMalformed;
-    default: return AuthReply::Result::kUnspecified;
+    case av1::AUTH_RESULT_OK:
+      return AuthReply::Result::kOk;
+    case av1::AUTH_RESULT_INVALID_CREDENTIALS:
+      return AuthReply::Result::kInvalidCredentials;
+    case av1::AUTH_RESULT_THROTTLED:
+      return AuthReply::Result::kThrottled;
+    case av1::AUTH_RESULT_ENCRYPTION_REQUIRED:
+      return AuthReply::Result::kEncryptionRequired;
+    case av1::AUTH_RESULT_UNSUPPORTED_MECHANISM:
+      return AuthReply::Result::kUnsupportedMechanism;
+    case av1::AUTH_RESULT_MALFORMED:
+      return AuthReply::Result::kMalformed;
+    default:
+      return AuthReply::Result::kUnspecified;
   }
 }
 
@@ -49,8 +56,8 @@ AuthReply FromProto(const av1::AuthResponse& response) {
 
 // The lambdas given to rt_.Blocking capture only references to named locals (GCC 12
 // destroys some temporaries of a co_await expression twice).
-boost::asio::awaitable<absl::StatusOr<AuthReply>> GrpcAuthClient::Start(const std::string& mechanism,
-                                                                        const std::string* initial_response) {
+boost::asio::awaitable<absl::StatusOr<AuthReply>> GrpcAuthClient::Start(
+    const std::string& mechanism, const std::string* initial_response) {
   av1::SaslStartRequest req;
   req.set_mechanism(mechanism);
   if (initial_response) {
@@ -70,8 +77,8 @@ boost::asio::awaitable<absl::StatusOr<AuthReply>> GrpcAuthClient::Start(const st
   co_return FromProto(resp);
 }
 
-boost::asio::awaitable<absl::StatusOr<AuthReply>> GrpcAuthClient::Step(const std::string& state,
-                                                                       const std::string& response) {
+boost::asio::awaitable<absl::StatusOr<AuthReply>> GrpcAuthClient::Step(
+    const std::string& state, const std::string& response) {
   av1::SaslStepRequest req;
   req.set_state(state);
   req.set_response(response);
@@ -88,8 +95,8 @@ boost::asio::awaitable<absl::StatusOr<AuthReply>> GrpcAuthClient::Step(const std
   co_return FromProto(resp);
 }
 
-boost::asio::awaitable<absl::StatusOr<AuthReply>> GrpcAuthClient::CheckPassword(const std::string& username,
-                                                                                const std::string& password) {
+boost::asio::awaitable<absl::StatusOr<AuthReply>> GrpcAuthClient::CheckPassword(
+    const std::string& username, const std::string& password) {
   av1::PasswordRequest req;
   req.set_username(username);
   req.set_password(password);

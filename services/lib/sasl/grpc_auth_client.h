@@ -20,16 +20,16 @@ AuthReply FromProto(const kite::auth::v1::AuthResponse& response);
 class GrpcAuthClient final : public AuthClient {
  public:
   // kite-auth answers failed logins only after auth.failure_delay: `deadline` must allow it.
-  GrpcAuthClient(daemon::Runtime& rt, kite::auth::v1::Auth::StubInterface& stub, kite::auth::v1::ClientInfo client,
-                 std::chrono::seconds deadline)
+  GrpcAuthClient(daemon::Runtime& rt, kite::auth::v1::Auth::StubInterface& stub,
+                 kite::auth::v1::ClientInfo client, std::chrono::seconds deadline)
       : rt_(rt), stub_(stub), client_(std::move(client)), deadline_(deadline) {}
 
-  boost::asio::awaitable<absl::StatusOr<AuthReply>> Start(const std::string& mechanism,
-                                                          const std::string* initial_response) override;
+  boost::asio::awaitable<absl::StatusOr<AuthReply>> Start(
+      const std::string& mechanism, const std::string* initial_response) override;
   boost::asio::awaitable<absl::StatusOr<AuthReply>> Step(const std::string& state,
                                                          const std::string& response) override;
-  boost::asio::awaitable<absl::StatusOr<AuthReply>> CheckPassword(const std::string& username,
-                                                                  const std::string& password) override;
+  boost::asio::awaitable<absl::StatusOr<AuthReply>> CheckPassword(
+      const std::string& username, const std::string& password) override;
 
  private:
   daemon::Runtime& rt_;

@@ -52,7 +52,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.max_challenges = (flags >> 1) & 0x07;
   options.equals_is_empty_initial_response = (flags & 0x10) == 0;
   const bool has_ir = (flags & 0x80) != 0;
-  std::vector<std::string_view> lines = Lines(std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
+  std::vector<std::string_view> lines =
+      Lines(std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
   if (lines.empty()) return 0;
   size_t at = 0;
   const std::string_view mechanism = lines[at++];
@@ -95,11 +96,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           reply.state = "s";
           last_challenge = reply.challenge;
         } else {
-          static constexpr AuthReply::Result kResults[] = {
-              AuthReply::Result::kUnspecified,       AuthReply::Result::kInvalidCredentials,
-              AuthReply::Result::kThrottled,         AuthReply::Result::kEncryptionRequired,
-              AuthReply::Result::kUnsupportedMechanism, AuthReply::Result::kMalformed};
-          reply.result = kind == 'o' ? AuthReply::Result::kOk : kResults[static_cast<uint8_t>(kind) % 6];
+          static constexpr AuthReply::Result kResults[] = {AuthReply::Result::kUnspecified,
+                                                           AuthReply::Result::kInvalidCredentials,
+                                                           AuthReply::Result::kThrottled,
+                                                           AuthReply::Result::kEncryptionRequired,
+                                                           AuthReply::Result::kUnsupportedMechanism,
+                                                           AuthReply::Result::kMalformed};
+          reply.result =
+              kind == 'o' ? AuthReply::Result::kOk : kResults[static_cast<uint8_t>(kind) % 6];
           auth_said_ok = reply.result == AuthReply::Result::kOk;
         }
         x.OnAuthReply(reply);
@@ -123,8 +127,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         } else {
           last_line = std::string(line);
           x.OnResponse(line);
-          if (line.size() > options.max_response) Check(x.outcome().result == Result::kResponseTooLong);
-          else if (line == "*") Check(x.outcome().result == Result::kCancelled);
+          if (line.size() > options.max_response)
+            Check(x.outcome().result == Result::kResponseTooLong);
+          else if (line == "*")
+            Check(x.outcome().result == Result::kCancelled);
         }
         break;
       }
@@ -138,7 +144,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(r != Result::kOk || auth_said_ok);
     Check(!kite::sasl::Label(r).empty());
     if (!started) {
-      Check(r == Result::kUnsupportedMechanism || r == Result::kBadInitialResponse || r == Result::kResponseTooLong);
+      Check(r == Result::kUnsupportedMechanism || r == Result::kBadInitialResponse ||
+            r == Result::kResponseTooLong);
     }
   }
   return 0;

@@ -1,13 +1,12 @@
 #include "lib/sasl/driver.h"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
 #include <deque>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <catch2/catch.hpp>
 
 #include "absl/strings/escaping.h"
 #include "lib/base/strings.h"
@@ -38,7 +37,9 @@ struct FakeClient {
   std::deque<Response> answers;
   bool broken = false;  // writes fail
 
-  void Say(std::string_view text) { answers.push_back(Response{Response::Kind::kLine, std::string(text)}); }
+  void Say(std::string_view text) {
+    answers.push_back(Response{Response::Kind::kLine, std::string(text)});
+  }
   void SayBase64(std::string_view text) { Say(absl::Base64Escape(AV(text))); }
 
   Framing framing() {
@@ -88,7 +89,8 @@ TEST_CASE("PLAIN without an initial response sends one empty challenge", "[sasl]
   CHECK(auth.calls == std::vector<std::string>{"start PLAIN", "step PLAIN"});
 }
 
-TEST_CASE("LOGIN asks for the user name and the password; a wrong password is a failure", "[sasl][driver]") {
+TEST_CASE("LOGIN asks for the user name and the password; a wrong password is a failure",
+          "[sasl][driver]") {
   FakeAuthClient auth;
   FakeClient client;
   client.SayBase64("alice@example.test");
@@ -108,7 +110,8 @@ TEST_CASE("\"*\" cancels and kite-auth hears nothing more", "[sasl][driver]") {
   CHECK(auth.calls == std::vector<std::string>{"start LOGIN"});
 }
 
-TEST_CASE("Bad base64, an over-long or unreadable answer end the exchange without a step", "[sasl][driver]") {
+TEST_CASE("Bad base64, an over-long or unreadable answer end the exchange without a step",
+          "[sasl][driver]") {
   FakeAuthClient auth;
   FakeClient bad, long_line, unreadable;
   bad.Say("!!");
@@ -120,7 +123,8 @@ TEST_CASE("Bad base64, an over-long or unreadable answer end the exchange withou
   for (const auto& c : auth.calls) CHECK(c.rfind("start", 0) == 0);
 }
 
-TEST_CASE("A client that hangs up or cannot be written to ends the exchange as gone", "[sasl][driver]") {
+TEST_CASE("A client that hangs up or cannot be written to ends the exchange as gone",
+          "[sasl][driver]") {
   FakeAuthClient auth;
   FakeClient silent, broken;
   broken.broken = true;
@@ -152,7 +156,8 @@ TEST_CASE("A mechanism that never finishes is stopped after max_challenges", "[s
 TEST_CASE("An unknown mechanism is kite-auth's to refuse", "[sasl][driver]") {
   FakeAuthClient auth;
   FakeClient client;
-  CHECK(RunExchange(auth, client, "CRAM-MD5", std::nullopt).result == Result::kUnsupportedMechanism);
+  CHECK(RunExchange(auth, client, "CRAM-MD5", std::nullopt).result ==
+        Result::kUnsupportedMechanism);
   CHECK(auth.calls == std::vector<std::string>{"start CRAM-MD5"});
 }
 
@@ -160,7 +165,8 @@ TEST_CASE("A throttled login is temporary and carries kite-auth's retry hint", "
   FakeAuthClient auth;
   auth.throttled = true;
   FakeClient client;
-  Outcome o = RunExchange(auth, client, "PLAIN", absl::Base64Escape(AV(std::string("\0alice@example.test\0secret", 26))));
+  Outcome o = RunExchange(auth, client, "PLAIN",
+                          absl::Base64Escape(AV(std::string("\0alice@example.test\0secret", 26))));
   CHECK(o.result == Result::kThrottled);
   CHECK(o.klass() == Class::kTemporary);
   CHECK(o.retry_after_seconds == 30);
@@ -169,7 +175,8 @@ TEST_CASE("A throttled login is temporary and carries kite-auth's retry hint", "
 TEST_CASE("Password checks give the same outcomes as an exchange", "[sasl][driver]") {
   FakeAuthClient auth;
   CHECK(Sync(CheckPassword(auth, "alice@example.test", "secret")).result == Result::kOk);
-  CHECK(Sync(CheckPassword(auth, "alice@example.test", "nope")).result == Result::kInvalidCredentials);
+  CHECK(Sync(CheckPassword(auth, "alice@example.test", "nope")).result ==
+        Result::kInvalidCredentials);
   auth.throttled = true;
   CHECK(Sync(CheckPassword(auth, "alice@example.test", "secret")).result == Result::kThrottled);
   auth.unreachable = true;

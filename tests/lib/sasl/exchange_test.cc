@@ -1,8 +1,7 @@
 #include "lib/sasl/exchange.h"
 
-#include <string>
-
 #include <catch2/catch.hpp>
+#include <string>
 
 #include "absl/strings/escaping.h"
 #include "lib/base/strings.h"
@@ -27,7 +26,8 @@ AuthReply Done(AuthReply::Result result) {
   return r;
 }
 
-TEST_CASE("An initial response is decoded and handed to kite-auth with the mechanism upper-cased", "[sasl][exchange]") {
+TEST_CASE("An initial response is decoded and handed to kite-auth with the mechanism upper-cased",
+          "[sasl][exchange]") {
   std::string ir = B64(std::string("\0bob\0pw", 7));
   Exchange x("plain", ir);
   REQUIRE(x.next() == Exchange::Next::kStart);
@@ -43,7 +43,8 @@ TEST_CASE("An initial response is decoded and handed to kite-auth with the mecha
   CHECK(x.initial_response().empty());  // the password is not kept
 }
 
-TEST_CASE("No initial response differs from an empty one, and \"=\" is an empty one", "[sasl][exchange]") {
+TEST_CASE("No initial response differs from an empty one, and \"=\" is an empty one",
+          "[sasl][exchange]") {
   Exchange none("PLAIN", std::nullopt);
   CHECK(none.next() == Exchange::Next::kStart);
   CHECK_FALSE(none.has_initial_response());
@@ -58,7 +59,8 @@ TEST_CASE("No initial response differs from an empty one, and \"=\" is an empty 
   CHECK(empty.initial_response().empty());
 }
 
-TEST_CASE("ManageSieve's convention: \"=\" as an initial response is base64, and bad", "[sasl][exchange]") {
+TEST_CASE("ManageSieve's convention: \"=\" as an initial response is base64, and bad",
+          "[sasl][exchange]") {
   Options o;
   o.equals_is_empty_initial_response = false;
   Exchange x("PLAIN", "=", o);
@@ -66,7 +68,8 @@ TEST_CASE("ManageSieve's convention: \"=\" as an initial response is base64, and
   CHECK(x.outcome().result == Result::kBadInitialResponse);
 }
 
-TEST_CASE("An initial response that is not base64 ends the exchange before kite-auth", "[sasl][exchange]") {
+TEST_CASE("An initial response that is not base64 ends the exchange before kite-auth",
+          "[sasl][exchange]") {
   Exchange x("PLAIN", "not base64 !!");
   REQUIRE(x.next() == Exchange::Next::kDone);
   CHECK(x.outcome().result == Result::kBadInitialResponse);
@@ -74,9 +77,11 @@ TEST_CASE("An initial response that is not base64 ends the exchange before kite-
   CHECK(Label(x.outcome().result) == "malformed");
 }
 
-TEST_CASE("A name that is no SASL mechanism is unsupported without asking kite-auth", "[sasl][exchange]") {
-  for (std::string_view bad : {std::string_view(""), std::string_view("PLAIN!"), std::string_view("A-MECHANISM-NAME-TOO-LONG"),
-                                std::string_view("SP ACE"), std::string_view("NU\0L", 4)}) {
+TEST_CASE("A name that is no SASL mechanism is unsupported without asking kite-auth",
+          "[sasl][exchange]") {
+  for (std::string_view bad : {std::string_view(""), std::string_view("PLAIN!"),
+                               std::string_view("A-MECHANISM-NAME-TOO-LONG"),
+                               std::string_view("SP ACE"), std::string_view("NU\0L", 4)}) {
     Exchange x(bad, std::nullopt);
     REQUIRE(x.next() == Exchange::Next::kDone);
     CHECK(x.outcome().result == Result::kUnsupportedMechanism);
@@ -89,7 +94,8 @@ TEST_CASE("A name that is no SASL mechanism is unsupported without asking kite-a
   CHECK(both.outcome().result == Result::kBadInitialResponse);
 }
 
-TEST_CASE("A challenge is base64-encoded and the answer decoded for the next step", "[sasl][exchange]") {
+TEST_CASE("A challenge is base64-encoded and the answer decoded for the next step",
+          "[sasl][exchange]") {
   Exchange x("LOGIN", std::nullopt);
   x.OnAuthReply(Challenge("Username:", "LOGIN"));
   REQUIRE(x.next() == Exchange::Next::kChallenge);
@@ -109,7 +115,8 @@ TEST_CASE("A challenge is base64-encoded and the answer decoded for the next ste
   CHECK(x.challenges() == 2);
 }
 
-TEST_CASE("An empty challenge is sent as an empty line and an empty answer is an empty response", "[sasl][exchange]") {
+TEST_CASE("An empty challenge is sent as an empty line and an empty answer is an empty response",
+          "[sasl][exchange]") {
   Exchange x("PLAIN", std::nullopt);
   x.OnAuthReply(Challenge("", "PLAIN"));
   REQUIRE(x.next() == Exchange::Next::kChallenge);
@@ -119,7 +126,8 @@ TEST_CASE("An empty challenge is sent as an empty line and an empty answer is an
   CHECK(x.response().empty());
 }
 
-TEST_CASE("\"*\" cancels; bad base64, over-long and unreadable answers end the exchange", "[sasl][exchange]") {
+TEST_CASE("\"*\" cancels; bad base64, over-long and unreadable answers end the exchange",
+          "[sasl][exchange]") {
   auto after_challenge = [] {
     Exchange x("PLAIN", std::nullopt);
     x.OnAuthReply(Challenge("", "PLAIN"));
@@ -186,7 +194,8 @@ TEST_CASE("The number of challenges is bounded", "[sasl][exchange]") {
   CHECK(x.challenges() == 3);
 }
 
-TEST_CASE("kite-auth unreachable is a temporary failure that keeps the RPC status", "[sasl][exchange]") {
+TEST_CASE("kite-auth unreachable is a temporary failure that keeps the RPC status",
+          "[sasl][exchange]") {
   Exchange x("PLAIN", std::nullopt);
   x.OnAuthFailed(absl::InvalidArgumentError("bad request"));
   CHECK(x.outcome().result == Result::kUnavailable);
@@ -202,13 +211,16 @@ TEST_CASE("kite-auth's verdicts map to results and classes", "[sasl][exchange]")
     Class klass;
     std::string_view label;
   };
-  for (const Case& c : {Case{R::kOk, Result::kOk, Class::kSuccess, "ok"},
-                        Case{R::kInvalidCredentials, Result::kInvalidCredentials, Class::kFailure, "invalid"},
-                        Case{R::kThrottled, Result::kThrottled, Class::kTemporary, "throttled"},
-                        Case{R::kEncryptionRequired, Result::kEncryptionRequired, Class::kFailure, "encryption_required"},
-                        Case{R::kUnsupportedMechanism, Result::kUnsupportedMechanism, Class::kFailure, "unsupported"},
-                        Case{R::kMalformed, Result::kMalformed, Class::kFailure, "malformed"},
-                        Case{R::kUnspecified, Result::kAuthError, Class::kTemporary, "error"}}) {
+  for (const Case& c :
+       {Case{R::kOk, Result::kOk, Class::kSuccess, "ok"},
+        Case{R::kInvalidCredentials, Result::kInvalidCredentials, Class::kFailure, "invalid"},
+        Case{R::kThrottled, Result::kThrottled, Class::kTemporary, "throttled"},
+        Case{R::kEncryptionRequired, Result::kEncryptionRequired, Class::kFailure,
+             "encryption_required"},
+        Case{R::kUnsupportedMechanism, Result::kUnsupportedMechanism, Class::kFailure,
+             "unsupported"},
+        Case{R::kMalformed, Result::kMalformed, Class::kFailure, "malformed"},
+        Case{R::kUnspecified, Result::kAuthError, Class::kTemporary, "error"}}) {
     Outcome o = OutcomeOf(Done(c.in));
     CHECK(o.result == c.out);
     CHECK(o.klass() == c.klass);

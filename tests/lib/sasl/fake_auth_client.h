@@ -4,10 +4,9 @@
 // never finishes). Records every call so tests can check what reached kite-auth.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <string>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "lib/sasl/driver.h"
 
@@ -17,13 +16,13 @@ class FakeAuthClient final : public AuthClient {
  public:
   std::string user = "alice@example.test";
   std::string password = "secret";
-  bool unreachable = false;    // every call fails (kUnavailable)
-  bool throttled = false;      // every verdict is THROTTLED, retry after 30 s
-  bool endless = false;        // "ENDLESS" never finishes: a challenge per step
+  bool unreachable = false;        // every call fails (kUnavailable)
+  bool throttled = false;          // every verdict is THROTTLED, retry after 30 s
+  bool endless = false;            // "ENDLESS" never finishes: a challenge per step
   std::vector<std::string> calls;  // "start MECH [ir]", "step STATE", "password USER"
 
-  boost::asio::awaitable<absl::StatusOr<AuthReply>> Start(const std::string& mechanism,
-                                                          const std::string* initial_response) override {
+  boost::asio::awaitable<absl::StatusOr<AuthReply>> Start(
+      const std::string& mechanism, const std::string* initial_response) override {
     calls.push_back("start " + mechanism + (initial_response ? " ir" : ""));
     if (unreachable) co_return absl::UnavailableError("connection refused");
     AuthReply r;
@@ -51,7 +50,8 @@ class FakeAuthClient final : public AuthClient {
     co_return r;
   }
 
-  boost::asio::awaitable<absl::StatusOr<AuthReply>> Step(const std::string& state, const std::string& response) override {
+  boost::asio::awaitable<absl::StatusOr<AuthReply>> Step(const std::string& state,
+                                                         const std::string& response) override {
     calls.push_back("step " + state);
     if (unreachable) co_return absl::UnavailableError("connection refused");
     AuthReply r;
@@ -73,8 +73,8 @@ class FakeAuthClient final : public AuthClient {
     co_return r;
   }
 
-  boost::asio::awaitable<absl::StatusOr<AuthReply>> CheckPassword(const std::string& username,
-                                                                  const std::string& pass) override {
+  boost::asio::awaitable<absl::StatusOr<AuthReply>> CheckPassword(
+      const std::string& username, const std::string& pass) override {
     calls.push_back("password " + username);
     if (unreachable) co_return absl::DeadlineExceededError("deadline exceeded");
     co_return Verdict(username, pass);
