@@ -9,10 +9,13 @@
 // response, a challenge or a password.
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <string>
-#include <utility>
+#include <utility>  // before Asio: awaitable.hpp uses std::exchange without it
+
+// clang-format off
+#include <boost/asio/awaitable.hpp>
+// clang-format on
 
 #include "absl/status/statusor.h"
 #include "lib/sasl/exchange.h"

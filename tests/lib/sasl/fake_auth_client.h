@@ -4,7 +4,6 @@
 // never finishes). Records every call so tests can check what reached kite-auth.
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
 #include <string>
 #include <vector>
 
