@@ -11,6 +11,8 @@
 #include "lib/daemon/listen.h"
 #include "lib/log/log.h"
 #include "lib/rpc/rpc.h"
+#include "lib/sasl/driver.h"
+#include "lib/sasl/grpc_auth_client.h"
 
 namespace kite::delivery {
 namespace {
@@ -329,108 +331,94 @@ boost::asio::awaitable<void> ManageSieveServer::Session(std::shared_ptr<net::Con
         syntax_error = true;  // a client that ignores the empty SASL list
         wbuf = No("Authentication requires TLS: use STARTTLS first", "ENCRYPT-NEEDED");
       } else {
-        // RFC 5804 2.1: challenges and responses are base64 strings; "*" aborts.
+        // RFC 5804 2.1: challenges and responses are base64 strings; "*" aborts; an empty
+        // initial response is an empty string ("=" is not special here). lib/sasl runs it.
         client.set_tls(true);
-        av1::SaslStartRequest start;
-        start.set_mechanism(ascii::ToUpper(cmd.args[0].value));
-        *start.mutable_client() = client;
-        std::string failure;  // a NO before kite-auth decided
-        if (cmd.args.size() == 2) {
-          std::string ir;
-          if (!absl::Base64Unescape(cmd.args[1].value, &ir)) failure = "Cannot decode base64";
-          start.set_initial_response(std::move(ir));
-          start.set_has_initial_response(true);
-        }
-        av1::SaslStepResponse step;
-        av1::SaslStepRequest step_req;
-        absl::Status rpc_status;
-        if (failure.empty()) {
-          co_await rt_.Blocking([this, &rpc_status, &start, &step] {
-            step.Clear();
-            auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(30));
-            grpc::Status st = auth_->SaslStart(ctx.get(), start, &step);
-            rpc_status = st.ok() ? absl::OkStatus() : rpc::FromGrpc(st);
-          });
-        }
-        while (failure.empty() && rpc_status.ok() && !step.done()) {
-          wbuf = EncodeString(absl::Base64Escape(step.challenge())) + "\r\n";
-          if (!co_await write(wbuf)) co_return;
+        sasl::GrpcAuthClient auth(rt_, *auth_, client, std::chrono::seconds(30));
+        std::optional<std::string_view> initial_response;
+        if (cmd.args.size() == 2) initial_response = cmd.args[1].value;
+        sasl::Options sasl_options;
+        sasl_options.equals_is_empty_initial_response = false;
+        sasl::Exchange exchange(cmd.args[0].value, initial_response, sasl_options);
+        sasl::Framing framing;
+        framing.send_challenge = [&](const std::string& challenge) -> boost::asio::awaitable<bool> {
+          wbuf = EncodeString(challenge) + "\r\n";
+          const bool written = co_await write(wbuf);
+          co_return written;
+        };
+        framing.read_response = [&]() -> boost::asio::awaitable<sasl::Response> {
           parser->ExpectResponse();
           std::optional<Parser::Event> answer = co_await next();
-          if (!answer) co_return;
-          std::string decoded;
+          sasl::Response response;
+          if (!answer) co_return response;
           if (answer->kind != Parser::Event::kCommand || answer->command.args.size() != 1) {
-            if (answer->fatal) co_return;
-            failure = "Malformed authentication response";
-          } else if (answer->command.args[0].value == "*") {
-            failure = "Authentication aborted";
-          } else if (!absl::Base64Unescape(answer->command.args[0].value, &decoded)) {
-            failure = "Cannot decode base64";
-          } else {
-            step_req.set_state(step.state());
-            step_req.set_response(std::move(decoded));
-            *step_req.mutable_client() = client;
-            co_await rt_.Blocking([this, &rpc_status, &step_req, &step] {
-              step.Clear();
-              auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(30));
-              grpc::Status st = auth_->SaslStep(ctx.get(), step_req, &step);
-              rpc_status = st.ok() ? absl::OkStatus() : rpc::FromGrpc(st);
-            });
+            if (!answer->fatal) response.kind = sasl::Response::Kind::kUnreadable;
+            co_return response;
           }
-        }
-        std::string outcome;
-        if (!failure.empty()) {
-          outcome = "malformed";
-          syntax_error = true;
-          wbuf = No(failure);
-        } else if (!rpc_status.ok()) {
-          log::Warn("managesieve.auth_unavailable")
-              .Kv("client", peer)
-              .Kv("error", rpc_status.message());
-          outcome = "unavailable";
-          wbuf = No("Authentication service unavailable, try again later", "TRYLATER");
-        } else {
-          switch (step.outcome().result()) {
-            case av1::AUTH_RESULT_OK:
-              account_id = step.outcome().identity().account_id();
-              account = step.outcome().identity().address();
-              parser->set_limits(user_limits);
-              outcome = "ok";
-              wbuf = step.challenge().empty()
-                         ? Ok("Authenticated")
-                         : absl::StrCat("OK (SASL ",
-                                        EncodeString(absl::Base64Escape(step.challenge())),
-                                        ") \"Authenticated\"\r\n");
-              break;
-            case av1::AUTH_RESULT_THROTTLED:
-              outcome = "throttled";
-              wbuf = No("Too many failed attempts, try again later", "TRYLATER");
-              break;
-            case av1::AUTH_RESULT_ENCRYPTION_REQUIRED:
-              outcome = "encryption_required";
-              wbuf = No("Encryption required", "ENCRYPT-NEEDED");
-              break;
-            case av1::AUTH_RESULT_UNSUPPORTED_MECHANISM:
-              outcome = "unsupported";
-              syntax_error = true;
-              wbuf = No("Unsupported authentication mechanism");
-              break;
-            case av1::AUTH_RESULT_MALFORMED:
-              outcome = "malformed";
-              syntax_error = true;
-              wbuf = No("Malformed authentication data");
-              break;
-            default:
-              outcome = "invalid";
-              syntax_error = true;  // failed logins count towards max_errors
-              wbuf = No("Authentication failed");
-              break;
-          }
+          response.kind = sasl::Response::Kind::kLine;
+          response.text = std::move(answer->command.args[0].value);
+          co_return response;
+        };
+        sasl::Outcome verdict = co_await sasl::Run(auth, framing, exchange);
+        std::string outcome(sasl::Label(verdict.result));
+        switch (verdict.result) {
+          case sasl::Result::kDisconnected:
+            co_return;
+          case sasl::Result::kOk:
+            account_id = verdict.identity.account_id;
+            account = verdict.identity.address;
+            parser->set_limits(user_limits);
+            wbuf = verdict.additional_data.empty()
+                       ? Ok("Authenticated")
+                       : absl::StrCat("OK (SASL ", EncodeString(absl::Base64Escape(AV(verdict.additional_data))),
+                                      ") \"Authenticated\"\r\n");
+            break;
+          case sasl::Result::kUnavailable:
+            log::Warn("managesieve.auth_unavailable").Kv("client", peer).Kv("error", verdict.rpc_status.message());
+            wbuf = No("Authentication service unavailable, try again later", "TRYLATER");
+            break;
+          case sasl::Result::kThrottled:
+            wbuf = No("Too many failed attempts, try again later", "TRYLATER");
+            break;
+          case sasl::Result::kEncryptionRequired:
+            wbuf = No("Encryption required", "ENCRYPT-NEEDED");
+            break;
+          case sasl::Result::kUnsupportedMechanism:
+            syntax_error = true;
+            wbuf = No("Unsupported authentication mechanism");
+            break;
+          case sasl::Result::kMalformed:
+            syntax_error = true;
+            wbuf = No("Malformed authentication data");
+            break;
+          case sasl::Result::kBadInitialResponse:
+          case sasl::Result::kBadResponse:
+            syntax_error = true;
+            wbuf = No("Cannot decode base64");
+            break;
+          case sasl::Result::kCancelled:
+            syntax_error = true;
+            wbuf = No("Authentication aborted");
+            break;
+          case sasl::Result::kResponseUnreadable:
+          case sasl::Result::kResponseTooLong:
+            syntax_error = true;
+            wbuf = No("Malformed authentication response");
+            break;
+          case sasl::Result::kTooManySteps:
+            syntax_error = true;
+            wbuf = No("Too many authentication steps");
+            break;
+          case sasl::Result::kInvalidCredentials:
+          case sasl::Result::kAuthError:
+            syntax_error = true;  // failed logins count towards max_errors
+            wbuf = No("Authentication failed");
+            break;
         }
         logins_.Add({{"result", outcome}}).Increment();
         log::Info("managesieve.auth")
             .Kv("client", peer)
-            .Kv("mechanism", log::Truncate(start.mechanism(), 40))
+            .Kv("mechanism", log::Truncate(exchange.mechanism(), 40))
             .Kv("result", outcome)
             .Kv("user", account);
       }

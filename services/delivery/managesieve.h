@@ -6,8 +6,8 @@
 // (bounded lines, strings, literals, commands); a malformed command gets NO and the session
 // goes on, until delivery.managesieve_max_errors errors (failed logins included) end it with
 // BYE. Authentication only after STARTTLS: before TLS the SASL capability is empty and
-// AUTHENTICATE is refused (ENCRYPT-NEEDED). Credentials go to kite-auth only (SASL over gRPC:
-// its per-account and per-address throttling applies); they are never logged. Every script
+// AUTHENTICATE is refused (ENCRYPT-NEEDED). Credentials go to kite-auth only (SASL over gRPC,
+// the exchange in lib/sasl: its per-account and per-address throttling applies); they are never logged. Every script
 // operation names the authenticated account (lib/sievestore), so a session can only ever see
 // its own scripts. Plaintext pipelined behind STARTTLS is dropped (CVE-2011-0411). Uploaded
 // scripts are compiled before they are stored; a bad one is refused with its line and reason.

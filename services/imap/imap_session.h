@@ -3,8 +3,8 @@
 // SECURITY: every byte comes from the client. Commands are parsed by imap::Receiver with
 // bounded lines, literals and nesting; a malformed command gets BAD with a reason and the
 // session goes on (after kMaxBadCommands in a row it is closed). LOGIN and AUTHENTICATE are
-// refused before TLS (LOGINDISABLED, [PRIVACYREQUIRED]); credentials go to kite-auth only and
-// are never logged. Every mailbox query names the owning account: the authenticated one, or
+// refused before TLS (LOGINDISABLED, [PRIVACYREQUIRED]); credentials go to kite-auth only (the
+// SASL exchange in lib/sasl) and are never logged. Every mailbox query names the owning account: the authenticated one, or
 // a shared mailbox's account under "Shared/<address>/" — which the session opens only when
 // kite-auth (Directory.SharedRights) says the user holds the read right, asked again before
 // every command that reads or changes it, so a revoked grant takes effect on the next

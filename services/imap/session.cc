@@ -21,7 +21,8 @@
 #include "lib/base/strings.h"
 #include "lib/imap/quote.h"
 #include "lib/log/log.h"
-#include "lib/rpc/rpc.h"
+#include "lib/sasl/driver.h"
+#include "lib/sasl/grpc_auth_client.h"
 
 namespace kite::imap {
 
@@ -456,6 +457,47 @@ boost::asio::awaitable<void> Session::Dispatch(const Command& cmd) {
   }
 }
 
+namespace {
+
+// The tagged reply to a LOGIN or AUTHENTICATE that did not authenticate (lib/sasl outcome);
+// nullopt when the connection is gone and nothing is sent.
+std::optional<std::string> AuthFailureReply(const sasl::Outcome& outcome) {
+  switch (outcome.result) {
+    case sasl::Result::kOk:
+    case sasl::Result::kDisconnected:
+      return std::nullopt;
+    case sasl::Result::kThrottled:
+      return "NO [UNAVAILABLE] Too many failed attempts, try again later";
+    case sasl::Result::kEncryptionRequired:
+      return "NO [PRIVACYREQUIRED] Encryption required";
+    case sasl::Result::kUnavailable:
+      if (absl::IsInvalidArgument(outcome.rpc_status)) {
+        return "NO [CANNOT] Unsupported mechanism or malformed SASL message";
+      }
+      log::Warn("imap.auth_unavailable").Kv("error", outcome.rpc_status.message());
+      return "NO [UNAVAILABLE] Authentication service unavailable, try again later";
+    case sasl::Result::kCancelled:
+      return "BAD AUTHENTICATE cancelled";
+    case sasl::Result::kBadInitialResponse:
+      return "BAD Invalid base64 in the initial response";
+    case sasl::Result::kBadResponse:
+    case sasl::Result::kResponseUnreadable:
+      return "BAD Invalid base64 in the SASL response";
+    case sasl::Result::kResponseTooLong:
+      return "BAD SASL response too long";
+    case sasl::Result::kTooManySteps:
+      return "BAD Too many SASL steps";
+    case sasl::Result::kInvalidCredentials:
+    case sasl::Result::kUnsupportedMechanism:
+    case sasl::Result::kMalformed:
+    case sasl::Result::kAuthError:
+      break;
+  }
+  return "NO [AUTHENTICATIONFAILED] Authentication failed";
+}
+
+}  // namespace
+
 boost::asio::awaitable<void> Session::CmdLogin(const Command& cmd) {
   if (account_id_ != 0) {
     result_ = "BAD Already authenticated";
@@ -469,33 +511,20 @@ boost::asio::awaitable<void> Session::CmdLogin(const Command& cmd) {
     result_ = "NO [PRIVACYREQUIRED] LOGIN is disabled before STARTTLS";
     co_return;
   }
-  av1::PasswordRequest req;
-  req.set_username(cmd.args[0].value);
-  req.set_password(cmd.args[1].value);
-  req.mutable_client()->set_service("imap");
-  req.mutable_client()->set_remote_address(client_);
-  req.mutable_client()->set_tls(conn_->is_tls());
-  auto& auth = server_.auth();
-  auto resp = co_await rt_.Blocking([&auth, &req]() -> absl::StatusOr<av1::AuthResponse> {
-    av1::AuthResponse r;
-    auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(10));
-    grpc::Status st = auth.CheckPassword(ctx.get(), req, &r);
-    if (!st.ok()) return rpc::FromGrpc(st);
-    return r;
-  });
-  if (!resp.ok()) {
-    log::Warn("imap.auth_unavailable").Kv("error", resp.status().message());
-    result_ = "NO [UNAVAILABLE] Authentication service unavailable, try again later";
-  } else if (resp->result() == av1::AUTH_RESULT_OK) {
-    account_id_ = resp->identity().account_id();
-    account_ = resp->identity().address();
+  av1::ClientInfo client;
+  client.set_service("imap");
+  client.set_remote_address(client_);
+  client.set_tls(conn_->is_tls());
+  sasl::GrpcAuthClient auth(rt_, server_.auth(), client, std::chrono::seconds(10));
+  const std::string& username = cmd.args[0].value;
+  const std::string& password = cmd.args[1].value;
+  sasl::Outcome outcome = co_await sasl::CheckPassword(auth, username, password);
+  if (outcome.result == sasl::Result::kOk) {
+    account_id_ = outcome.identity.account_id;
+    account_ = outcome.identity.address;
     result_ = absl::StrCat("OK [CAPABILITY ", Capability(), "] LOGIN completed");
-  } else if (resp->result() == av1::AUTH_RESULT_THROTTLED) {
-    result_ = "NO [UNAVAILABLE] Too many failed attempts, try again later";
-  } else if (resp->result() == av1::AUTH_RESULT_ENCRYPTION_REQUIRED) {
-    result_ = "NO [PRIVACYREQUIRED] Encryption required";
-  } else {
-    result_ = "NO [AUTHENTICATIONFAILED] Authentication failed";
+  } else if (auto reply = AuthFailureReply(outcome)) {
+    result_ = *reply;
   }
 }
 
@@ -517,79 +546,36 @@ boost::asio::awaitable<void> Session::CmdAuthenticate(const Command& cmd) {
   client.set_service("imap");
   client.set_remote_address(client_);
   client.set_tls(conn_->is_tls());
-  av1::SaslStartRequest start;
-  start.set_mechanism(absl::AsciiStrToUpper(cmd.args[0].value));
-  *start.mutable_client() = client;
-  if (cmd.args.size() == 2) {
-    // SASL-IR (RFC 4959): "=" is an empty initial response.
-    std::string decoded;
-    if (cmd.args[1].value != "=" && !absl::Base64Unescape(AV(cmd.args[1].value), &decoded)) {
-      result_ = "BAD Invalid base64 in the initial response";
-      co_return;
+  sasl::GrpcAuthClient auth(rt_, server_.auth(), client, std::chrono::seconds(10));
+  // SASL-IR (RFC 4959): the initial response on the command line, "=" for an empty one.
+  std::optional<std::string_view> initial_response;
+  if (cmd.args.size() == 2) initial_response = cmd.args[1].value;
+  sasl::Exchange exchange(cmd.args[0].value, initial_response);
+  // RFC 3501 6.2.2: "+ " and the base64 challenge; the client answers with one raw line.
+  sasl::Framing framing;
+  framing.send_challenge = [this](const std::string& challenge) -> boost::asio::awaitable<bool> {
+    wbuf_ = absl::StrCat("+ ", challenge, "\r\n");
+    const bool written = co_await WriteBuffer();
+    co_return written;
+  };
+  framing.read_response = [this]() -> boost::asio::awaitable<sasl::Response> {
+    absl::StatusOr<std::string> line = co_await ReadRawLine(server_.limits().login_timeout);
+    sasl::Response response;
+    if (line.ok()) {
+      response.kind = sasl::Response::Kind::kLine;
+      response.text = std::move(*line);
+    } else if (absl::IsInvalidArgument(line.status())) {
+      response.kind = sasl::Response::Kind::kTooLong;
     }
-    start.set_initial_response(decoded);
-    start.set_has_initial_response(true);
-  }
-  auto& auth = server_.auth();
-  av1::SaslStepResponse step;
-  grpc::Status rpc_status;
-  co_await rt_.Blocking([&auth, &start, &step, &rpc_status] {
-    auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(10));
-    rpc_status = auth.SaslStart(ctx.get(), start, &step);
-  });
-  int rounds = 0;
-  while (rpc_status.ok() && !step.done()) {
-    if (++rounds > 10) {
-      result_ = "BAD Too many SASL steps";
-      co_return;
-    }
-    wbuf_ = absl::StrCat("+ ", absl::Base64Escape(AV(step.challenge())), "\r\n");
-    if (!co_await WriteBuffer()) co_return;
-    auto line = co_await ReadRawLine(server_.limits().login_timeout);
-    if (!line.ok()) {
-      if (absl::IsInvalidArgument(line.status())) {
-        result_ = "BAD SASL response too long";
-      }
-      co_return;
-    }
-    if (*line == "*") {
-      result_ = "BAD AUTHENTICATE cancelled";
-      co_return;
-    }
-    std::string decoded;
-    if (!absl::Base64Unescape(AV(*line), &decoded)) {
-      result_ = "BAD Invalid base64 in the SASL response";
-      co_return;
-    }
-    av1::SaslStepRequest next;
-    next.set_state(step.state());
-    next.set_response(decoded);
-    *next.mutable_client() = client;
-    co_await rt_.Blocking([&auth, &next, &step, &rpc_status] {
-      auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(10));
-      rpc_status = auth.SaslStep(ctx.get(), next, &step);
-    });
-  }
-  if (!rpc_status.ok()) {
-    if (rpc_status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-      result_ = "NO [CANNOT] Unsupported mechanism or malformed SASL message";
-    } else {
-      log::Warn("imap.auth_unavailable").Kv("error", rpc::FromGrpc(rpc_status).message());
-      result_ = "NO [UNAVAILABLE] Authentication service unavailable, try again later";
-    }
-    co_return;
-  }
-  const av1::AuthResponse& outcome = step.outcome();
-  if (outcome.result() == av1::AUTH_RESULT_OK) {
-    account_id_ = outcome.identity().account_id();
-    account_ = outcome.identity().address();
+    co_return response;
+  };
+  sasl::Outcome outcome = co_await sasl::Run(auth, framing, exchange);
+  if (outcome.result == sasl::Result::kOk) {
+    account_id_ = outcome.identity.account_id;
+    account_ = outcome.identity.address;
     result_ = absl::StrCat("OK [CAPABILITY ", Capability(), "] AUTHENTICATE completed");
-  } else if (outcome.result() == av1::AUTH_RESULT_THROTTLED) {
-    result_ = "NO [UNAVAILABLE] Too many failed attempts, try again later";
-  } else if (outcome.result() == av1::AUTH_RESULT_ENCRYPTION_REQUIRED) {
-    result_ = "NO [PRIVACYREQUIRED] Encryption required";
-  } else {
-    result_ = "NO [AUTHENTICATIONFAILED] Authentication failed";
+  } else if (auto reply = AuthFailureReply(outcome)) {
+    result_ = *reply;
   }
 }
 

@@ -11,6 +11,8 @@
 #include "lib/log/log.h"
 #include "lib/mailstore/mailstore.h"
 #include "lib/rpc/rpc.h"
+#include "lib/sasl/driver.h"
+#include "lib/sasl/grpc_auth_client.h"
 #include "pop3/pop3_command.h"
 
 namespace kite::pop3 {
@@ -85,8 +87,6 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
   client.set_service("pop3");
   client.set_remote_address(peer);
   client.set_local_address(conn->local_address());
-  // One status for the calls made through rt_.Blocking: lambdas capture only references.
-  absl::Status rpc_status;
   std::string end = "dropped";  // how the session ended (metrics)
 
   // GCC 12 destroys some temporaries of a co_await expression twice: output is built into
@@ -193,6 +193,52 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
       return nullptr;
     }
     return &messages[n - 1];
+  };
+
+  // The -ERR for a USER/PASS or AUTH that did not authenticate (lib/sasl outcome) into
+  // `wbuf`; true when it counts towards max_errors (a temporary failure does not).
+  auto auth_failed = [&](const sasl::Outcome& o) -> bool {
+    switch (o.result) {
+      case sasl::Result::kUnavailable:
+        log::Warn("pop3.auth_unavailable").Kv("session", sid).Kv("error", o.rpc_status.message());
+        wbuf = "-ERR [SYS/TEMP] Authentication service unavailable, try again later\r\n";
+        return false;
+      case sasl::Result::kThrottled:
+        wbuf = "-ERR [SYS/TEMP] Too many failed attempts, try again later\r\n";
+        return true;
+      case sasl::Result::kEncryptionRequired:
+        wbuf = "-ERR [AUTH] Encryption required\r\n";
+        return true;
+      case sasl::Result::kUnsupportedMechanism:
+        wbuf = "-ERR Unsupported authentication mechanism\r\n";
+        return true;
+      case sasl::Result::kMalformed:
+        wbuf = "-ERR Malformed authentication data\r\n";
+        return true;
+      case sasl::Result::kBadInitialResponse:
+        wbuf = "-ERR Invalid base64 in initial response\r\n";
+        return true;
+      case sasl::Result::kBadResponse:
+      case sasl::Result::kResponseUnreadable:
+        wbuf = "-ERR Invalid base64 in authentication response\r\n";
+        return true;
+      case sasl::Result::kResponseTooLong:
+        wbuf = "-ERR Authentication line too long\r\n";
+        return true;
+      case sasl::Result::kCancelled:
+        wbuf = "-ERR Authentication cancelled\r\n";
+        return true;
+      case sasl::Result::kTooManySteps:
+        wbuf = "-ERR Too many authentication steps\r\n";
+        return true;
+      case sasl::Result::kOk:
+      case sasl::Result::kDisconnected:
+      case sasl::Result::kInvalidCredentials:
+      case sasl::Result::kAuthError:
+        break;
+    }
+    wbuf = "-ERR [AUTH] Authentication failed\r\n";
+    return true;
   };
 
   if (conn->is_tls()) co_await load_mechanisms();
@@ -329,47 +375,26 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
               client_error = true;
               break;
             }
-            av1::PasswordRequest req;
-            req.set_username(user);
-            req.set_password(cmd.text);
-            client.set_tls(true);
-            *req.mutable_client() = client;
+            const std::string username = std::move(user);
             user.clear();
-            av1::AuthResponse resp;
-            co_await rt_.Blocking([this, &rpc_status, &req, &resp] {
-              auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(30));
-              grpc::Status st = auth_->CheckPassword(ctx.get(), req, &resp);
-              rpc_status = st.ok() ? absl::OkStatus() : rpc::FromGrpc(st);
-            });
-            std::string outcome;
-            if (!rpc_status.ok()) {
-              log::Warn("pop3.auth_unavailable").Kv("session", sid).Kv("error", rpc_status.message());
-              outcome = "unavailable";
-              wbuf = "-ERR [SYS/TEMP] Authentication service unavailable, try again later\r\n";
-            } else if (resp.result() == av1::AUTH_RESULT_OK) {
-              const int64_t id = resp.identity().account_id();
-              const std::string address = resp.identity().address();
+            client.set_tls(true);
+            sasl::GrpcAuthClient auth(rt_, *auth_, client, std::chrono::seconds(30));
+            sasl::Outcome verdict = co_await sasl::CheckPassword(auth, username, cmd.text);
+            std::string outcome(sasl::Label(verdict.result));
+            if (verdict.result == sasl::Result::kOk) {
+              const int64_t id = verdict.identity.account_id;
+              const std::string address = verdict.identity.address;
               const bool opened = co_await open_maildrop(id, address);
               outcome = opened ? "ok" : "maildrop_unavailable";
-            } else if (resp.result() == av1::AUTH_RESULT_THROTTLED) {
-              outcome = "throttled";
-              wbuf = "-ERR [SYS/TEMP] Too many failed attempts, try again later\r\n";
-              client_error = true;
-            } else if (resp.result() == av1::AUTH_RESULT_ENCRYPTION_REQUIRED) {
-              outcome = "encryption_required";
-              wbuf = "-ERR [AUTH] Encryption required\r\n";
-              client_error = true;
             } else {
-              outcome = "invalid";
-              wbuf = "-ERR [AUTH] Authentication failed\r\n";
-              client_error = true;
+              client_error = auth_failed(verdict);
             }
             logins_.Add({{"method", "USER"}, {"result", outcome}}).Increment();
             log::Info("pop3.auth")
                 .Kv("session", sid)
                 .Kv("client", peer)
                 .Kv("method", "USER")
-                .Kv("user", log::Truncate(req.username(), 100))
+                .Kv("user", log::Truncate(username, 100))
                 .Kv("result", outcome);
             break;
           }
@@ -387,100 +412,40 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
               break;
             }
             // RFC 5034 section 4: "+ <base64>" challenges, one base64 line per response, "*"
-            // cancels; the initial response "=" is an empty one.
+            // cancels; the initial response "=" is an empty one (lib/sasl).
             client.set_tls(true);
-            av1::SaslStartRequest start;
-            start.set_mechanism(cmd.mechanism);
-            *start.mutable_client() = client;
-            std::string failure;  // an -ERR before kite-auth decided
-            bool cancelled = false;
-            if (cmd.initial_response) {
-              std::string ir;
-              if (*cmd.initial_response != "=" && !absl::Base64Unescape(*cmd.initial_response, &ir)) {
-                failure = "-ERR Invalid base64 in initial response\r\n";
-              }
-              start.set_initial_response(std::move(ir));
-              start.set_has_initial_response(true);
-            }
-            av1::SaslStepResponse step;
-            av1::SaslStepRequest step_req;
-            if (failure.empty()) {
-              co_await rt_.Blocking([this, &rpc_status, &start, &step] {
-                step.Clear();
-                auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(30));
-                grpc::Status st = auth_->SaslStart(ctx.get(), start, &step);
-                rpc_status = st.ok() ? absl::OkStatus() : rpc::FromGrpc(st);
-              });
-            }
-            while (failure.empty() && rpc_status.ok() && !step.done()) {
-              wbuf = absl::StrCat("+ ", absl::Base64Escape(step.challenge()), "\r\n");
-              if (!co_await write(wbuf)) co_return;
+            sasl::GrpcAuthClient auth(rt_, *auth_, client, std::chrono::seconds(30));
+            std::optional<std::string_view> initial_response;
+            if (cmd.initial_response) initial_response = *cmd.initial_response;
+            sasl::Exchange exchange(cmd.mechanism, initial_response);
+            sasl::Framing framing;
+            framing.send_challenge = [&](const std::string& challenge) -> boost::asio::awaitable<bool> {
+              wbuf = absl::StrCat("+ ", challenge, "\r\n");
+              const bool written = co_await write(wbuf);
+              co_return written;
+            };
+            framing.read_response = [&]() -> boost::asio::awaitable<sasl::Response> {
               std::optional<LineReader::Event> answer = co_await next();
-              if (!answer || answer->kind == LineReader::Event::kFatal) co_return;
-              std::string decoded;
+              sasl::Response response;
+              if (!answer || answer->kind == LineReader::Event::kFatal) co_return response;
               if (answer->kind == LineReader::Event::kTooLong) {
-                failure = "-ERR Authentication line too long\r\n";
-              } else if (answer->line == "*") {
-                failure = "-ERR Authentication cancelled\r\n";
-                cancelled = true;
-              } else if (!absl::Base64Unescape(answer->line, &decoded)) {
-                failure = "-ERR Invalid base64 in authentication response\r\n";
+                response.kind = sasl::Response::Kind::kTooLong;
               } else {
-                step_req.set_state(step.state());
-                step_req.set_response(std::move(decoded));
-                *step_req.mutable_client() = client;
-                co_await rt_.Blocking([this, &rpc_status, &step_req, &step] {
-                  step.Clear();
-                  auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(30));
-                  grpc::Status st = auth_->SaslStep(ctx.get(), step_req, &step);
-                  rpc_status = st.ok() ? absl::OkStatus() : rpc::FromGrpc(st);
-                });
+                response.kind = sasl::Response::Kind::kLine;
+                response.text = std::move(answer->line);
               }
-            }
-            std::string outcome;
-            if (!failure.empty()) {
-              outcome = cancelled ? "cancelled" : "malformed";
-              wbuf = failure;
-              client_error = true;
-            } else if (!rpc_status.ok()) {
-              log::Warn("pop3.auth_unavailable").Kv("session", sid).Kv("error", rpc_status.message());
-              outcome = "unavailable";
-              wbuf = "-ERR [SYS/TEMP] Authentication service unavailable, try again later\r\n";
-            } else {
-              switch (step.outcome().result()) {
-                case av1::AUTH_RESULT_OK: {
-                  const int64_t id = step.outcome().identity().account_id();
-                  const std::string address = step.outcome().identity().address();
-                  const bool opened = co_await open_maildrop(id, address);
+              co_return response;
+            };
+            sasl::Outcome verdict = co_await sasl::Run(auth, framing, exchange);
+            if (verdict.result == sasl::Result::kDisconnected) co_return;
+            std::string outcome(sasl::Label(verdict.result));
+            if (verdict.result == sasl::Result::kOk) {
+              const int64_t id = verdict.identity.account_id;
+              const std::string address = verdict.identity.address;
+              const bool opened = co_await open_maildrop(id, address);
               outcome = opened ? "ok" : "maildrop_unavailable";
-                  break;
-                }
-                case av1::AUTH_RESULT_THROTTLED:
-                  outcome = "throttled";
-                  wbuf = "-ERR [SYS/TEMP] Too many failed attempts, try again later\r\n";
-                  client_error = true;
-                  break;
-                case av1::AUTH_RESULT_ENCRYPTION_REQUIRED:
-                  outcome = "encryption_required";
-                  wbuf = "-ERR [AUTH] Encryption required\r\n";
-                  client_error = true;
-                  break;
-                case av1::AUTH_RESULT_UNSUPPORTED_MECHANISM:
-                  outcome = "unsupported";
-                  wbuf = "-ERR Unsupported authentication mechanism\r\n";
-                  client_error = true;
-                  break;
-                case av1::AUTH_RESULT_MALFORMED:
-                  outcome = "malformed";
-                  wbuf = "-ERR Malformed authentication data\r\n";
-                  client_error = true;
-                  break;
-                default:
-                  outcome = "invalid";
-                  wbuf = "-ERR [AUTH] Authentication failed\r\n";
-                  client_error = true;
-                  break;
-              }
+            } else {
+              client_error = auth_failed(verdict);
             }
             logins_.Add({{"method", "SASL"}, {"result", outcome}}).Increment();
             log::Info("pop3.auth")

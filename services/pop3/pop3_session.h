@@ -5,7 +5,7 @@
 // (pop3_command.h); a malformed or unknown command gets -ERR and the session goes on, until
 // pop3.max_errors errors (failed logins included) close it. Authentication only over TLS:
 // before STLS, USER, PASS and AUTH are refused with "-ERR [AUTH]" and CAPA offers neither
-// USER nor SASL. Credentials go to kite-auth only (CheckPassword, SaslStart/SaslStep, with
+// USER nor SASL. Credentials go to kite-auth only (through lib/sasl: CheckPassword, SaslStart/SaslStep, with
 // its per-account and per-address throttling, answered "-ERR [SYS/TEMP]"); they are never
 // logged. Plaintext pipelined behind STLS is dropped (CVE-2011-0411). Every mailbox query
 // names the authenticated account. Client text reaches the logs only escaped and truncated.

@@ -15,6 +15,8 @@
 #include "lib/dkim/dkim.h"
 #include "lib/log/log.h"
 #include "lib/rpc/rpc.h"
+#include "lib/sasl/driver.h"
+#include "lib/sasl/grpc_auth_client.h"
 #include "lib/smtp/bdat_reader.h"
 #include "lib/smtp/command.h"
 #include "lib/smtp/data_reader.h"
@@ -157,21 +159,6 @@ absl::Status Server::CheckSender(int64_t account_id, const std::string& address,
   out->Clear();
   auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(10));
   grpc::Status st = directory_->CheckSender(ctx.get(), req, out);
-  return st.ok() ? absl::OkStatus() : rpc::FromGrpc(st);
-}
-
-absl::Status Server::SaslStart(const av1::SaslStartRequest& req, av1::SaslStepResponse* out) {
-  // kite-auth answers failed logins only after auth.failure_delay.
-  out->Clear();
-  auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(30));
-  grpc::Status st = auth_->SaslStart(ctx.get(), req, out);
-  return st.ok() ? absl::OkStatus() : rpc::FromGrpc(st);
-}
-
-absl::Status Server::SaslStep(const av1::SaslStepRequest& req, av1::SaslStepResponse* out) {
-  out->Clear();
-  auto ctx = rpc::ContextWithDeadline(std::chrono::seconds(30));
-  grpc::Status st = auth_->SaslStep(ctx.get(), req, out);
   return st.ok() ? absl::OkStatus() : rpc::FromGrpc(st);
 }
 
@@ -782,90 +769,80 @@ boost::asio::awaitable<void> Server::Session(std::shared_ptr<net::Connection> co
           break;
         }
         // RFC 4954: SASL-IR on the command line ("=" is an empty response), then 334
-        // continuations until kite-auth is done; "*" cancels.
+        // continuations until kite-auth is done; "*" cancels (lib/sasl). kite-auth answers
+        // failed logins only after auth.failure_delay: the deadline allows for it.
         client_info.set_tls(true);
-        av1::SaslStartRequest start;
-        start.set_mechanism(cmd->auth_mechanism);
-        *start.mutable_client() = client_info;
-        Reply r;
-        if (cmd->has_initial_response) {
-          std::string ir;
-          if (cmd->auth_initial_response != "=" && !absl::Base64Unescape(AV(cmd->auth_initial_response), &ir)) {
-            r = {501, "5.5.2", "Cannot decode base64"};
-          }
-          start.set_initial_response(std::move(ir));
-          start.set_has_initial_response(true);
-        }
-        av1::SaslStepResponse step;
-        av1::SaslStepRequest next;
-        if (r.code == 0) {
-          co_await rt_.Blocking([this, &rpc_status, &start, &step] { rpc_status = SaslStart(start, &step); });
-        }
-        while (r.code == 0 && rpc_status.ok() && !step.done()) {
-          wire = absl::StrCat("334 ", absl::Base64Escape(step.challenge()), "\r\n");
+        sasl::GrpcAuthClient sasl_auth(rt_, *auth_, client_info, std::chrono::seconds(30));
+        std::optional<std::string_view> initial_response;
+        if (cmd->has_initial_response) initial_response = cmd->auth_initial_response;
+        sasl::Exchange exchange(cmd->auth_mechanism, initial_response);
+        sasl::Framing framing;
+        framing.send_challenge = [&](const std::string& challenge) -> boost::asio::awaitable<bool> {
+          wire = absl::StrCat("334 ", challenge, "\r\n");
           auto written = co_await conn->Write(wire, limits_.command_timeout);
-          if (!written.ok()) co_return;
+          co_return written.ok();
+        };
+        framing.read_response = [&]() -> boost::asio::awaitable<sasl::Response> {
           auto answer = co_await conn->ReadLine(smtp::kMaxAuthCommandLength, limits_.command_timeout);
-          if (!answer.ok()) {
-            if (answer.status().code() != absl::StatusCode::kOutOfRange) co_return;
+          sasl::Response response;
+          if (answer.ok()) {
+            response.kind = sasl::Response::Kind::kLine;
+            response.text = std::string(StripEol(*answer));
+          } else if (answer.status().code() == absl::StatusCode::kOutOfRange) {
+            response.kind = sasl::Response::Kind::kTooLong;
+          }
+          co_return response;
+        };
+        sasl::Outcome verdict = co_await sasl::Run(sasl_auth, framing, exchange);
+        Reply r;
+        switch (verdict.result) {
+          case sasl::Result::kDisconnected:
+            co_return;
+          case sasl::Result::kOk:
+            authed = true;
+            auth_user = verdict.identity.address;
+            auth_account = verdict.identity.account_id;
+            r = {235, "2.7.0", "Authentication successful"};
+            break;
+          case sasl::Result::kInvalidCredentials:
+            r = {535, "5.7.8", "Error: authentication failed"};
+            break;
+          case sasl::Result::kThrottled:
+            // Temporary by nature: a locked-out client should retry later, not give up.
+            r = {454, "4.7.0", "Too many failed authentication attempts, try again later"};
+            break;
+          case sasl::Result::kEncryptionRequired:
+            r = {538, "5.7.11", "Encryption required for requested authentication mechanism"};
+            break;
+          case sasl::Result::kUnsupportedMechanism:
+            r = {504, "5.5.4", "Unrecognized authentication type"};
+            break;
+          case sasl::Result::kMalformed:
+            r = {501, "5.5.2", "Malformed authentication data"};
+            break;
+          case sasl::Result::kUnavailable:
+            log::Warn("smtp.auth_unavailable").Kv("session", sid).Kv("error", verdict.rpc_status.message());
+            r = {454, "4.7.0", "Temporary authentication failure"};
+            break;
+          case sasl::Result::kAuthError:
+            r = {454, "4.7.0", "Temporary authentication failure"};
+            break;
+          case sasl::Result::kCancelled:
+            r = {501, "5.7.0", "Authentication cancelled"};
+            break;
+          case sasl::Result::kBadInitialResponse:
+          case sasl::Result::kBadResponse:
+          case sasl::Result::kResponseUnreadable:
+            r = {501, "5.5.2", "Cannot decode base64"};
+            break;
+          case sasl::Result::kResponseTooLong:
             r = {500, "5.5.6", "Authentication exchange line is too long"};
             break;
-          }
-          std::string_view text = StripEol(*answer);
-          std::string decoded;
-          if (text == "*") {
-            r = {501, "5.7.0", "Authentication cancelled"};
-          } else if (!absl::Base64Unescape(AV(text), &decoded)) {
-            r = {501, "5.5.2", "Cannot decode base64"};
-          } else {
-            next.set_state(step.state());
-            next.set_response(std::move(decoded));
-            *next.mutable_client() = client_info;
-            co_await rt_.Blocking([this, &rpc_status, &next, &step] { rpc_status = SaslStep(next, &step); });
-          }
+          case sasl::Result::kTooManySteps:
+            r = {501, "5.5.2", "Too many authentication steps"};
+            break;
         }
-        std::string outcome = "error";
-        if (r.code != 0) {
-          outcome = r.code == 501 && r.enhanced == "5.7.0" ? "cancelled" : "malformed";
-        } else if (!rpc_status.ok()) {
-          log::Warn("smtp.auth_unavailable").Kv("session", sid).Kv("error", rpc_status.message());
-          r = {454, "4.7.0", "Temporary authentication failure"};
-          outcome = "unavailable";
-        } else {
-          switch (step.outcome().result()) {
-            case av1::AUTH_RESULT_OK:
-              authed = true;
-              auth_user = step.outcome().identity().address();
-              auth_account = step.outcome().identity().account_id();
-              r = {235, "2.7.0", "Authentication successful"};
-              outcome = "ok";
-              break;
-            case av1::AUTH_RESULT_INVALID_CREDENTIALS:
-              r = {535, "5.7.8", "Error: authentication failed"};
-              outcome = "invalid";
-              break;
-            case av1::AUTH_RESULT_THROTTLED:
-              // Temporary by nature: a locked-out client should retry later, not give up.
-              r = {454, "4.7.0", "Too many failed authentication attempts, try again later"};
-              outcome = "throttled";
-              break;
-            case av1::AUTH_RESULT_ENCRYPTION_REQUIRED:
-              r = {538, "5.7.11", "Encryption required for requested authentication mechanism"};
-              outcome = "encryption_required";
-              break;
-            case av1::AUTH_RESULT_UNSUPPORTED_MECHANISM:
-              r = {504, "5.5.4", "Unrecognized authentication type"};
-              outcome = "unsupported";
-              break;
-            case av1::AUTH_RESULT_MALFORMED:
-              r = {501, "5.5.2", "Malformed authentication data"};
-              outcome = "malformed";
-              break;
-            default:
-              r = {454, "4.7.0", "Temporary authentication failure"};
-              break;
-          }
-        }
+        const std::string outcome(sasl::Label(verdict.result));
         auth_results.Add({{"service", ServiceLabel(mode_)}, {"result", outcome}}).Increment();
         log::Info("smtp.auth").Kv("session", sid).Kv("client", client).Kv("mechanism", log::Truncate(cmd->auth_mechanism, 40))
             .Kv("result", outcome).Kv("user", auth_user);

@@ -104,8 +104,6 @@ class Server {
   // Blocking gRPC calls, run through rt_.Blocking.
   absl::Status CheckSender(int64_t account_id, const std::string& address,
                            kite::directory::v1::SenderCheckResponse* out);
-  absl::Status SaslStart(const kite::auth::v1::SaslStartRequest& req, kite::auth::v1::SaslStepResponse* out);
-  absl::Status SaslStep(const kite::auth::v1::SaslStepRequest& req, kite::auth::v1::SaslStepResponse* out);
   // The SASL mechanisms kite-auth offers on this connection, space separated ("" on error).
   std::string Mechanisms(const kite::auth::v1::ClientInfo& client);
   // Submission: the DKIM-Signature fields (CRLF-terminated, newest key per algorithm of
