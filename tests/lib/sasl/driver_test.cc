@@ -10,7 +10,7 @@
 
 #include "absl/strings/escaping.h"
 #include "lib/base/strings.h"
-#include "lib/sasl/fake_auth_client.h"
+#include "fakes/fake_auth_client.h"
 
 namespace kite::sasl {
 namespace {
