@@ -84,35 +84,11 @@ std::optional<int64_t> ParseDateTime(std::string_view s) {
   return sign == '+' ? t - offset : t + offset;
 }
 
-namespace {
-
-bool IsAuthenticatedCommand(const std::string& n) {
-  static const char* const kNames[] = {"SELECT", "EXAMINE", "LIST", "LSUB", "CREATE", "DELETE", "RENAME",
-                                       "SUBSCRIBE", "UNSUBSCRIBE", "STATUS", "APPEND", "NAMESPACE", "IDLE",
-                                       "ENABLE", "COMPRESS", "GETQUOTA", "GETQUOTAROOT", "SETQUOTA", "GETACL",
-                                       "SETACL", "DELETEACL", "LISTRIGHTS", "MYRIGHTS"};
-  return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* k) { return n == k; });
-}
-bool IsSelectedCommand(const std::string& n) {
-  static const char* const kNames[] = {"FETCH", "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH",
-                                       "STORE", "COPY",  "MOVE",  "SORT",     "THREAD"};
-  return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* k) { return n == k; });
-}
-// Commands during which EXPUNGE responses are not allowed (RFC 3501 7.4.1): FETCH, STORE,
-// SEARCH and their relatives, unless given as UID commands.
-bool ForbidsExpunge(const Command& cmd) {
-  return !cmd.uid && (cmd.name == "FETCH" || cmd.name == "STORE" || cmd.name == "SEARCH" || cmd.name == "SORT" ||
-                      cmd.name == "THREAD" || cmd.name == "COPY");
-}
-
-// Client text in logs: printable ASCII only, bounded.
 std::string Printable(std::string_view s) {
   std::string out;
   for (char c : s.substr(0, 200)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
   return out;
 }
-
-}  // namespace
 
 Server::Server(daemon::Runtime& rt, mailstore::MailStore& mail, std::shared_ptr<av1::Auth::Stub> auth,
                std::shared_ptr<dv1::Directory::Stub> directory, Notifier* notifier, Limits limits)
@@ -317,146 +293,6 @@ boost::asio::awaitable<void> Session::Run() {
   }
 }
 
-boost::asio::awaitable<void> Session::Dispatch(const Command& cmd) {
-  const std::string& n = cmd.name;
-  if ((IsAuthenticatedCommand(n) || IsSelectedCommand(n)) && account_id_ == 0) {
-    result_ = "BAD Not authenticated";
-    co_return;
-  }
-  if (IsSelectedCommand(n) && !sel_) {
-    result_ = "BAD No mailbox selected";
-    co_return;
-  }
-  if (cmd.uid && n != "FETCH" && n != "STORE" && n != "SEARCH" && n != "COPY" && n != "MOVE" && n != "EXPUNGE" &&
-      n != "SORT" && n != "THREAD") {
-    result_ = absl::StrCat("BAD UID ", n, " is not a command");
-    co_return;
-  }
-  // A shared mailbox stays readable only while the grant does: asked before each command.
-  if (sel_ && !sel_->shared.empty() && (IsSelectedCommand(n) || n == "NOOP" || n == "IDLE")) {
-    std::string denied = co_await RecheckShared(n);
-    if (!denied.empty()) {
-      // NOOP still succeeds; it just learns nothing.
-      result_ = (n == "NOOP" || n == "CHECK") ? absl::StrCat("OK ", n, " completed") : denied;
-      co_return;
-    }
-  }
-
-  // Other sessions' and replicas' changes come first (RFC 3501 7), so a FETCH FLAGS after
-  // another member's STORE answers what the store holds now. Their expunges wait when the
-  // command names messages by sequence number: the numbers are the client's, read against
-  // the view it knows, so nothing may renumber it before the set is resolved (a MOVE by
-  // sequence number too, though it may announce expunges once it has moved; RFC 3501
-  // 7.4.1, RFC 6851).
-  if (sel_ && IsSelectedCommand(n) && n != "CLOSE" && n != "UNSELECT" && n != "CHECK" &&
-      (!watch_ || watch_->pending())) {
-    const bool by_sequence_number = ForbidsExpunge(cmd) || (!cmd.uid && n == "MOVE");
-    if (!co_await SyncSelected(!by_sequence_number)) {
-      result_ = kUnavailable;
-      co_return;
-    }
-    if (logout_) {
-      result_ = "NO [NONEXISTENT] The selected mailbox was deleted";
-      co_return;
-    }
-  }
-
-  if (n == "CAPABILITY") {
-    absl::StrAppend(&out_, "* CAPABILITY ", Capability(), "\r\n");
-    result_ = "OK CAPABILITY completed";
-  } else if (n == "NOOP" || n == "CHECK") {
-    if (sel_ && !co_await SyncSelected(true)) {
-      result_ = kUnavailable;
-    } else {
-      result_ = absl::StrCat("OK ", n, " completed");
-    }
-  } else if (n == "LOGOUT") {
-    absl::StrAppend(&out_, "* BYE Kite IMAP logging out\r\n");
-    result_ = "OK LOGOUT completed";
-    logout_ = true;
-  } else if (n == "STARTTLS") {
-    if (conn_->is_tls() || !conn_->tls_available()) {
-      result_ = "BAD TLS already active";
-    } else if (account_id_ != 0) {
-      result_ = "BAD Already authenticated";
-    } else {
-      wbuf_ = absl::StrCat(cmd.tag, " OK Begin TLS negotiation now\r\n");
-      if (!co_await WriteBuffer()) co_return;
-      if (auto s = co_await conn_->StartTls(std::chrono::seconds(30)); !s.ok()) co_return;
-      receiver_ = std::make_unique<Receiver>(rlimits_);  // RFC 3501 6.2.1: forget plaintext
-      answered_ = true;
-    }
-  } else if (n == "LOGIN") {
-    co_await CmdLogin(cmd);
-  } else if (n == "AUTHENTICATE") {
-    co_await CmdAuthenticate(cmd);
-  } else if (n == "ID") {
-    CmdId(cmd);
-  } else if (n == "ENABLE") {
-    CmdEnable(cmd);
-  } else if (n == "NAMESPACE") {
-    absl::StrAppend(&out_, "* NAMESPACE ((\"\" \"/\")) NIL ((", QuoteString(kSharedPrefix), " \"/\"))\r\n");
-    result_ = "OK NAMESPACE completed";
-  } else if (n == "IDLE") {
-    co_await CmdIdle(cmd);
-  } else if (n == "COMPRESS") {
-    if (cmd.args.size() != 1 || !absl::EqualsIgnoreCase(cmd.args[0].value, "DEFLATE")) {
-      result_ = "BAD Syntax: COMPRESS DEFLATE";
-    } else if (compressed_) {
-      result_ = "NO [COMPRESSIONACTIVE] DEFLATE is already active";
-    } else if (receiver_->buffered() > 0) {
-      result_ = "BAD Nothing may follow COMPRESS before its response";
-    } else {
-      wbuf_ = absl::StrCat(cmd.tag, " OK DEFLATE active\r\n");
-      if (!co_await WriteBuffer()) co_return;
-      if (auto st = conn_->StartCompression(); !st.ok()) {
-        log::Warn("imap.compress_failed").Kv("error", st.message());
-        co_return;
-      }
-      compressed_ = true;
-      answered_ = true;
-    }
-  } else if (n == "SELECT" || n == "EXAMINE") {
-    co_await CmdSelect(cmd);
-  } else if (n == "CREATE") {
-    co_await CmdCreate(cmd);
-  } else if (n == "DELETE") {
-    co_await CmdDelete(cmd);
-  } else if (n == "RENAME") {
-    co_await CmdRename(cmd);
-  } else if (n == "SUBSCRIBE" || n == "UNSUBSCRIBE") {
-    co_await CmdSubscribe(cmd);
-  } else if (n == "LIST" || n == "LSUB") {
-    co_await CmdList(cmd);
-  } else if (n == "STATUS") {
-    co_await CmdStatus(cmd);
-  } else if (n == "APPEND") {
-    co_await CmdAppend(cmd);
-  } else if (n == "GETQUOTA" || n == "GETQUOTAROOT" || n == "SETQUOTA") {
-    co_await CmdQuota(cmd);
-  } else if (n == "GETACL" || n == "SETACL" || n == "DELETEACL" || n == "LISTRIGHTS" || n == "MYRIGHTS") {
-    co_await CmdAcl(cmd);
-  } else if (n == "CLOSE" || n == "UNSELECT") {
-    co_await CmdClose(cmd);
-  } else if (n == "FETCH") {
-    co_await CmdFetch(cmd);
-  } else if (n == "STORE") {
-    co_await CmdStore(cmd);
-  } else if (n == "COPY" || n == "MOVE") {
-    co_await CmdCopy(cmd);
-  } else if (n == "EXPUNGE") {
-    co_await CmdExpunge(cmd);
-  } else if (n == "SEARCH" || n == "SORT" || n == "THREAD") {
-    co_await CmdSearch(cmd);
-  } else {
-    result_ = absl::StrCat("BAD Unknown command ", Printable(n));
-  }
-  // After APPEND, COPY or MOVE into the selected mailbox: its new messages (EXISTS).
-  if (sel_ && !result_.empty() && !answered_ && (n == "APPEND" || n == "COPY" || n == "MOVE")) {
-    co_await SyncSelected(!ForbidsExpunge(cmd));
-  }
-}
-
 namespace {
 
 // The tagged reply to a LOGIN or AUTHENTICATE that did not authenticate (lib/sasl outcome);
@@ -579,12 +415,12 @@ boost::asio::awaitable<void> Session::CmdAuthenticate(const Command& cmd) {
   }
 }
 
-void Session::CmdId(const Command& cmd) {
+boost::asio::awaitable<void> Session::CmdId(const Command& cmd) {
   // RFC 2971: ID NIL or ID ("key" "value" ...), at most 30 pairs.
   if (cmd.args.size() != 1 || (cmd.args[0].kind != Token::kNil && cmd.args[0].kind != Token::kList) ||
       (cmd.args[0].kind == Token::kList && (cmd.args[0].children.size() % 2 != 0 || cmd.args[0].children.size() > 60))) {
     result_ = "BAD Syntax: ID NIL or ID (\"name\" \"value\" ...)";
-    return;
+    co_return;
   }
   std::string seen;
   for (size_t i = 0; cmd.args[0].kind == Token::kList && i + 1 < cmd.args[0].children.size(); i += 2) {
@@ -599,10 +435,10 @@ void Session::CmdId(const Command& cmd) {
   result_ = "OK ID completed";
 }
 
-void Session::CmdEnable(const Command& cmd) {
+boost::asio::awaitable<void> Session::CmdEnable(const Command& cmd) {
   if (cmd.args.empty()) {
     result_ = "BAD Syntax: ENABLE capability...";
-    return;
+    co_return;
   }
   std::vector<std::string> enabled;
   for (const auto& t : cmd.args) {

@@ -1,13 +1,15 @@
-// One IMAP connection's state and its command handlers (private to kite-imap). The handlers
-// are split by area: session.cc (the loop, any-state and authentication commands, IDLE,
-// COMPRESS), mailbox_commands.cc (mailbox management, LIST, STATUS, APPEND, QUOTA, ACL),
+// One IMAP connection's state and its command handlers (private to kite-imap). commands.cc
+// holds the command table (states, UID form, EXPUNGE rules) and the dispatcher; the handlers
+// are split by area: session.cc (the loop, authentication, ID, ENABLE, IDLE),
+// mailbox_commands.cc (mailbox management, LIST, STATUS, APPEND, QUOTA, ACL),
 // message_commands.cc (SELECT and the selected state: FETCH, STORE, SEARCH, SORT, THREAD,
 // COPY, MOVE, EXPUNGE).
 //
 // Conventions: a handler appends untagged responses to out_ (flushing with FlushIfLarge()
 // when it may grow big) and sets result_ to "OK ...", "NO ..." or "BAD ..."; the loop adds
-// the tag. GCC 12 destroys some temporaries of a co_await expression twice: every awaited
-// call takes named objects only.
+// the tag. GCC 12 destroys some temporaries of a co_await expression twice, and miscompiled a
+// co_await inside an if condition in a handler here (an ud2 trap at run time): every awaited
+// call takes named objects only, and its result goes into a named variable first.
 #pragma once
 
 #include <memory>
@@ -84,14 +86,35 @@ class Session {
   // Reads the change log and appends the untagged updates (NOOP, IDLE, after commands).
   boost::asio::awaitable<bool> SyncSelected(bool allow_expunge);
 
+  // --- the command table and the dispatcher (commands.cc)
+  using Handler = boost::asio::awaitable<void> (Session::*)(const Command&);
+  enum StateBit : uint8_t { kNotAuthenticated = 1, kAuthenticated = 2, kSelected = 4 };
+  struct CommandSpec {
+    std::string_view name;
+    Handler handler;
+    uint8_t states = 0;           // StateBits the command is allowed in
+    bool uid_form = false;        // UID <name> exists
+    bool by_number = false;       // names messages by sequence number unless given as UID
+    bool sends_expunge = false;   // may send EXPUNGE itself (EXPUNGE, MOVE)
+    bool sync_before = false;     // the selected mailbox's pending changes come first
+    bool sync_after = false;      // ... and after it (new messages it put there)
+    bool recheck_shared = false;  // a selected shared mailbox's grant is asked again first
+  };
+  static const CommandSpec* FindCommand(std::string_view name);
   boost::asio::awaitable<void> Dispatch(const Command& cmd);
+  boost::asio::awaitable<void> CmdCapability(const Command& cmd);
+  boost::asio::awaitable<void> CmdNoop(const Command& cmd);  // and CHECK
+  boost::asio::awaitable<void> CmdLogout(const Command& cmd);
+  boost::asio::awaitable<void> CmdStartTls(const Command& cmd);
+  boost::asio::awaitable<void> CmdNamespace(const Command& cmd);
+  boost::asio::awaitable<void> CmdCompress(const Command& cmd);
 
   // session.cc
   boost::asio::awaitable<void> CmdLogin(const Command& cmd);
   boost::asio::awaitable<void> CmdAuthenticate(const Command& cmd);
   boost::asio::awaitable<void> CmdIdle(const Command& cmd);
-  void CmdId(const Command& cmd);
-  void CmdEnable(const Command& cmd);
+  boost::asio::awaitable<void> CmdId(const Command& cmd);
+  boost::asio::awaitable<void> CmdEnable(const Command& cmd);
   // mailbox_commands.cc
   boost::asio::awaitable<void> CmdCreate(const Command& cmd);
   boost::asio::awaitable<void> CmdDelete(const Command& cmd);
@@ -144,6 +167,8 @@ class Session {
 };
 
 // Small shared helpers.
+// Client text in logs and replies: printable ASCII only, at most 200 bytes.
+std::string Printable(std::string_view s);
 std::string CanonicalFlag(const std::string& flag);
 bool HasFlag(const std::vector<std::string>& flags, std::string_view flag);
 std::string InternalDate(int64_t unix_seconds);
