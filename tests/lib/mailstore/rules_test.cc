@@ -603,7 +603,7 @@ TEST_CASE("A random run keeps UIDs, MODSEQs, the change log and quota consistent
   CHECK(last_modseq_any > 0);
 }
 
-TEST_CASE("COPY and MOVE keep the stored message; every new entry gets its own save date", "[mailstore]") {
+TEST_CASE("COPY and MOVE keep the stored message, and every new entry gets its own save date", "[mailstore]") {
   Db db = MakeDb("mbops_objectid", KITE_BACKENDS);
   const int64_t inbox = MailboxId(db, db.alice, "INBOX");
   auto work = db.mail->CreateMailbox(db.alice, "Work");
