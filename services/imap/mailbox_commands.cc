@@ -12,6 +12,7 @@
 #include "imap/session.h"
 #include "lib/base/strings.h"
 #include "lib/imap/mailbox_name.h"
+#include "lib/imap/object_id.h"
 #include "lib/imap/quote.h"
 #include "lib/log/log.h"
 #include "lib/rpc/rpc.h"
@@ -50,8 +51,8 @@ std::string StatusErrorToNo(const absl::Status& st) {
   return kUnavailable;
 }
 
-const char* const kStatusItems[] = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY",
-                                    "UNSEEN",   "HIGHESTMODSEQ", "SIZE", "DELETED"};
+const char* const kStatusItems[] = {"MESSAGES", "RECENT",        "UIDNEXT", "UIDVALIDITY", "UNSEEN",
+                                    "HIGHESTMODSEQ", "SIZE", "DELETED", "MAILBOXID"};
 
 // The STATUS item list (shared by STATUS and LIST ... RETURN (STATUS (...))).
 bool ParseStatusItems(const Token& list, std::vector<std::string>* items) {
@@ -205,7 +206,8 @@ boost::asio::awaitable<void> Session::CmdCreate(const Command& cmd) {
     co_return;
   }
   log::Info("imap.create").Kv("account", account_).Kv("mailbox", name);
-  result_ = "OK CREATE completed";
+  // RFC 8474 4.1: the new mailbox's MAILBOXID in the tagged OK.
+  result_ = absl::StrCat("OK [MAILBOXID (", MailboxObjectId(created->id), ")] CREATE completed");
 }
 
 boost::asio::awaitable<void> Session::CmdDelete(const Command& cmd) {
@@ -521,6 +523,10 @@ boost::asio::awaitable<std::string> Session::StatusItems(const Target& target, c
   }
   std::vector<std::string> parts;
   for (const auto& item : items) {
+    if (item == "MAILBOXID") {  // RFC 8474 4.3
+      parts.push_back(absl::StrCat("MAILBOXID (", MailboxObjectId(target.info.id), ")"));
+      continue;
+    }
     int64_t v = item == "MESSAGES"        ? counts.messages
                 : item == "UIDNEXT"       ? target.info.uidnext
                 : item == "UIDVALIDITY"   ? target.info.uidvalidity
@@ -538,7 +544,8 @@ boost::asio::awaitable<std::string> Session::StatusItems(const Target& target, c
 boost::asio::awaitable<void> Session::CmdStatus(const Command& cmd) {
   std::vector<std::string> want;
   if (cmd.args.size() != 2 || !cmd.args[0].IsString() || !ParseStatusItems(cmd.args[1], &want)) {
-    result_ = "BAD Syntax: STATUS mailbox (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ SIZE DELETED)";
+    result_ =
+        "BAD Syntax: STATUS mailbox (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ SIZE DELETED MAILBOXID)";
     co_return;
   }
   if (std::find(want.begin(), want.end(), "HIGHESTMODSEQ") != want.end()) EnableCondstore();
@@ -559,32 +566,47 @@ boost::asio::awaitable<void> Session::CmdStatus(const Command& cmd) {
 }
 
 boost::asio::awaitable<void> Session::CmdAppend(const Command& cmd) {
-  // APPEND mailbox [(flags)] [date-time] message (RFC 3501 6.3.11).
+  // APPEND mailbox 1*([(flags)] [date-time] message) (RFC 3501 6.3.11, RFC 3502 MULTIAPPEND:
+  // several messages are stored all or none).
   const size_t n = cmd.args.size();
-  bool syntax = n >= 2 && n <= 4 && cmd.args[0].IsString() && cmd.args[n - 1].IsString();
-  std::vector<std::string> flags;
-  std::optional<int64_t> date;
-  for (size_t i = 1; syntax && i + 1 < n; ++i) {
-    const Token& t = cmd.args[i];
-    if (t.kind == Token::kList && i == 1) {
-      syntax = t.children.size() <= kMaxFlagsPerMessage;
-      for (const Token& f : t.children) {
-        std::string flag = CanonicalFlag(f.value);
-        syntax = syntax && f.kind == Token::kAtom && IsValidFlag(flag) && flag != "\\Recent";
-        if (!HasFlag(flags, flag)) flags.push_back(flag);
+  bool syntax = n >= 2 && cmd.args[0].IsString() && cmd.args[n - 1].IsString();
+  std::vector<mailstore::AppendMessage> messages;
+  std::vector<std::optional<int64_t>> dates;
+  {
+    mailstore::AppendMessage next;
+    std::optional<int64_t> date;
+    int seen = 0;  // 1: flags taken, 2: date taken (each at most once, in that order)
+    for (size_t i = 1; syntax && i < n; ++i) {
+      const Token& t = cmd.args[i];
+      if (t.kind == Token::kList && seen < 1) {
+        syntax = t.children.size() <= kMaxFlagsPerMessage;
+        for (const Token& f : t.children) {
+          std::string flag = CanonicalFlag(f.value);
+          syntax = syntax && f.kind == Token::kAtom && IsValidFlag(flag) && flag != "\\Recent";
+          if (!HasFlag(next.flags, flag)) next.flags.push_back(flag);
+        }
+        seen = 1;
+      } else if (t.kind == Token::kQuoted && seen < 2 && i + 1 < n) {
+        date = ParseDateTime(t.value);
+        syntax = date.has_value();
+        seen = 2;
+      } else if (t.kind == Token::kLiteral || (t.IsString() && i == n - 1)) {
+        next.body = t.value;
+        messages.push_back(std::move(next));
+        dates.push_back(date);
+        next = {};
+        date.reset();
+        seen = 0;
+      } else {
+        syntax = false;
       }
-    } else if (t.kind == Token::kQuoted) {
-      date = ParseDateTime(t.value);
-      syntax = date.has_value();
-    } else {
-      syntax = false;
     }
+    syntax = syntax && !messages.empty() && seen == 0;
   }
   if (!syntax) {
-    result_ = "BAD Syntax: APPEND mailbox [(flags)] [\"date-time\"] {size}";
+    result_ = "BAD Syntax: APPEND mailbox [(flags)] [\"date-time\"] {size} ...";
     co_return;
   }
-  const std::string& body = cmd.args[n - 1].value;
   const std::string raw = cmd.args[0].value;
   Target target = co_await ResolveMailbox(raw, true);
   if (!target.error.empty()) {
@@ -596,10 +618,21 @@ boost::asio::awaitable<void> Session::CmdAppend(const Command& cmd) {
     co_return;
   }
   const int64_t owner = target.owner, mailbox = target.info.id;
-  const int64_t when = date.value_or(static_cast<int64_t>(std::time(nullptr)));
+  const auto now = static_cast<int64_t>(std::time(nullptr));
+  for (size_t i = 0; i < messages.size(); ++i) messages[i].internal_date = dates[i].value_or(now);
   Server& server = server_;
-  auto appended = co_await rt_.Blocking([&]() -> absl::StatusOr<mailstore::AppendResult> {
-    auto r = mail_.Append(owner, mailbox, body, flags, when);
+  auto appended = co_await rt_.Blocking([&]() -> absl::StatusOr<std::vector<mailstore::AppendResult>> {
+    absl::StatusOr<std::vector<mailstore::AppendResult>> r;
+    if (messages.size() == 1) {
+      auto one = mail_.Append(owner, mailbox, messages[0].body, messages[0].flags, messages[0].internal_date);
+      if (one.ok()) {
+        r = std::vector<mailstore::AppendResult>{*one};
+      } else {
+        r = one.status();
+      }
+    } else {
+      r = mail_.AppendMany(owner, mailbox, messages);
+    }
     if (r.ok()) server.Publish(owner, mailbox);
     return r;
   });
@@ -608,7 +641,10 @@ boost::asio::awaitable<void> Session::CmdAppend(const Command& cmd) {
                                                   : StatusErrorToNo(appended.status());
     co_return;
   }
-  result_ = absl::StrCat("OK [APPENDUID ", appended->uidvalidity, " ", appended->uid, "] APPEND completed");
+  std::vector<int64_t> uids;
+  for (const auto& a : *appended) uids.push_back(a.uid);
+  result_ = absl::StrCat("OK [APPENDUID ", appended->front().uidvalidity, " ", CompressUids(uids),
+                         "] APPEND completed");
 }
 
 boost::asio::awaitable<void> Session::CmdQuota(const Command& cmd) {

@@ -2,6 +2,7 @@
 // COPY/MOVE (UIDPLUS), EXPUNGE/UID EXPUNGE. SEARCH, SORT and THREAD are in
 // search_commands.cc. See imap_session.h for SECURITY and STANDARDS.
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -14,6 +15,7 @@
 #include "lib/imap/fetch_items.h"
 #include "lib/imap/fetch_section.h"
 #include "lib/imap/mailbox_name.h"
+#include "lib/imap/object_id.h"
 #include "lib/imap/quote.h"
 #include "lib/imap/sequence_set.h"
 #include "lib/log/log.h"
@@ -147,7 +149,8 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
   absl::StrAppend(&out_, view_.FlagsResponses(), "* ", view_.size(), " EXISTS\r\n* ", view_.recent_count(),
                   " RECENT\r\n",
                   "* OK [UIDVALIDITY ", sel_->info.uidvalidity, "] UIDs valid\r\n", "* OK [UIDNEXT ", view_.uidnext(),
-                  "] Predicted next UID\r\n", "* OK [HIGHESTMODSEQ ", modseq, "] Highest\r\n");
+                  "] Predicted next UID\r\n", "* OK [HIGHESTMODSEQ ", modseq, "] Highest\r\n",
+                  "* OK [MAILBOXID (", MailboxObjectId(sel_->info.id), ")] Ok\r\n");  // RFC 8474 4.2
   // QRESYNC (RFC 7162 3.2.5): what changed since the client's MODSEQ, if its UIDVALIDITY holds.
   if (qr && qr->first == sel_->info.uidvalidity) {
     const int64_t since = qr->second;
@@ -253,7 +256,20 @@ boost::asio::awaitable<void> Session::CmdExpunge(const Command& cmd) {
                        : "OK EXPUNGE completed";
 }
 
-boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
+boost::asio::awaitable<void> Session::CmdFetch(const Command& original) {
+  // "FETCH 1 PREVIEW (LAZY)": PREVIEW's modifier list stands as an argument of its own (RFC
+  // 8970 4); read it as the list "(PREVIEW (LAZY))" unless it is FETCH's modifier list.
+  std::optional<Command> folded;
+  if (original.args.size() >= 3 && IsPreviewWithModifiers(original.args[1], original.args[2]) &&
+      !original.args[2].children.empty() && absl::EqualsIgnoreCase(original.args[2].children[0].value, "LAZY")) {
+    folded = original;
+    Token list;
+    list.kind = Token::kList;
+    list.children = {folded->args[1], folded->args[2]};
+    folded->args[1] = std::move(list);
+    folded->args.erase(folded->args.begin() + 2);
+  }
+  const Command& cmd = folded ? *folded : original;
   // FETCH set items [(CHANGEDSINCE n [VANISHED])] (RFC 3501 6.4.5, RFC 7162 3.1.4, 3.2.6).
   if (cmd.args.size() < 2 || cmd.args.size() > 3 || cmd.args[0].kind != Token::kAtom) {
     result_ = "BAD Syntax: FETCH set items";
@@ -295,8 +311,12 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
   }
   std::vector<FetchItem> want = *items;
   bool has_uid = false, has_modseq = false, need_body = false, need_structure = false, sets_seen = false,
-       has_flags = false;
+       has_flags = false, need_save_date = false;
   for (const auto& it : want) {
+    need_save_date |= it.kind == FetchItem::kSaveDate;
+    // PREVIEW is computed from the first text part: the body and its structure.
+    need_body |= it.kind == FetchItem::kPreview;
+    need_structure |= it.kind == FetchItem::kPreview;
     has_uid |= it.kind == FetchItem::kUid;
     has_modseq |= it.kind == FetchItem::kModSeq;
     has_flags |= it.kind == FetchItem::kFlags;
@@ -320,6 +340,9 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
       case FetchItem::kRfc822Size:
       case FetchItem::kInternalDate:
       case FetchItem::kRfc822Header:
+      case FetchItem::kEmailId:
+      case FetchItem::kThreadId:
+      case FetchItem::kSaveDate:
         return true;
       case FetchItem::kBodySection:
         return it.part.empty() && absl::StartsWith(it.section, "HEADER");
@@ -366,6 +389,17 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
       const auto& e = view_.at(indices[k]);
       uids.push_back(e.uid);
       if (sets_seen && !HasFlag(e.flags, "\\Seen")) to_see.push_back(e.uid);
+    }
+    std::map<int64_t, int64_t> save_dates;  // SAVEDATE: UID -> unix seconds (absent: NIL)
+    if (need_save_date) {
+      auto dates = co_await rt_.Blocking([&] { return mail_.LoadSaveDates(owner, mailbox, uids); });
+      if (!dates.ok()) {
+        failed = true;
+        break;
+      }
+      for (const auto& d : *dates) {
+        if (d.saved) save_dates.emplace(d.uid, *d.saved);
+      }
     }
     std::vector<mailstore::StoredMessage> loaded;
     if (need_body || need_structure || !to_see.empty()) {
@@ -429,6 +463,18 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& cmd) {
             parts.push_back(absl::StrCat("FLAGS ", FormatFlags(e.flags)));
             break;
           case FetchItem::kModSeq: parts.push_back(absl::StrCat("MODSEQ (", e.modseq, ")")); break;
+          case FetchItem::kEmailId: parts.push_back(absl::StrCat("EMAILID (", EmailObjectId(e.message_id), ")")); break;
+          case FetchItem::kThreadId: parts.push_back("THREADID NIL"); break;  // no threading (RFC 8474 5.2)
+          case FetchItem::kSaveDate: {
+            auto d = save_dates.find(e.uid);
+            parts.push_back(d == save_dates.end() ? std::string("SAVEDATE NIL")
+                                                  : absl::StrCat("SAVEDATE \"", InternalDate(d->second), "\""));
+            break;
+          }
+          case FetchItem::kPreview:
+            // Computed now, so LAZY gets it too (RFC 8970 3.1 allows it).
+            parts.push_back(absl::StrCat("PREVIEW ", QuoteString(mime::Preview(raw, *parsed))));
+            break;
           case FetchItem::kRfc822Size: parts.push_back(absl::StrCat("RFC822.SIZE ", e.size)); break;
           case FetchItem::kInternalDate:
             parts.push_back(absl::StrCat("INTERNALDATE \"", InternalDate(e.internal_date), "\""));

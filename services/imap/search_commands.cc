@@ -6,10 +6,12 @@
 // rest are loaded, in batches: their header blocks, or the whole messages when BODY or TEXT
 // is asked.
 #include <algorithm>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "imap/session.h"
 #include "lib/imap/mime_search_message.h"
+#include "lib/imap/object_id.h"
 #include "lib/imap/search.h"
 #include "lib/imap/sort_thread.h"
 #include "lib/log/log.h"
@@ -21,7 +23,9 @@ namespace {
 constexpr size_t kLoadBatch = 50;         // whole messages per query
 constexpr size_t kHeaderLoadBatch = 500;  // header blocks per query
 
-SearchMetadata Metadata(const mailstore::Entry& e, size_t index) {
+// save_dates: UID -> save date, loaded when the query has SAVED* keys.
+SearchMetadata Metadata(const mailstore::Entry& e, size_t index,
+                        const std::map<int64_t, int64_t>* save_dates = nullptr) {
   SearchMetadata m;
   m.seq = static_cast<uint32_t>(index + 1);
   m.uid = static_cast<uint32_t>(e.uid);
@@ -30,6 +34,10 @@ SearchMetadata Metadata(const mailstore::Entry& e, size_t index) {
   m.size = static_cast<uint64_t>(e.size);
   m.internal_date = e.internal_date;
   m.modseq = static_cast<uint64_t>(e.modseq);
+  m.email_id = EmailObjectId(e.message_id);
+  if (save_dates) {
+    if (auto it = save_dates->find(e.uid); it != save_dates->end()) m.save_date = it->second;
+  }
   return m;
 }
 
@@ -88,13 +96,26 @@ boost::asio::awaitable<void> Session::CmdSearch(const Command& cmd) {
     ctx.max_uid = view.max_uid();
     ctx.saved = saved;
     ctx.now = static_cast<int64_t>(std::time(nullptr));
+    // SAVEDBEFORE / SAVEDON / SAVEDSINCE (RFC 8514): the save dates, one statement.
+    std::map<int64_t, int64_t> save_dates;
+    if (query.uses_save_date && !view.empty()) {
+      std::vector<int64_t> uids;
+      uids.reserve(view.size());
+      for (size_t i = 0; i < view.size(); ++i) uids.push_back(view.at(i).uid);
+      auto dates = mail_.LoadSaveDates(owner, mailbox, uids);
+      if (!dates.ok()) return dates.status();
+      for (const auto& d : *dates) {
+        if (d.saved) save_dates.emplace(d.uid, *d.saved);
+      }
+    }
+    const std::map<int64_t, int64_t>* sd = query.uses_save_date ? &save_dates : nullptr;
     // Pass 1: decide what needs no bytes. The loader only notes that bytes were wanted.
     std::vector<char> decided(view.size(), 0), matched(view.size(), 0);
     std::vector<int64_t> to_load;
     for (size_t i = 0; i < view.size(); ++i) {
       if (view.IsExpunged(i)) continue;
       bool wanted = false;
-      MimeSearchMessage probe(Metadata(view.at(i), i), [&wanted](bool) {
+      MimeSearchMessage probe(Metadata(view.at(i), i, sd), [&wanted](bool) {
         wanted = true;
         return std::string();
       });
@@ -126,7 +147,7 @@ boost::asio::awaitable<void> Session::CmdSearch(const Command& cmd) {
             rest.push_back(f.uid);
             continue;
           }
-          StoredFieldsMessage m(Metadata(view.at(*i), *i), f.fields);
+          StoredFieldsMessage m(Metadata(view.at(*i), *i, sd), f.fields);
           decided[*i] = 1;
           matched[*i] = Matches(query, m, ctx);
         }
@@ -143,7 +164,7 @@ boost::asio::awaitable<void> Session::CmdSearch(const Command& cmd) {
       for (const auto& msg : *loaded) {
         auto i = view.IndexOfUid(msg.uid);
         if (!i) continue;
-        MimeSearchMessage full(Metadata(view.at(*i), *i), msg.body);
+        MimeSearchMessage full(Metadata(view.at(*i), *i, sd), msg.body);
         decided[*i] = 1;
         matched[*i] = Matches(query, full, ctx);
       }
@@ -179,7 +200,7 @@ boost::asio::awaitable<void> Session::CmdSearch(const Command& cmd) {
         std::string_view raw;
         while (li < loaded.size() && loaded[li].uid < e.uid) ++li;
         if (li < loaded.size() && loaded[li].uid == e.uid) raw = loaded[li].body;
-        MimeSearchMessage m(Metadata(e, hits[k]), raw);
+        MimeSearchMessage m(Metadata(e, hits[k], sd), raw);
         out.fields.push_back(thread ? CollectThreadFields(m, algorithm) : CollectSortFields(m, criteria));
       }
     }

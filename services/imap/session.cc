@@ -163,6 +163,7 @@ std::string Session::Capability() const {
                     " UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS QUOTA "
                     "QUOTA=RES-STORAGE STATUS=SIZE ACL RIGHTS=texk CONDSTORE QRESYNC ESEARCH "
                     "SEARCHRES SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN BINARY");
+    absl::StrAppend(&caps, " MULTIAPPEND OBJECTID SAVEDATE PREVIEW");  // RFC 3502, 8474, 8514, 8970
     if (!compressed_) absl::StrAppend(&caps, " COMPRESS=DEFLATE");
   }
   return caps;

@@ -1,6 +1,7 @@
 #include "fakes/fake_mail_store.h"
 
 #include <algorithm>
+#include <ctime>
 
 #include "lib/directory/directory.h"
 #include "lib/imap/mime_search_message.h"
@@ -328,25 +329,68 @@ absl::StatusOr<std::vector<StoredFields>> FakeMailStore::LoadSearchFields(int64_
   return out;
 }
 
+absl::StatusOr<std::vector<mailstore::SaveDate>> FakeMailStore::LoadSaveDates(int64_t account_id,
+                                                                                int64_t mailbox_id,
+                                                                                const std::vector<int64_t>& uids) {
+  std::lock_guard lock(mu_);
+  KITE_FAKE_FAIL_IF_ASKED();
+  std::vector<mailstore::SaveDate> out;
+  Mailbox* m = FindBox(account_id, mailbox_id);
+  if (m == nullptr) return out;
+  for (int64_t uid : UidSet(uids)) {
+    if (!m->entries.count(uid)) continue;
+    mailstore::SaveDate d;
+    d.uid = uid;
+    if (auto it = m->saved.find(uid); it != m->saved.end()) d.saved = it->second;
+    out.push_back(d);
+  }
+  return out;
+}
+
 absl::StatusOr<mailstore::AppendResult> FakeMailStore::Append(int64_t account_id, int64_t mailbox_id,
                                                               const std::string& body,
                                                               const std::vector<std::string>& flags,
                                                               int64_t internal_date) {
   std::lock_guard lock(mu_);
   KITE_FAKE_FAIL_IF_ASKED();
+  auto many = AppendLocked(account_id, mailbox_id, {mailstore::AppendMessage{body, flags, internal_date}});
+  if (!many.ok()) return many.status();
+  return many->front();
+}
+
+absl::StatusOr<std::vector<mailstore::AppendResult>> FakeMailStore::AppendMany(
+    int64_t account_id, int64_t mailbox_id, const std::vector<mailstore::AppendMessage>& messages) {
+  std::lock_guard lock(mu_);
+  KITE_FAKE_FAIL_IF_ASKED();
+  return AppendLocked(account_id, mailbox_id, messages);
+}
+
+absl::StatusOr<std::vector<mailstore::AppendResult>> FakeMailStore::AppendLocked(
+    int64_t account_id, int64_t mailbox_id, const std::vector<mailstore::AppendMessage>& messages) {
+  if (messages.empty()) return absl::InvalidArgumentError("nothing to append");
   Mailbox* m = FindBox(account_id, mailbox_id);
   if (m == nullptr) return absl::NotFoundError("no such mailbox");
   Account& a = accounts_.at(account_id);
-  const auto size = static_cast<int64_t>(body.size());
-  if (a.quota_bytes > 0 && size > 0 && a.used_bytes + size > a.quota_bytes) {
+  int64_t total = 0;
+  for (const auto& msg : messages) total += static_cast<int64_t>(msg.body.size());
+  const auto n = static_cast<int64_t>(messages.size());
+  if (a.quota_bytes > 0 && total > 0 && a.used_bytes + total > a.quota_bytes) {
     return absl::ResourceExhaustedError("quota exceeded");
   }
-  a.used_bytes += size;
-  ++a.messages;
-  const int64_t uid = m->uidnext++;
+  if (m->uidnext + n - 1 > 4294967295LL) return absl::ResourceExhaustedError("UID space of the mailbox exhausted");
+  a.used_bytes += total;
+  a.messages += n;
   const int64_t modseq = ++m->highest_modseq;
-  m->entries[uid] = Entry{uid, StoreBody(body), size, modseq, flags, internal_date};
-  return mailstore::AppendResult{mailbox_id, m->uidvalidity, uid, modseq};
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  std::vector<mailstore::AppendResult> out;
+  for (const auto& msg : messages) {
+    const int64_t uid = m->uidnext++;
+    m->entries[uid] =
+        Entry{uid, StoreBody(msg.body), static_cast<int64_t>(msg.body.size()), modseq, msg.flags, msg.internal_date};
+    m->saved[uid] = now;
+    out.push_back(mailstore::AppendResult{mailbox_id, m->uidvalidity, uid, modseq});
+  }
+  return out;
 }
 
 absl::StatusOr<CopyResult> FakeMailStore::Copy(int64_t source_account, int64_t source_mailbox,
@@ -387,12 +431,14 @@ absl::StatusOr<CopyResult> FakeMailStore::Copy(int64_t source_account, int64_t s
     copy.modseq = modseq;
     out.source_uids.push_back(e.uid);
     out.dest_uids.push_back(copy.uid);
+    dest->saved[copy.uid] = static_cast<int64_t>(std::time(nullptr));
     dest->entries[copy.uid] = std::move(copy);
   }
   if (move) {
     out.source_modseq = ++src->highest_modseq;
     for (int64_t uid : out.source_uids) {
       src->entries.erase(uid);
+      src->saved.erase(uid);
       src->expunged[uid] = out.source_modseq;
     }
     if (!same_account) {
@@ -418,6 +464,7 @@ absl::StatusOr<ExpungeResult> FakeMailStore::Expunge(int64_t account_id, int64_t
     bytes += it->second.size;
     out.uids.push_back(uid);
     m->entries.erase(it);
+    m->saved.erase(uid);
   }
   if (out.uids.empty()) return out;
   out.modseq = ++m->highest_modseq;

@@ -43,10 +43,14 @@ class FakeMailStore final : public mailstore::MailStore {
                                                                     const std::vector<int64_t>& uids) override;
   absl::StatusOr<std::vector<mailstore::StoredFields>> LoadSearchFields(int64_t account_id, int64_t mailbox_id,
                                                                         const std::vector<int64_t>& uids) override;
+  absl::StatusOr<std::vector<mailstore::SaveDate>> LoadSaveDates(int64_t account_id, int64_t mailbox_id,
+                                                                 const std::vector<int64_t>& uids) override;
 
   absl::StatusOr<mailstore::AppendResult> Append(int64_t account_id, int64_t mailbox_id, const std::string& body,
                                                  const std::vector<std::string>& flags,
                                                  int64_t internal_date) override;
+  absl::StatusOr<std::vector<mailstore::AppendResult>> AppendMany(
+      int64_t account_id, int64_t mailbox_id, const std::vector<mailstore::AppendMessage>& messages) override;
   absl::StatusOr<mailstore::CopyResult> Copy(int64_t source_account, int64_t source_mailbox,
                                              const std::vector<int64_t>& uids, int64_t dest_account,
                                              int64_t dest_mailbox, bool move) override;
@@ -75,6 +79,7 @@ class FakeMailStore final : public mailstore::MailStore {
     bool subscribed = true;
     std::map<int64_t, mailstore::Entry> entries;  // by UID
     std::map<int64_t, int64_t> expunged;          // UID -> MODSEQ
+    std::map<int64_t, int64_t> saved;             // UID -> save date (unix seconds, real clock)
   };
   struct Account {
     int64_t quota_bytes = 0;
@@ -94,6 +99,8 @@ class FakeMailStore final : public mailstore::MailStore {
   // Every mailbox that now has a name a lost subscription kept takes it over.
   static void AdoptLostSubscriptions(Account& a);
   int64_t StoreBody(const std::string& body);
+  absl::StatusOr<std::vector<mailstore::AppendResult>> AppendLocked(int64_t account_id, int64_t mailbox_id,
+                                                                    const std::vector<mailstore::AppendMessage>& messages);
   // Calls fn(uid, raw message) for each entry of these UIDs that exists, ascending.
   template <typename Fn>
   void ForEachEntry(int64_t account_id, int64_t mailbox_id, const std::vector<int64_t>& uids, Fn fn);

@@ -185,6 +185,14 @@ std::string FetchItem::ResponseName() const {
       return "UID";
     case kModSeq:
       return "MODSEQ";
+    case kEmailId:
+      return "EMAILID";
+    case kThreadId:
+      return "THREADID";
+    case kSaveDate:
+      return "SAVEDATE";
+    case kPreview:
+      return "PREVIEW";
     case kBodySection:
     case kBinary:
     case kBinarySize:
@@ -233,6 +241,10 @@ absl::StatusOr<FetchItem> ParseFetchItem(std::string_view text) {
         {"BODYSTRUCTURE", FetchItem::kBodyStructure},
         {"UID", FetchItem::kUid},
         {"MODSEQ", FetchItem::kModSeq},
+        {"EMAILID", FetchItem::kEmailId},
+        {"THREADID", FetchItem::kThreadId},
+        {"SAVEDATE", FetchItem::kSaveDate},
+        {"PREVIEW", FetchItem::kPreview},
     };
     for (const Simple& s : kSimple) {
       if (name == s.name) {
@@ -288,13 +300,35 @@ absl::StatusOr<std::vector<FetchItem>> ParseFetchItems(const Token& token) {
   };
   if (token.kind == Token::kList) {
     if (token.children.empty()) return Bad("Empty FETCH attribute list");
-    for (const Token& child : token.children) {
+    for (size_t i = 0; i < token.children.size(); ++i) {
+      const Token& child = token.children[i];
+      if (i + 1 < token.children.size() && IsPreviewWithModifiers(child, token.children[i + 1])) {
+        FetchItem preview;
+        preview.kind = FetchItem::kPreview;
+        if (absl::Status st = ParsePreviewModifiers(token.children[++i], preview); !st.ok()) return st;
+        items.push_back(std::move(preview));
+        continue;
+      }
       if (absl::Status st = add(child); !st.ok()) return st;
     }
     return items;
   }
   if (absl::Status st = add(token); !st.ok()) return st;
   return items;
+}
+
+bool IsPreviewWithModifiers(const Token& item, const Token& modifiers) {
+  return item.kind == Token::kAtom && ToUpper(item.value) == "PREVIEW" && modifiers.kind == Token::kList;
+}
+
+absl::Status ParsePreviewModifiers(const Token& modifiers, FetchItem& item) {
+  // preview-mod = "LAZY" (RFC 8970 7); an empty list is not allowed by the grammar.
+  if (modifiers.kind != Token::kList || modifiers.children.empty()) return Bad("Invalid PREVIEW modifiers");
+  for (const Token& m : modifiers.children) {
+    if (m.kind != Token::kAtom || ToUpper(m.value) != "LAZY") return Bad("Unknown PREVIEW modifier");
+    item.lazy = true;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace kite::imap

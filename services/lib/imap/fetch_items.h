@@ -3,7 +3,8 @@
 //
 // Standards: RFC 3501 6.4.5 and 9 (fetch-att, section, section-part, section-text,
 // header-list, partial "<origin.count>", the ALL / FAST / FULL macros), RFC 3516 (BINARY,
-// BINARY.PEEK, BINARY.SIZE), RFC 7162 (MODSEQ).
+// BINARY.PEEK, BINARY.SIZE), RFC 7162 (MODSEQ), RFC 8474 (EMAILID, THREADID), RFC 8514
+// (SAVEDATE), RFC 8970 (PREVIEW and PREVIEW (LAZY)).
 //
 // Untrusted input: the tokens the Receiver produced for a FETCH command, including the raw
 // text of section tokens ("BODY.PEEK[HEADER.FIELDS (From To)]<0.2048>"). Part paths and field
@@ -42,6 +43,10 @@ struct FetchItem {
     kBodySection,  // BODY[...] / BODY.PEEK[...]
     kBinary,       // BINARY[...] / BINARY.PEEK[...]
     kBinarySize,   // BINARY.SIZE[...]
+    kEmailId,      // RFC 8474
+    kThreadId,     // RFC 8474
+    kSaveDate,     // RFC 8514
+    kPreview,      // RFC 8970; `lazy` for PREVIEW (LAZY)
   };
   Kind kind = kFlags;
   // kBodySection: the section text after the part path, uppercased: "", "HEADER", "TEXT",
@@ -51,6 +56,7 @@ struct FetchItem {
   std::vector<uint32_t> part;       // part path, e.g. {1, 2}; empty for the whole message
   std::optional<std::pair<uint64_t, uint64_t>> partial;  // <origin.count>, count > 0
   bool peek = false;  // BODY.PEEK / BINARY.PEEK: does not set \Seen
+  bool lazy = false;  // PREVIEW (LAZY)
 
   // Whether serving this item sets \Seen (RFC 3501 6.4.5).
   bool SetsSeen() const;
@@ -63,8 +69,14 @@ struct FetchItem {
 absl::StatusOr<FetchItem> ParseFetchItem(std::string_view text);
 
 // The FETCH argument after the sequence set: a macro atom (ALL / FAST / FULL), one item, or
-// a parenthesised list of items.
+// a parenthesised list of items. In a list, PREVIEW may be followed by its modifier list
+// "(LAZY)" (RFC 8970 4); an unknown modifier is an error.
 absl::StatusOr<std::vector<FetchItem>> ParseFetchItems(const Token& token);
+
+// Whether `item`, `modifiers` are PREVIEW and a modifier list: "FETCH 1 PREVIEW (LAZY)", where
+// the two are separate arguments of FETCH. ParsePreviewModifiers applies the list.
+bool IsPreviewWithModifiers(const Token& item, const Token& modifiers);
+absl::Status ParsePreviewModifiers(const Token& modifiers, FetchItem& item);
 
 }  // namespace kite::imap
 

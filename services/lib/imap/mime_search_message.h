@@ -33,6 +33,8 @@ struct SearchMetadata {
   int64_t internal_date = 0;  // unix seconds
   uint64_t modseq = 0;
   bool recent = false;
+  std::string email_id;              // RFC 8474 EMAILID
+  std::optional<int64_t> save_date;  // RFC 8514; nullopt: none stored (or not loaded)
 };
 
 class MimeSearchMessage final : public SearchMessage {
@@ -60,6 +62,8 @@ class MimeSearchMessage final : public SearchMessage {
   int64_t internal_date() const override { return meta_.internal_date; }
   uint64_t modseq() const override { return meta_.modseq; }
   bool recent() const override { return meta_.recent; }
+  std::string email_id() const override { return meta_.email_id; }
+  std::optional<int64_t> save_date() const override { return meta_.save_date; }
 
   std::vector<std::string> Header(std::string_view name) override;
   std::string HeaderText() override;
@@ -102,6 +106,8 @@ class StoredFieldsMessage final : public SearchMessage {
   int64_t internal_date() const override { return meta_.internal_date; }
   uint64_t modseq() const override { return meta_.modseq; }
   bool recent() const override { return meta_.recent; }
+  std::string email_id() const override { return meta_.email_id; }
+  std::optional<int64_t> save_date() const override { return meta_.save_date; }
   std::vector<std::string> Header(std::string_view name) override;
   std::string HeaderText() override { return {}; }
   std::string BodyText() override { return {}; }

@@ -5,6 +5,7 @@
 
 #include "lib/base/ascii.h"
 #include "lib/base/strings.h"
+#include "lib/imap/object_id.h"
 #include "lib/imap/quote.h"
 
 namespace kite::imap {
@@ -140,6 +141,26 @@ class Parser {
     if (name == "SENTBEFORE") return date_key(SearchKey::kSentBefore);
     if (name == "SENTON") return date_key(SearchKey::kSentOn);
     if (name == "SENTSINCE") return date_key(SearchKey::kSentSince);
+    if (name == "SAVEDBEFORE" || name == "SAVEDON" || name == "SAVEDSINCE") {
+      query_.uses_save_date = true;
+      return date_key(name == "SAVEDBEFORE" ? SearchKey::kSavedBefore
+                      : name == "SAVEDON"   ? SearchKey::kSavedOn
+                                            : SearchKey::kSavedSince);
+    }
+    if (name == "SAVEDATESUPPORTED") {
+      out.kind = SearchKey::kSavedDateSupported;
+      return absl::OkStatus();
+    }
+    if (name == "EMAILID" || name == "THREADID") {
+      out.kind = name == "EMAILID" ? SearchKey::kEmailId : SearchKey::kThreadId;
+      // objectid is an atom (RFC 8474 7); a quoted one is accepted as clients send both.
+      if (i >= toks.size() || !(toks[i].kind == Token::kAtom || toks[i].kind == Token::kQuoted) ||
+          !IsValidObjectId(toks[i].value)) {
+        return Bad(name + " needs an object id");
+      }
+      out.value = toks[i++].value;
+      return absl::OkStatus();
+    }
     if (name == "LARGER" || name == "SMALLER") {
       out.kind = name == "LARGER" ? SearchKey::kLarger : SearchKey::kSmaller;
       return TakeNumber(toks, i, INT64_MAX, out.number, name);
@@ -577,6 +598,18 @@ bool Matches(const SearchKey& key, SearchMessage& m, const SearchContext& contex
       return Age(context.now, m.internal_date()) <= key.number;
     case SearchKey::kModSeq:
       return m.modseq() >= static_cast<uint64_t>(key.number);
+    case SearchKey::kEmailId:
+      return m.email_id() == key.value;
+    case SearchKey::kThreadId:
+      return false;  // no message has a THREADID (NIL)
+    case SearchKey::kSavedBefore:
+      return FloorDiv(m.save_date().value_or(m.internal_date()), 86400) < key.number;
+    case SearchKey::kSavedOn:
+      return FloorDiv(m.save_date().value_or(m.internal_date()), 86400) == key.number;
+    case SearchKey::kSavedSince:
+      return FloorDiv(m.save_date().value_or(m.internal_date()), 86400) >= key.number;
+    case SearchKey::kSavedDateSupported:
+      return true;
   }
   return false;
 }

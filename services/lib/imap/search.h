@@ -5,7 +5,8 @@
 // CHARSET), RFC 9051 (number64 for LARGER / SMALLER), RFC 4731 (ESEARCH: "RETURN (MIN MAX
 // ALL COUNT SAVE)" and the "* ESEARCH" response), RFC 5182 (SEARCHRES: "$" and RETURN
 // (SAVE)), RFC 7162 3.1.5 (CONDSTORE: the MODSEQ key and the "(MODSEQ n)" response data),
-// RFC 5032 (WITHIN: OLDER / YOUNGER), RFC 5322 3.3 (the Date: header behind SENTBEFORE /
+// RFC 5032 (WITHIN: OLDER / YOUNGER), RFC 8474 6 (EMAILID, THREADID), RFC 8514 4 (SAVEDBEFORE,
+// SAVEDON, SAVEDSINCE, SAVEDATESUPPORTED), RFC 5322 3.3 (the Date: header behind SENTBEFORE /
 // SENTON / SENTSINCE), RFC 5051 in spirit (case-insensitive substring matching on UTF-8:
 // ASCII plus simple lower-casing of the Latin, Greek, Cyrillic and Armenian letters).
 //
@@ -74,6 +75,12 @@ struct SearchKey {
     kOlder,    // number: seconds (RFC 5032)
     kYounger,  // number: seconds (RFC 5032)
     kModSeq,   // number: the smallest matching mod-sequence (RFC 7162)
+    kEmailId,  // value: the objectid (RFC 8474)
+    kThreadId,  // value: the objectid; Kite does not thread, so nothing matches
+    kSavedBefore,  // number: days since 1970-01-01 (save date, UTC; RFC 8514)
+    kSavedOn,
+    kSavedSince,
+    kSavedDateSupported,  // every mailbox has save dates: matches every message
   };
   Kind kind = kAll;
   bool negate = false;  // kFlag, kRecent
@@ -98,6 +105,7 @@ struct SearchQuery {
   SearchReturn ret;
   bool uses_modseq = false;  // a MODSEQ key: the response carries MODSEQ (and CONDSTORE is on)
   bool uses_saved = false;   // "$" appears (RFC 5182: the session must hold a saved result)
+  bool uses_save_date = false;  // SAVEDBEFORE / SAVEDON / SAVEDSINCE: the session loads save dates
 };
 
 // Parses args[first..] (SEARCH: [RETURN (...)] [CHARSET x] keys). Keys are required.
@@ -142,6 +150,11 @@ class SearchMessage {
   virtual int64_t internal_date() const = 0;                  // unix seconds
   virtual uint64_t modseq() const = 0;
   virtual bool recent() const { return false; }
+  // RFC 8474 EMAILID; "" when unknown.
+  virtual std::string email_id() const { return {}; }
+  // RFC 8514 save date (unix seconds); nullopt when the message has none (stored before save
+  // dates were kept): the SAVED* keys then use the internal date.
+  virtual std::optional<int64_t> save_date() const { return std::nullopt; }
   // Every value of a header field (case-insensitive name), unfolded and decoded (RFC 2047)
   // to UTF-8, in order of appearance.
   virtual std::vector<std::string> Header(std::string_view name) = 0;

@@ -249,30 +249,53 @@ absl::StatusOr<QuotaInfo> PgMailStore::GetQuota(int64_t account_id) {
 absl::StatusOr<AppendResult> PgMailStore::Append(int64_t account_id, int64_t mailbox_id,
                                     const std::string& body, const std::vector<std::string>& flags,
                                     int64_t internal_date) {
+  auto many = AppendMany(account_id, mailbox_id, {AppendMessage{body, flags, internal_date}});
+  if (!many.ok()) return many.status();
+  return many->front();
+}
+
+absl::StatusOr<std::vector<AppendResult>> PgMailStore::AppendMany(int64_t account_id, int64_t mailbox_id,
+                                                                  const std::vector<AppendMessage>& messages) {
+  if (messages.empty()) return absl::InvalidArgumentError("nothing to append");
   // Parsed once, outside the transaction.
-  const std::string sha = Sha256(body);
-  const mime::Message parsed = mime::Parse(body);
-  const std::string structure = mime::EncodeStorage(parsed);
-  const std::string search_fields = SearchFieldsLiteral(imap::ComputeStoredSearchFields(body, &parsed));
-  const int64_t size = static_cast<int64_t>(body.size());
-  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<AppendResult> {
+  struct Prepared {
+    std::string sha, structure, search_fields;
+    int64_t size = 0;
+  };
+  std::vector<Prepared> prepared;
+  prepared.reserve(messages.size());
+  int64_t total = 0;
+  for (const AppendMessage& m : messages) {
+    const mime::Message parsed = mime::Parse(m.body);
+    prepared.push_back(Prepared{Sha256(m.body), mime::EncodeStorage(parsed),
+                                SearchFieldsLiteral(imap::ComputeStoredSearchFields(m.body, &parsed)),
+                                static_cast<int64_t>(m.body.size())});
+    total += prepared.back().size;
+  }
+  const int64_t n = static_cast<int64_t>(messages.size());
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::vector<AppendResult>> {
     auto exists = tx.exec_params("SELECT 1 FROM mailboxes WHERE account_id = $1 AND id = $2", account_id, mailbox_id);
     if (exists.empty()) return absl::NotFoundError("no such mailbox");
-    if (auto st = ChargeQuota(tx, account_id, size, 1, true); !st.ok()) return st;
-    const int64_t message_id = StoreBodyTx(tx, sha, body, structure, search_fields);
+    if (auto st = ChargeQuota(tx, account_id, total, n, true); !st.ok()) return st;
     auto mb = tx.exec_params(
-        "UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1 "
-        "WHERE account_id = $1 AND id = $2 RETURNING uidvalidity, uidnext - 1, highest_modseq",
-        account_id, mailbox_id);
-    AppendResult out;
-    out.mailbox_id = mailbox_id;
-    out.uidvalidity = mb[0][0].as<int64_t>();
-    out.uid = mb[0][1].as<int64_t>();
-    out.modseq = mb[0][2].as<int64_t>();
-    tx.exec_params(
-        "INSERT INTO mailbox_entries(account_id, mailbox_id, uid, message_id, modseq, internal_date, size, flags) "
-        "VALUES ($1, $2, $3, $4, $5, to_timestamp($6), $7, $8::text[])",
-        account_id, mailbox_id, out.uid, message_id, out.modseq, internal_date, size, TextArrayLiteral(flags));
+        "UPDATE mailboxes SET uidnext = uidnext + $3, highest_modseq = highest_modseq + 1 "
+        "WHERE account_id = $1 AND id = $2 RETURNING uidvalidity, uidnext - $3, highest_modseq",
+        account_id, mailbox_id, n);
+    const int64_t uidvalidity = mb[0][0].as<int64_t>();
+    const int64_t first = mb[0][1].as<int64_t>();
+    const int64_t modseq = mb[0][2].as<int64_t>();
+    if (first + n - 1 > 4294967295LL) return absl::ResourceExhaustedError("UID space of the mailbox exhausted");
+    std::vector<AppendResult> out;
+    for (int64_t i = 0; i < n; ++i) {
+      const AppendMessage& m = messages[static_cast<size_t>(i)];
+      const Prepared& p = prepared[static_cast<size_t>(i)];
+      const int64_t message_id = StoreBodyTx(tx, p.sha, m.body, p.structure, p.search_fields);
+      tx.exec_params(
+          "INSERT INTO mailbox_entries(account_id, mailbox_id, uid, message_id, modseq, internal_date, size, flags) "
+          "VALUES ($1, $2, $3, $4, $5, to_timestamp($6), $7, $8::text[])",
+          account_id, mailbox_id, first + i, message_id, modseq, m.internal_date, p.size, TextArrayLiteral(m.flags));
+      out.push_back(AppendResult{mailbox_id, uidvalidity, first + i, modseq});
+    }
     return out;
   });
 }
@@ -501,6 +524,26 @@ absl::StatusOr<std::vector<StoredMessage>> PgMailStore::LoadHeaders(int64_t acco
       m.uid = r[0].as<int64_t>();
       m.body = pqxx::binarystring(r[1]).str();
       out.push_back(std::move(m));
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<std::vector<SaveDate>> PgMailStore::LoadSaveDates(int64_t account_id, int64_t mailbox_id,
+                                                                const std::vector<int64_t>& uids) {
+  if (uids.empty()) return std::vector<SaveDate>{};
+  return pool_.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<SaveDate>> {
+    std::vector<SaveDate> out;
+    out.reserve(uids.size());
+    for (const auto& r : store::Prepared(
+             tx, "mailstore_load_save_dates",
+             "SELECT uid, floor(extract(epoch FROM saved_at))::bigint FROM mailbox_entries "
+             "WHERE account_id = $1 AND mailbox_id = $2 AND uid = ANY($3::bigint[]) ORDER BY uid",
+             account_id, mailbox_id, PgArray(uids))) {
+      SaveDate d;
+      d.uid = r[0].as<int64_t>();
+      if (!r[1].is_null()) d.saved = r[1].as<int64_t>();
+      out.push_back(d);
     }
     return out;
   });

@@ -12,6 +12,8 @@
 // - Every change (new entry, flag change, expunge) takes a new MODSEQ from the mailbox; a
 //   reader that sees HIGHESTMODSEQ H sees every change with a MODSEQ <= H.
 // - An expunge is recorded (UID, MODSEQ) so ChangesSince reports it (QRESYNC VANISHED).
+// - An entry keeps its stored message (message_id) through COPY and MOVE; every new entry
+//   (delivery, APPEND, COPY, MOVE) gets the save date of that moment (RFC 8514).
 // - Quota usage is exact: entries' sizes summed per account; APPEND and COPY refuse to
 //   pass the limit.
 //
@@ -42,7 +44,7 @@ struct MailboxInfo {
 
 struct Entry {
   int64_t uid = 0;
-  int64_t message_id = 0;
+  int64_t message_id = 0;  // the stored message, kept by COPY and MOVE (IMAP EMAILID, RFC 8474)
   int64_t size = 0;
   int64_t modseq = 0;
   std::vector<std::string> flags;
@@ -118,6 +120,19 @@ struct StoredMessage {
   std::string structure;  // lib/mime storage blob; "" when not stored (parse `body`)
 };
 
+// When an entry was saved into its mailbox (RFC 8514): APPEND, COPY, MOVE or delivery.
+struct SaveDate {
+  int64_t uid = 0;
+  std::optional<int64_t> saved;  // unix seconds; nullopt: stored before migration 0017
+};
+
+// One message of a MULTIAPPEND (RFC 3502).
+struct AppendMessage {
+  std::string body;
+  std::vector<std::string> flags;
+  int64_t internal_date = 0;  // unix seconds
+};
+
 struct StoredFields {
   int64_t uid = 0;
   bool present = false;  // false: stored before migration 0016, or not storable as text
@@ -190,6 +205,10 @@ class MailStore {
   virtual absl::StatusOr<std::vector<StoredFields>> LoadSearchFields(int64_t account_id, int64_t mailbox_id,
                                                                      const std::vector<int64_t>& uids) = 0;
 
+  // The save dates of entries, UID order; missing UIDs left out.
+  virtual absl::StatusOr<std::vector<SaveDate>> LoadSaveDates(int64_t account_id, int64_t mailbox_id,
+                                                              const std::vector<int64_t>& uids) = 0;
+
   // --- Changing a mailbox
 
   // APPEND (RFC 3501 6.3.11): stores `body` (once, shared with identical bodies, with its MIME
@@ -198,6 +217,11 @@ class MailStore {
   // ResourceExhausted when it would pass the account's quota ([OVERQUOTA]).
   virtual absl::StatusOr<AppendResult> Append(int64_t account_id, int64_t mailbox_id, const std::string& body,
                                               const std::vector<std::string>& flags, int64_t internal_date) = 0;
+  // MULTIAPPEND (RFC 3502): every message, in order, as Append would store it, with
+  // consecutive UIDs and one MODSEQ, or none of them (an error leaves the mailbox as it was).
+  // The quota is checked against their total. One result per message, in order.
+  virtual absl::StatusOr<std::vector<AppendResult>> AppendMany(int64_t account_id, int64_t mailbox_id,
+                                                               const std::vector<AppendMessage>& messages) = 0;
   // COPY / MOVE (RFC 3501 6.4.7, RFC 6851): the entries with these UIDs that still exist, in
   // UID order, to another mailbox (possibly another account's: shared mailboxes), keeping
   // flags and internal date; bodies are shared, not copied. `move` expunges the sources in

@@ -38,9 +38,13 @@ class PgMailStore final : public MailStore {
                                                          const std::vector<int64_t>& uids) override;
   absl::StatusOr<std::vector<StoredFields>> LoadSearchFields(int64_t account_id, int64_t mailbox_id,
                                                              const std::vector<int64_t>& uids) override;
+  absl::StatusOr<std::vector<SaveDate>> LoadSaveDates(int64_t account_id, int64_t mailbox_id,
+                                                      const std::vector<int64_t>& uids) override;
 
   absl::StatusOr<AppendResult> Append(int64_t account_id, int64_t mailbox_id, const std::string& body,
                                       const std::vector<std::string>& flags, int64_t internal_date) override;
+  absl::StatusOr<std::vector<AppendResult>> AppendMany(int64_t account_id, int64_t mailbox_id,
+                                                       const std::vector<AppendMessage>& messages) override;
   absl::StatusOr<CopyResult> Copy(int64_t source_account, int64_t source_mailbox, const std::vector<int64_t>& uids,
                                   int64_t dest_account, int64_t dest_mailbox, bool move) override;
   absl::StatusOr<ExpungeResult> Expunge(int64_t account_id, int64_t mailbox_id,

@@ -130,6 +130,11 @@ std::vector<std::string> HeaderValues(std::string_view raw, const Part& part, st
 // The decoded content of every text/* leaf (transfer-decoded, converted to UTF-8 from its
 // charset), joined with "\n", truncated to max_bytes.
 std::string BodyText(std::string_view raw, const Message& msg, size_t max_bytes = 4 << 20);
+// IMAP PREVIEW (RFC 8970): up to max_chars characters of the message's first text/plain leaf
+// that is not an attachment (else the first text/html one, its markup dropped), parts of
+// attached messages not looked into; transfer- and charset-decoded to UTF-8, runs of white
+// space collapsed to one space, trimmed, invalid UTF-8 dropped. "" when there is no text.
+std::string Preview(std::string_view raw, const Message& msg, size_t max_chars = 256);
 // One leaf's body with its Content-Transfer-Encoding undone (no charset conversion),
 // truncated to max_bytes (IMAP BINARY, the cross-check).
 std::string TransferDecode(std::string_view raw, const Part& part, size_t max_bytes = 64 << 20);

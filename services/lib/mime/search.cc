@@ -67,7 +67,81 @@ void CollectText(std::string_view raw, const Part& p, size_t max_bytes, std::str
                 max_bytes - std::min(max_bytes, out.size()));
 }
 
+// The first leaf of type text/<subtype> that is not an attachment, depth first, without going
+// into message/rfc822 parts.
+const Part* FirstText(const Part& p, std::string_view subtype, int depth) {
+  if (depth > 64 || p.IsMessage()) return nullptr;
+  if (p.IsMultipart()) {
+    for (const auto& c : p.children) {
+      if (const Part* found = FirstText(c, subtype, depth + 1)) return found;
+    }
+    return nullptr;
+  }
+  if (p.type != "text" || p.subtype != subtype) return nullptr;
+  if (p.disposition && *p.disposition == "attachment") return nullptr;
+  return &p;
+}
+
+// Length of the valid UTF-8 sequence at s[i], 0 when invalid.
+size_t Utf8Length(std::string_view s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  }
+  return n;
+}
+
 }  // namespace
+
+std::string Preview(std::string_view raw, const Message& msg, size_t max_chars) {
+  EnsureGMimeInit();
+  bool html = false;
+  const Part* p = FirstText(msg.root, "plain", 0);
+  if (p == nullptr) {
+    p = FirstText(msg.root, "html", 0);
+    html = true;
+  }
+  if (p == nullptr || p->body_offset > raw.size() || p->body_size > raw.size() - p->body_offset) return {};
+  std::string charset;
+  for (const auto& prm : p->params) {
+    if (prm.name == "charset") charset = prm.value;
+  }
+  // Enough decoded text for max_chars characters after collapsing, within reason.
+  const std::string text = Decode(raw.substr(p->body_offset, p->body_size), p->encoding, charset, 64 * 1024);
+  std::string out;
+  size_t chars = 0;
+  bool space = false, in_tag = false;
+  for (size_t i = 0; i < text.size() && chars < max_chars;) {
+    const char c = text[i];
+    if (html && (in_tag || c == '<')) {
+      in_tag = c != '>';
+      if (!in_tag) space = !out.empty();
+      ++i;
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v') {
+      space = !out.empty();
+      ++i;
+      continue;
+    }
+    const size_t n = Utf8Length(text, i);
+    if (n == 0 || static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {  // invalid or control
+      ++i;
+      continue;
+    }
+    if (space) {
+      out.push_back(' ');
+      space = false;
+      if (++chars == max_chars) break;
+    }
+    out.append(text, i, n);
+    ++chars;
+    i += n;
+  }
+  return out;
+}
 
 std::vector<std::string> HeaderValues(std::string_view raw, const Part& part, std::string_view name,
                                       size_t max_bytes) {

@@ -62,6 +62,10 @@ void Exercise(const kite::imap::Command& cmd, const Receiver::Limits& limits) {
     if (items.ok()) {
       for (const auto& item : *items) Check(!item.ResponseName().empty());
     }
+    if (cmd.args.size() >= 3 && kite::imap::IsPreviewWithModifiers(cmd.args[1], cmd.args[2])) {
+      kite::imap::FetchItem preview;
+      if (kite::imap::ParsePreviewModifiers(cmd.args[2], preview).ok()) Check(preview.lazy);
+    }
   }
 }
 

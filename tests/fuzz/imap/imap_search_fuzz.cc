@@ -37,6 +37,8 @@ class Synthetic : public SearchMessage {
   int64_t internal_date() const override { return 1700000000; }
   uint64_t modseq() const override { return 42; }
   bool recent() const override { return true; }
+  std::string email_id() const override { return "E7"; }
+  std::optional<int64_t> save_date() const override { return 1700003600; }
   std::vector<std::string> Header(std::string_view name) override {
     std::string key(name);
     for (char& c : key) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);

@@ -101,5 +101,38 @@ TEST_CASE("bad FETCH attributes", "[imap][parser]") {
   CHECK_FALSE(ParseFetchItems(ArgOf("a FETCH 1 \"FLAGS\"\r\n")).ok());
 }
 
+TEST_CASE("OBJECTID, SAVEDATE and PREVIEW items", "[imap][parser]") {
+  std::vector<FetchItem> items = Items("a FETCH 1 (EMAILID THREADID savedate PREVIEW)\r\n");
+  REQUIRE(items.size() == 4);
+  CHECK(items[0].kind == FetchItem::kEmailId);
+  CHECK(items[0].ResponseName() == "EMAILID");
+  CHECK(items[1].kind == FetchItem::kThreadId);
+  CHECK(items[2].kind == FetchItem::kSaveDate);
+  CHECK(items[2].ResponseName() == "SAVEDATE");
+  CHECK(items[3].kind == FetchItem::kPreview);
+  CHECK_FALSE(items[3].lazy);
+  CHECK_FALSE(items[3].SetsSeen());
+  // PREVIEW (LAZY) inside a list (RFC 8970 4), and the modifiers' errors.
+  items = Items("a FETCH 1 (UID PREVIEW (lazy) FLAGS)\r\n");
+  REQUIRE(items.size() == 3);
+  CHECK(items[1].kind == FetchItem::kPreview);
+  CHECK(items[1].lazy);
+  CHECK(items[1].ResponseName() == "PREVIEW");
+  CHECK(items[2].kind == FetchItem::kFlags);
+  CHECK_FALSE(ParseFetchItems(ArgOf("a FETCH 1 (PREVIEW (EAGER))\r\n")).ok());
+  CHECK_FALSE(ParseFetchItems(ArgOf("a FETCH 1 (PREVIEW ())\r\n")).ok());
+  CHECK_FALSE(ParseFetchItems(ArgOf("a FETCH 1 (FLAGS (LAZY))\r\n")).ok());
+  // FETCH 1 PREVIEW (LAZY): the modifier list is FETCH's next argument.
+  Receiver r;
+  r.Feed("a FETCH 1 PREVIEW (LAZY)\r\n");
+  Receiver::Event e = r.Next();
+  REQUIRE(e.kind == Receiver::Event::kCommand);
+  REQUIRE(e.command.args.size() == 3);
+  CHECK(IsPreviewWithModifiers(e.command.args[1], e.command.args[2]));
+  FetchItem preview;
+  CHECK(ParsePreviewModifiers(e.command.args[2], preview).ok());
+  CHECK(preview.lazy);
+}
+
 }  // namespace
 }  // namespace kite::imap

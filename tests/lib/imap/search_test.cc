@@ -57,6 +57,10 @@ class FakeMessage : public SearchMessage {
   int64_t internal_date() const override { return internal_date_; }
   uint64_t modseq() const override { return modseq_; }
   bool recent() const override { return recent_; }
+  std::string email_id_ = "E42";
+  std::optional<int64_t> save_date_;
+  std::string email_id() const override { return email_id_; }
+  std::optional<int64_t> save_date() const override { return save_date_; }
   std::vector<std::string> Header(std::string_view name) override {
     ++header_loads;
     auto it = headers_.find(ascii::ToLower(name));
@@ -750,6 +754,34 @@ TEST_CASE("MimeSearchMessage loads lazily, the header first", "[imap][search]") 
   CHECK(m.BodyText().find("Projekt") != std::string::npos);
   CHECK(m.Header("Subject").size() == 1);
   CHECK(calls == std::vector<bool>{false, true});
+}
+
+TEST_CASE("OBJECTID and SAVEDATE search keys (RFC 8474 6, RFC 8514 4)", "[imap][search]") {
+  FakeMessage m;
+  CHECK(Eval("EMAILID E42", m));
+  CHECK_FALSE(Eval("EMAILID E4", m));
+  CHECK_FALSE(Eval("THREADID T1", m));  // no threading: THREADID is NIL for every message
+  CHECK(Eval("NOT THREADID T1", m));
+  CHECK(Eval("SAVEDATESUPPORTED", m));
+  // No save date (stored before they were kept): the internal date (15-Mar-2024) decides.
+  CHECK(Eval("SAVEDON 15-Mar-2024", m));
+  CHECK(Eval("SAVEDBEFORE 16-Mar-2024", m));
+  m.save_date_ = Day(2025, 1, 2) + 60;
+  CHECK(Eval("SAVEDON 2-Jan-2025", m));
+  CHECK(Eval("SAVEDSINCE 2-Jan-2025", m));
+  CHECK_FALSE(Eval("SAVEDSINCE 3-Jan-2025", m));
+  CHECK_FALSE(Eval("SAVEDBEFORE 2-Jan-2025", m));
+  CHECK(Eval("SAVEDBEFORE 3-Jan-2025", m));
+  CHECK(Eval("ON 15-Mar-2024 SAVEDON 2-Jan-2025", m));
+  CHECK(Parse("SAVEDON 1-Feb-1994")->uses_save_date);
+  CHECK_FALSE(Parse("ON 1-Feb-1994 EMAILID x")->uses_save_date);
+  for (const char* bad : {"EMAILID", "EMAILID bad!", "EMAILID \"\"", "THREADID (a)", "SAVEDBEFORE x",
+                          "SAVEDON", "EMAILID " }) {
+    INFO(bad);
+    CHECK_FALSE(Parse(bad).ok());
+  }
+  CHECK_FALSE(Parse("EMAILID " + std::string(256, 'a')).ok());
+  CHECK(Parse("EMAILID " + std::string(255, 'a')).ok());
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 // delivery side) on PostgreSQL only.
 #include <catch2/catch.hpp>
 #include <algorithm>
+#include <ctime>
 #include <map>
 #include <random>
 #include <string>
@@ -602,6 +603,64 @@ TEST_CASE("A random run keeps UIDs, MODSEQs, the change log and quota consistent
   CHECK(last_modseq_any > 0);
 }
 
+TEST_CASE("COPY and MOVE keep the stored message, and every new entry gets its own save date", "[mailstore]") {
+  Db db = MakeDb("mbops_objectid", KITE_BACKENDS);
+  const int64_t inbox = MailboxId(db, db.alice, "INBOX");
+  auto work = db.mail->CreateMailbox(db.alice, "Work");
+  auto other = db.mail->CreateMailbox(db.alice, "Other");
+  REQUIRE(work.ok());
+  REQUIRE(other.ok());
+  const int64_t before = static_cast<int64_t>(std::time(nullptr));
+  auto one = db.mail->Append(db.alice, inbox, kMsg, {}, 1000000000);
+  auto two = db.mail->Append(db.alice, inbox, "Subject: two\r\n\r\nx\r\n", {}, 1000000000);
+  REQUIRE(one.ok());
+  REQUIRE(two.ok());
+  const std::vector<Entry> in = Entries(db, db.alice, inbox);
+  REQUIRE(in.size() == 2);
+  CHECK(in[0].message_id != in[1].message_id);
+  REQUIRE(db.mail->Copy(db.alice, inbox, {one->uid}, db.alice, work->id, false).ok());
+  REQUIRE(db.mail->Copy(db.alice, inbox, {two->uid}, db.alice, other->id, true).ok());
+  CHECK(Entries(db, db.alice, work->id).at(0).message_id == in[0].message_id);
+  CHECK(Entries(db, db.alice, other->id).at(0).message_id == in[1].message_id);
+  const int64_t after = static_cast<int64_t>(std::time(nullptr));
+  // The save date is the server's clock at the save, not the internal date APPEND was given.
+  for (int64_t mailbox : {inbox, work->id, other->id}) {
+    auto dates = db.mail->LoadSaveDates(db.alice, mailbox, {1, 2, 3});
+    REQUIRE(dates.ok());
+    REQUIRE(dates->size() == 1);
+    REQUIRE(dates->front().saved.has_value());
+    CHECK(*dates->front().saved >= before - 1);
+    CHECK(*dates->front().saved <= after + 1);
+  }
+  // Moved away: no save date left in the source.
+  CHECK(db.mail->LoadSaveDates(db.alice, inbox, {two->uid})->empty());
+}
+
+TEST_CASE("AppendMany stores every message with consecutive UIDs, or none over quota", "[mailstore]") {
+  Db db = MakeDb("mbops_multiappend", KITE_BACKENDS);
+  const int64_t inbox = MailboxId(db, db.bob, "INBOX");
+  std::vector<AppendMessage> batch = {{kMsg, {"\\Seen"}, 1000000000}, {"Subject: b\r\n\r\nb\r\n", {}, 1000000001}};
+  auto r = db.mail->AppendMany(db.bob, inbox, batch);
+  REQUIRE(r.ok());
+  REQUIRE(r->size() == 2);
+  CHECK((*r)[0].uid == 1);
+  CHECK((*r)[1].uid == 2);
+  CHECK((*r)[0].modseq == (*r)[1].modseq);
+  const std::vector<Entry> entries = Entries(db, db.bob, inbox);
+  REQUIRE(entries.size() == 2);
+  CHECK(entries[0].flags == std::vector<std::string>{"\\Seen"});
+  CHECK(entries[1].internal_date == 1000000001);
+  // Bob's quota is 1000 bytes: the second message would pass it, so neither is stored.
+  std::vector<AppendMessage> big = {{kMsg, {}, 0}, {std::string(990, 'x'), {}, 0}};
+  CHECK(absl::IsResourceExhausted(db.mail->AppendMany(db.bob, inbox, big).status()));
+  CHECK(Entries(db, db.bob, inbox).size() == 2);
+  CHECK(db.mail->GetQuota(db.bob)->messages == 2);
+  auto head = db.mail->ChangesSince(db.bob, inbox, 0);
+  REQUIRE(head.ok());
+  CHECK(head->uidnext == 3);
+  CHECK(absl::IsNotFound(db.mail->AppendMany(db.bob, 999999, batch).status()));
+}
+
 TEST_CASE("Filer files delivered mail by the same rules", "[mailstore]") {
   Db db = MakeDb("mbops_filer", Backend::kPostgres);
   // A mailbox Sieve's fileinto creates at delivery gets a UIDVALIDITY above a deleted one's.
@@ -628,6 +687,7 @@ TEST_CASE("Filer files delivered mail by the same rules", "[mailstore]") {
   CHECK((*lists)->subscribed);  // the subscription the old mailbox left is the new one's
   CHECK(db.mail->ListLostSubscriptions(db.alice)->empty());
   CHECK(Entries(db, db.alice, (*lists)->id)[0].flags == std::vector<std::string>{"\\Flagged"});
+  CHECK(db.mail->LoadSaveDates(db.alice, (*lists)->id, {1})->at(0).saved.has_value());  // delivery saves too
   CHECK(db.mail->GetQuota(db.alice)->used_bytes == 10);
   // Junk: the \Junk special-use mailbox, whatever its name.
   REQUIRE(db.mail->RenameMailbox(db.alice, "Junk", "Spam").ok());

@@ -588,5 +588,25 @@ TEST_CASE("A top-level message/rfc822 has part 1, its message's parts are 1.n", 
   CHECK(FindPart(m, "1.3") == nullptr);
 }
 
+TEST_CASE("Preview takes the first text part, decoded and collapsed (RFC 8970)", "[mime]") {
+  const std::string mixed =
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+      "--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Disposition: attachment\r\n\r\nnot me\r\n"
+      "--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner text\r\n"
+      "--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+      "  Caf=E9\r\n\r\n\tau  lait =\r\nfin\r\n--b--\r\n";
+  CHECK(Preview(mixed, Parse(mixed)) == "Caf\xc3\xa9 au lait fin");
+  const std::string html = "Content-Type: text/html\r\n\r\n<html><body><p>Hello</p><p>world</p></body></html>\r\n";
+  CHECK(Preview(html, Parse(html)) == "Hello world");
+  const std::string none = "Content-Type: image/png\r\n\r\nxx\r\n";
+  CHECK(Preview(none, Parse(none)).empty());
+  // At most 256 characters, counted as characters, not bytes.
+  std::string many = "Subject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n";
+  for (int i = 0; i < 300; ++i) many += "\xc3\xa9";
+  const std::string p = Preview(many, Parse(many));
+  CHECK(p.size() == 512);
+  CHECK(Preview(many, Parse(many), 3) == "\xc3\xa9\xc3\xa9\xc3\xa9");
+}
+
 }  // namespace
 }  // namespace kite::mime
