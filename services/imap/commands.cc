@@ -53,6 +53,8 @@ const Session::CommandSpec* Session::FindCommand(std::string_view name) {
       {"DELETEACL", &S::CmdAcl, kLoggedIn},
       {"LISTRIGHTS", &S::CmdAcl, kLoggedIn},
       {"MYRIGHTS", &S::CmdAcl, kLoggedIn},
+      {"GETMETADATA", &S::CmdGetMetadata, kLoggedIn},
+      {"SETMETADATA", &S::CmdSetMetadata, kLoggedIn},
       {"CHECK", &S::CmdNoop, kSelected, false, false, false, false, false, true},
       {"CLOSE", &S::CmdClose, kSelected, false, false, false, false, false, true},
       {"UNSELECT", &S::CmdClose, kSelected, false, false, false, false, false, true},

@@ -125,6 +125,9 @@ class Session {
   boost::asio::awaitable<void> CmdAppend(const Command& cmd);
   boost::asio::awaitable<void> CmdQuota(const Command& cmd);
   boost::asio::awaitable<void> CmdAcl(const Command& cmd);
+  // metadata_commands.cc
+  boost::asio::awaitable<void> CmdGetMetadata(const Command& cmd);
+  boost::asio::awaitable<void> CmdSetMetadata(const Command& cmd);
   // The STATUS items for one mailbox ("MESSAGES 3 UIDNEXT 9"); error on failure.
   boost::asio::awaitable<std::string> StatusItems(const Target& target, const std::vector<std::string>& items,
                                                   std::string* error);

@@ -10,7 +10,11 @@ real sockets against the whole suite:
   c PREVIEW (RFC 8970): FETCH PREVIEW and PREVIEW (LAZY): the first text part, decoded,
     white space collapsed, at most 256 characters;
   d MULTIAPPEND (RFC 3502): several messages in one APPEND with APPENDUID and a UID set, and
-    none stored when one fails.
+    none stored when one fails;
+  e METADATA (RFC 5464): SETMETADATA and GETMETADATA on a mailbox and on the server, NIL for
+    an absent entry, DEPTH, MAXSIZE with LONGENTRIES, NIL removing, the size and count limits
+    (MAXSIZE, TOOMANY), bad entry names, server /shared refused, entries gone with their
+    mailbox.
 
 Never uses DNS: every address is 127.0.0.1 and every domain ends in .test. Every wait is
 bounded; nothing asserts on time.
@@ -54,7 +58,7 @@ class ImapExtensions(ImapAccounts, SuiteTestCase):
         try:
             untagged, _ = self.ok_cmd(r, "CAPABILITY")
             caps = untagged[0].split()
-            for cap in (b"OBJECTID", b"SAVEDATE", b"PREVIEW", b"MULTIAPPEND"):
+            for cap in (b"OBJECTID", b"SAVEDATE", b"PREVIEW", b"MULTIAPPEND", b"METADATA"):
                 self.assertIn(cap, caps)
         finally:
             r.close()
@@ -199,6 +203,57 @@ class ImapExtensions(ImapAccounts, SuiteTestCase):
             untagged, _ = self.ok_cmd(r, "NOOP")
             untagged, _ = self.ok_cmd(r, "SEARCH ALL")
             self.assertEqual(untagged[-1], b"* SEARCH 1 2 3")
+        finally:
+            r.close()
+
+    @record_failure
+    def test_e_metadata(self):
+        user = self.user()
+        r = self.raw(user)
+        try:
+            self.ok_cmd(r, 'CREATE Projects')
+            self.ok_cmd(r, 'SETMETADATA Projects (/private/comment "mine" /shared/Comment "team" '
+                           '/shared/vendor/kite/a "1" /shared/vendor/kite/a/b "2")')
+            untagged, _ = self.ok_cmd(r, 'GETMETADATA Projects (/private/comment /shared/comment /private/missing)')
+            self.assertEqual(untagged, [b'* METADATA Projects (/private/comment "mine" /shared/comment "team" '
+                                        b'/private/missing NIL)'])
+            untagged, _ = self.ok_cmd(r, 'GETMETADATA (DEPTH 1) Projects /shared/vendor/kite')
+            self.assertEqual(untagged, [b'* METADATA Projects (/shared/vendor/kite/a "1" /shared/vendor/kite NIL)'])
+            untagged, _ = self.ok_cmd(r, 'GETMETADATA (DEPTH infinity) Projects (/shared/vendor)')
+            self.assertIn(b'/shared/vendor/kite/a/b "2"', untagged[0])
+            untagged, tagged = self.ok_cmd(r, 'GETMETADATA (MAXSIZE 3) Projects (/shared/vendor/kite/a /shared/comment)')
+            self.assertIn(b"[METADATA LONGENTRIES 4]", tagged)
+            self.assertEqual(untagged, [b'* METADATA Projects (/shared/vendor/kite/a "1")'])
+            # NIL removes; a bad name is BAD; the server's /shared entries are not the user's.
+            self.ok_cmd(r, 'SETMETADATA Projects (/private/comment NIL)')
+            untagged, _ = self.ok_cmd(r, 'GETMETADATA Projects /private/comment')
+            self.assertEqual(untagged, [b'* METADATA Projects (/private/comment NIL)'])
+            for bad in ('SETMETADATA Projects (/public/x "y")', 'SETMETADATA Projects (/private/a* "y")',
+                        'GETMETADATA Projects /private//x', 'SETMETADATA Projects (/private/x)'):
+                _, tagged = r.cmd(bad)
+                self.assertIn(b" BAD ", tagged, bad)
+            self.ok_cmd(r, 'SETMETADATA "" (/private/vendor/client/theme "dark")')
+            untagged, _ = self.ok_cmd(r, 'GETMETADATA "" /private/vendor/client/theme')
+            self.assertEqual(untagged, [b'* METADATA "" (/private/vendor/client/theme "dark")'])
+            _, tagged = r.cmd('SETMETADATA "" (/shared/admin "mailto:x@example.test")')
+            self.assertIn(b"NO [NOPERM]", tagged)
+            # Limits: a value over 64 KiB, more than 100 entries.
+            _, tagged = r.cmd(b"SETMETADATA Projects (/private/big " + literal_plus(b"x" * 70000) + b")")
+            self.assertIn(b"NO [METADATA MAXSIZE 65536]", tagged)
+            many = " ".join(f'/private/n{i} "v"' for i in range(60))
+            self.ok_cmd(r, f"SETMETADATA Projects ({many})")
+            many = " ".join(f'/private/m{i} "v"' for i in range(60))
+            _, tagged = r.cmd(f"SETMETADATA Projects ({many})")
+            self.assertIn(b"NO [METADATA TOOMANY]", tagged)
+            untagged, _ = self.ok_cmd(r, "GETMETADATA Projects /private/m0")
+            self.assertEqual(untagged, [b"* METADATA Projects (/private/m0 NIL)"])  # none of it was kept
+            # Gone with the mailbox.
+            self.ok_cmd(r, "DELETE Projects")
+            _, tagged = r.cmd("GETMETADATA Projects /shared/comment")
+            self.assertIn(b"NO [NONEXISTENT]", tagged)
+            self.ok_cmd(r, "CREATE Projects")
+            untagged, _ = self.ok_cmd(r, "GETMETADATA Projects /shared/comment")
+            self.assertEqual(untagged, [b"* METADATA Projects (/shared/comment NIL)"])
         finally:
             r.close()
 

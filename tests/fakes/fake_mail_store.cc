@@ -149,7 +149,7 @@ absl::Status FakeMailStore::DeleteMailbox(int64_t account_id, const std::string&
     a->used_bytes = std::max<int64_t>(a->used_bytes - e.size, 0);
     a->messages = std::max<int64_t>(a->messages - 1, 0);
   }
-  a->mailboxes.erase(m->id);
+  a->mailboxes.erase(m->id);  // its metadata with it
   return absl::OkStatus();
 }
 
@@ -507,6 +507,53 @@ absl::StatusOr<StoreResult> FakeMailStore::StoreFlags(int64_t account_id, int64_
   }
   if (any) m->highest_modseq = modseq;
   return out;
+}
+
+absl::StatusOr<std::vector<mailstore::MetadataEntry>> FakeMailStore::GetMetadata(int64_t account_id,
+                                                                                  int64_t mailbox_id,
+                                                                                  int64_t user_id) {
+  std::lock_guard lock(mu_);
+  KITE_FAKE_FAIL_IF_ASKED();
+  auto* entries = MetadataOf(account_id, mailbox_id);
+  if (entries == nullptr) return absl::NotFoundError("no such mailbox");
+  std::vector<mailstore::MetadataEntry> out;
+  for (const auto& [key, value] : *entries) {
+    if (key.first == 0 || key.first == user_id) out.push_back(mailstore::MetadataEntry{key.second, value});
+  }
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.name < y.name; });
+  return out;
+}
+
+absl::Status FakeMailStore::SetMetadata(int64_t account_id, int64_t mailbox_id, int64_t user_id,
+                                        const std::vector<mailstore::MetadataEntry>& changes, size_t max_entries) {
+  std::lock_guard lock(mu_);
+  KITE_FAKE_FAIL_IF_ASKED();
+  auto* entries = MetadataOf(account_id, mailbox_id);
+  if (entries == nullptr) return absl::NotFoundError("no such mailbox");
+  auto after = *entries;  // all or none
+  for (const auto& e : changes) {
+    const std::pair<int64_t, std::string> key{e.name.rfind("/private/", 0) == 0 ? user_id : 0, e.name};
+    if (e.value) {
+      after[key] = *e.value;
+    } else {
+      after.erase(key);
+    }
+  }
+  size_t visible = 0;
+  for (const auto& [key, value] : after) visible += (key.first == 0 || key.first == user_id) ? 1 : 0;
+  if (visible > max_entries) return absl::ResourceExhaustedError("too many metadata entries");
+  *entries = std::move(after);
+  return absl::OkStatus();
+}
+
+std::map<std::pair<int64_t, std::string>, std::string>* FakeMailStore::MetadataOf(int64_t account_id,
+                                                                                 int64_t mailbox_id) {
+  if (mailbox_id == 0) {
+    Account* a = FindAccount(account_id);
+    return a ? &a->server_metadata : nullptr;
+  }
+  Mailbox* m = FindBox(account_id, mailbox_id);
+  return m ? &m->metadata : nullptr;
 }
 
 }  // namespace kite::testing

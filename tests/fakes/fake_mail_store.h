@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,10 @@ class FakeMailStore final : public mailstore::MailStore {
                                                     const std::vector<int64_t>& uids, mailstore::FlagOp op,
                                                     const std::vector<std::string>& flags,
                                                     int64_t unchanged_since = 0) override;
+  absl::StatusOr<std::vector<mailstore::MetadataEntry>> GetMetadata(int64_t account_id, int64_t mailbox_id,
+                                                                    int64_t user_id) override;
+  absl::Status SetMetadata(int64_t account_id, int64_t mailbox_id, int64_t user_id,
+                           const std::vector<mailstore::MetadataEntry>& changes, size_t max_entries) override;
 
   // Failure injection: every call fails with this status until it is cleared (OkStatus).
   void FailWith(absl::Status status);
@@ -79,6 +84,7 @@ class FakeMailStore final : public mailstore::MailStore {
     bool subscribed = true;
     std::map<int64_t, mailstore::Entry> entries;  // by UID
     std::map<int64_t, int64_t> expunged;          // UID -> MODSEQ
+    std::map<std::pair<int64_t, std::string>, std::string> metadata;  // (user id or 0, name) -> value
     std::map<int64_t, int64_t> saved;             // UID -> save date (unix seconds, real clock)
   };
   struct Account {
@@ -87,6 +93,7 @@ class FakeMailStore final : public mailstore::MailStore {
     int64_t messages = 0;
     int64_t uidvalidity_floor = 0;       // the largest UIDVALIDITY of a deleted mailbox
     std::set<std::string> lost_subscriptions;
+    std::map<std::pair<int64_t, std::string>, std::string> server_metadata;  // mailbox id 0
     std::map<int64_t, Mailbox> mailboxes;  // by id
   };
 
@@ -99,6 +106,8 @@ class FakeMailStore final : public mailstore::MailStore {
   // Every mailbox that now has a name a lost subscription kept takes it over.
   static void AdoptLostSubscriptions(Account& a);
   int64_t StoreBody(const std::string& body);
+  // The metadata of a mailbox (mailbox id 0: the account's server entries); null when gone.
+  std::map<std::pair<int64_t, std::string>, std::string>* MetadataOf(int64_t account_id, int64_t mailbox_id);
   absl::StatusOr<std::vector<mailstore::AppendResult>> AppendLocked(int64_t account_id, int64_t mailbox_id,
                                                                     const std::vector<mailstore::AppendMessage>& messages);
   // Calls fn(uid, raw message) for each entry of these UIDs that exists, ascending.

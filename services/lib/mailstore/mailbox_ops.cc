@@ -152,6 +152,7 @@ absl::Status PgMailStore::DeleteMailbox(int64_t account_id, const std::string& n
              id)) {
       message_ids.push_back(r[0].as<int64_t>());
     }
+    tx.exec_params("DELETE FROM mailbox_metadata WHERE account_id = $1 AND mailbox_id = $2", account_id, id);
     tx.exec_params("DELETE FROM mailboxes WHERE account_id = $1 AND id = $2", account_id, id);
     std::sort(message_ids.begin(), message_ids.end());
     message_ids.erase(std::unique(message_ids.begin(), message_ids.end()), message_ids.end());

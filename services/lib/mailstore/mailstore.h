@@ -139,6 +139,13 @@ struct StoredFields {
   std::vector<std::vector<std::string>> fields;  // lib/imap's kStoredSearchFields order
 };
 
+// A METADATA entry (RFC 5464): the name normalized by lib/imap (lower-case, "/private/..." or
+// "/shared/..."); in SetMetadata, no value removes the entry.
+struct MetadataEntry {
+  std::string name;
+  std::optional<std::string> value;
+};
+
 // Every call touches one account (Copy: two) and is atomic: it happens whole or not at all.
 // Errors: NotFound (no such mailbox or message), AlreadyExists, FailedPrecondition,
 // ResourceExhausted (quota), Unavailable/Internal (the store failed).
@@ -242,6 +249,18 @@ class MailStore {
                                                  const std::vector<int64_t>& uids, FlagOp op,
                                                  const std::vector<std::string>& flags,
                                                  int64_t unchanged_since = 0) = 0;
+
+  // --- METADATA (RFC 5464). mailbox_id 0 is the account's server entries. `user_id` is who
+  // asks: they see the /shared entries and their own /private ones.
+
+  // The entries `user_id` sees, by name. NotFound when the mailbox is gone.
+  virtual absl::StatusOr<std::vector<MetadataEntry>> GetMetadata(int64_t account_id, int64_t mailbox_id,
+                                                                 int64_t user_id) = 0;
+  // Sets and removes entries, all or none. ResourceExhausted when the mailbox would then hold
+  // more than `max_entries` entries for this user (its /shared ones and the user's /private
+  // ones): RFC 5464's [METADATA TOOMANY]. NotFound when the mailbox is gone.
+  virtual absl::Status SetMetadata(int64_t account_id, int64_t mailbox_id, int64_t user_id,
+                                   const std::vector<MetadataEntry>& changes, size_t max_entries) = 0;
 };
 
 // STORE's rule for one entry: the flags after `op` with `flags` applied to `before` (kAdd

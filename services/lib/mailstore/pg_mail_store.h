@@ -52,6 +52,10 @@ class PgMailStore final : public MailStore {
   absl::StatusOr<StoreResult> StoreFlags(int64_t account_id, int64_t mailbox_id, const std::vector<int64_t>& uids,
                                          FlagOp op, const std::vector<std::string>& flags,
                                          int64_t unchanged_since = 0) override;
+  absl::StatusOr<std::vector<MetadataEntry>> GetMetadata(int64_t account_id, int64_t mailbox_id,
+                                                         int64_t user_id) override;
+  absl::Status SetMetadata(int64_t account_id, int64_t mailbox_id, int64_t user_id,
+                           const std::vector<MetadataEntry>& changes, size_t max_entries) override;
 
  private:
   store::Pool& pool_;

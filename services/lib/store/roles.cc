@@ -113,6 +113,7 @@ constexpr TableGrant kImap[] = {
     {"mailbox_expunges", "SELECT, INSERT, UPDATE"},
     {"subscriptions", "SELECT, INSERT, DELETE"},    // subscriptions outliving their mailbox
     {"uidvalidity_floors", "SELECT, INSERT, UPDATE"},  // DELETE keeps UIDVALIDITY rising
+    {"mailbox_metadata", kReadWrite},                  // METADATA (RFC 5464)
     {"messages", "SELECT, INSERT, DELETE"},
     {"quota_usage", "SELECT, INSERT, UPDATE"},
     {"accounts", kAccountsRead},  // the quota limit

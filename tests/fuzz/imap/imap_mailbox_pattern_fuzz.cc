@@ -1,13 +1,17 @@
-// libFuzzer target: LIST pattern matching and shared-namespace names (lib/imap/mailbox_name).
+// libFuzzer target: LIST pattern matching and shared-namespace names (lib/imap/mailbox_name),
+// and METADATA entry names (lib/imap/metadata).
 // Input: "<reference>\n<pattern>\n<name>" (missing parts are empty). Invariants: no crash;
 // the bounded matcher agrees with a naive backtracking one on short inputs; "*" matches
-// every name; a parsed shared name prints back to a name that parses the same.
+// every name; a parsed shared name prints back to a name that parses the same; a
+// normalized METADATA entry normalizes to itself, matches itself at every depth, and its
+// parent (when it has one below /private or /shared) matches it at infinite depth.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "lib/imap/mailbox_name.h"
+#include "lib/imap/metadata.h"
 
 namespace {
 
@@ -53,6 +57,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         kite::imap::SharedMailboxName(shared->address, shared->mailbox));
     Check(again.has_value() && again->address == shared->address &&
           again->mailbox == shared->mailbox);
+  }
+  for (std::string_view candidate : {pattern, name}) {
+    auto entry = kite::imap::NormalizeMetadataEntry(candidate);
+    if (!entry) continue;
+    Check(kite::imap::NormalizeMetadataEntry(*entry) == entry);
+    for (int depth : {0, 1, kite::imap::kInfiniteDepth}) Check(kite::imap::MetadataEntryMatches(*entry, *entry, depth));
+    const size_t slash = entry->rfind('/');
+    const std::string parent = entry->substr(0, slash);
+    if (kite::imap::NormalizeMetadataEntry(parent)) {
+      Check(kite::imap::MetadataEntryMatches(parent, *entry, kite::imap::kInfiniteDepth));
+      Check(kite::imap::MetadataEntryMatches(parent, *entry, 1));
+    }
   }
   return 0;
 }

@@ -661,6 +661,48 @@ TEST_CASE("AppendMany stores every message with consecutive UIDs, or none over q
   CHECK(absl::IsNotFound(db.mail->AppendMany(db.bob, 999999, batch).status()));
 }
 
+TEST_CASE("METADATA: shared and private entries, all-or-none changes, gone with the mailbox", "[mailstore]") {
+  Db db = MakeDb("mbops_metadata", KITE_BACKENDS);
+  auto work = db.mail->CreateMailbox(db.alice, "Work");
+  REQUIRE(work.ok());
+  auto set = [&](int64_t user, std::vector<MetadataEntry> changes, size_t max = 10) {
+    return db.mail->SetMetadata(db.alice, work->id, user, changes, max);
+  };
+  auto names = [&](int64_t mailbox, int64_t user) {
+    auto got = db.mail->GetMetadata(db.alice, mailbox, user);
+    REQUIRE(got.ok());
+    std::vector<std::string> out;
+    for (const auto& e : *got) out.push_back(e.name + "=" + e.value.value_or("?"));
+    return out;
+  };
+  CHECK(names(work->id, db.alice).empty());
+  REQUIRE(set(db.alice, {{"/shared/comment", "team"}, {"/private/comment", "mine"}}).ok());
+  // bob (a member of a shared mailbox, say) sees the shared entry, not alice's private one.
+  REQUIRE(set(db.bob, {{"/private/comment", "bob's"}}).ok());
+  CHECK(names(work->id, db.alice) == std::vector<std::string>{"/private/comment=mine", "/shared/comment=team"});
+  CHECK(names(work->id, db.bob) == std::vector<std::string>{"/private/comment=bob's", "/shared/comment=team"});
+  // Binary values survive; no value removes.
+  const std::string binary("a\0b\xff", 4);
+  REQUIRE(set(db.alice, {{"/private/comment", std::nullopt}, {"/shared/vendor/kite/blob", binary}}).ok());
+  auto got = db.mail->GetMetadata(db.alice, work->id, db.alice);
+  REQUIRE(got->size() == 2);
+  CHECK((*got)[1].name == "/shared/vendor/kite/blob");
+  CHECK((*got)[1].value == binary);
+  // Too many: nothing of the change is kept.
+  CHECK(absl::IsResourceExhausted(set(db.alice, {{"/private/a", "1"}, {"/private/b", "2"}}, 3)));
+  CHECK(names(work->id, db.alice).size() == 2);
+  // Server entries (mailbox 0) are per account.
+  REQUIRE(db.mail->SetMetadata(db.alice, 0, db.alice, {{"/private/vendor/client/theme", "dark"}}, 10).ok());
+  CHECK(names(0, db.alice) == std::vector<std::string>{"/private/vendor/client/theme=dark"});
+  // Deleted with the mailbox; a new mailbox of that name starts with none.
+  REQUIRE(db.mail->DeleteMailbox(db.alice, "Work").ok());
+  CHECK(absl::IsNotFound(db.mail->GetMetadata(db.alice, work->id, db.alice).status()));
+  CHECK(absl::IsNotFound(set(db.alice, {{"/shared/comment", "x"}})));
+  auto again = db.mail->CreateMailbox(db.alice, "Work");
+  REQUIRE(again.ok());
+  CHECK(names(again->id, db.alice).empty());
+}
+
 TEST_CASE("Filer files delivered mail by the same rules", "[mailstore]") {
   Db db = MakeDb("mbops_filer", Backend::kPostgres);
   // A mailbox Sieve's fileinto creates at delivery gets a UIDVALIDITY above a deleted one's.
