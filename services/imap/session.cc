@@ -546,6 +546,10 @@ boost::asio::awaitable<void> Session::CmdIdle(const Command& cmd) {
       co_return;
     }
     auto wait = std::min<std::chrono::steady_clock::duration>(poll, deadline - now);
+    // Nothing is written until a change arrives: give back what earlier replies grew (up to
+    // kFlushThreshold each), so a session waiting in IDLE holds no output buffers.
+    if (wbuf_.empty()) std::string().swap(wbuf_);
+    if (out_.empty()) std::string().swap(out_);
     if (watch_) {
       WakeReason why = co_await watch_->Wait(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
       need_sync = why == WakeReason::kNotified || why == WakeReason::kTimeout;

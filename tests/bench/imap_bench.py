@@ -1159,7 +1159,7 @@ def run_imap(args, kite):
             cert=os.path.join(args.data, "tls", "cert.pem"), key=os.path.join(args.data, "tls", "key.pem"),
             users={u: "{ARGON2ID}" + h for u, h in kite.hashes(users).items()},
             imaps_port=free_port(), pop3s_port=0, protocols=("imap",),
-            max_connections=max(args.dovecot_idle_connections, max(args.clients)) + 100)
+            max_connections=max([args.dovecot_idle_connections, *args.clients]) + 100)
         dovecot.start()
     try:
         if dovecot:
@@ -1335,10 +1335,15 @@ def main():
     p.add_argument("--idle-procs", type=int, default=4, help="client processes holding the IDLE connections")
     p.add_argument("--latency-trials", type=int, default=50)
     p.add_argument("--no-dovecot", dest="dovecot", action="store_false")
+    p.add_argument("--idle-only", action="store_true",
+                   help="only the memory per idle IDLE connection: no load phases, no latency trials")
     p.add_argument("--build", default="", help="how the binaries were built (for the report)")
     p.add_argument("--json", default="", help="write the results here")
     args = p.parse_args()
-    args.clients = [int(c) for c in args.clients.split(",")]
+    args.idle_only = args.idle_only and args.protocol == "imap"
+    args.clients = [] if args.idle_only else [int(c) for c in args.clients.split(",")]
+    if args.idle_only:
+        args.latency_trials = 0
     args.replicas = [int(r) for r in args.replicas.split(",")]
     if any(r not in (1, 2) for r in args.replicas):
         sys.exit("imap_bench: --replicas takes 1 and/or 2")

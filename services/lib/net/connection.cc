@@ -4,14 +4,13 @@
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <algorithm>
 
 #include <zlib.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "lib/net/proxy_protocol.h"
 
@@ -22,13 +21,12 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using asio::redirect_error;
 using asio::use_awaitable;
+using Want = tls::SocketStream::Want;
 
 // Per-read sizes: a line read asks for little so the buffer stays near max_len; bulk reads
 // (literals, DATA) ask for more to save system calls. Neither depends on what the peer says.
 constexpr size_t kLineChunk = 4096;
 constexpr size_t kBulkChunk = 64 * 1024;
-// A buffer that grew for one long line is given back once drained.
-constexpr size_t kKeepCapacity = 64 * 1024;
 // COMPRESS=DEFLATE: compressed bytes read at a time, and deflate output written at a time.
 constexpr size_t kCompressedChunk = 16 * 1024;
 constexpr size_t kDeflateChunk = 64 * 1024;
@@ -159,10 +157,19 @@ absl::Status Connection::ErrorStatus(const boost::system::error_code& ec, std::s
   if (timed_out) return absl::DeadlineExceededError(absl::StrCat(what, " timed out"));
   if (closed_) return absl::CancelledError("connection closed");
   if (ec == asio::error::eof) return absl::UnavailableError("connection closed by peer");
-  if (ec == asio::ssl::error::stream_truncated) {
-    return absl::UnavailableError("connection closed by peer without TLS close_notify");
-  }
   return absl::UnavailableError(absl::StrCat(what, " failed: ", ec.message()));
+}
+
+absl::Status Connection::TlsStatus(const absl::Status& cause, Direction direction) const {
+  bool timed_out = direction == Direction::kWrite ? write_.timed_out : read_.timed_out;
+  if (direction == Direction::kBoth) timed_out = read_.timed_out || write_.timed_out;
+  if (timed_out) {
+    return absl::DeadlineExceededError(direction == Direction::kWrite  ? "write timed out"
+                                       : direction == Direction::kRead ? "read timed out"
+                                                                       : "TLS handshake timed out");
+  }
+  if (closed_) return absl::CancelledError("connection closed");
+  return cause;
 }
 
 bool Connection::HasBufferedInput() const {
@@ -171,14 +178,22 @@ bool Connection::HasBufferedInput() const {
   return compression_ != nullptr && (compression_->inflater.avail_in > 0 || compression_->output_pending);
 }
 
+size_t Connection::input_capacity() const {
+  static const size_t kInline = std::string().capacity();  // no heap memory up to this
+  size_t held = in_.capacity() > kInline ? in_.capacity() : 0;
+  if (compression_ && compression_->input.capacity() > kInline) held += compression_->input.capacity();
+  return held;
+}
+
 void Connection::CompactInput() {
-  if (in_start_ == 0) return;
   if (in_start_ >= in_.size()) {
-    in_.clear();
-    if (in_.capacity() > kKeepCapacity) in_.shrink_to_fit();
-  } else {
-    in_.erase(0, in_start_);
+    // Drained: give the buffer back, so a connection waiting for its peer holds none.
+    std::string().swap(in_);
+    in_start_ = 0;
+    return;
   }
+  if (in_start_ == 0) return;
+  in_.erase(0, in_start_);
   in_start_ = 0;
 }
 
@@ -186,16 +201,58 @@ awaitable<absl::StatusOr<size_t>> Connection::ReadTransport(char* p, size_t n) {
   if (closed_) co_return absl::CancelledError("connection closed");
   if (read_.timed_out) co_return absl::DeadlineExceededError("read timed out");
   boost::system::error_code ec;
-  size_t got;
-  if (tls_stream_) {
-    got = co_await tls_stream_->async_read_some(asio::buffer(p, n), redirect_error(use_awaitable, ec));
+  size_t got = 0;
+  if (ssl_) {
+    for (;;) {
+      tls::SocketStream::Step step = ssl_->Read(p, n);
+      if (!step.ok()) co_return TlsStatus(step.status, Direction::kRead);
+      if (step.want == Want::kNothing) {
+        got = step.bytes;
+        break;
+      }
+      ec = co_await WaitSocket(step.want);
+      if (ec || closed_ || read_.timed_out) break;
+    }
   } else {
     got = co_await socket_.async_read_some(asio::buffer(p, n), redirect_error(use_awaitable, ec));
   }
   // A read that raced its deadline fails even if bytes came: the receiving side is shut down.
   if (read_.timed_out) co_return absl::DeadlineExceededError("read timed out");
-  if (ec) co_return ErrorStatus(ec, "read", Direction::kRead);
+  if (ec || closed_) co_return ErrorStatus(ec, "read", Direction::kRead);
   co_return got;
+}
+
+awaitable<boost::system::error_code> Connection::WaitSocket(Want want) {
+  boost::system::error_code ec;
+  co_await socket_.async_wait(want == Want::kWrite ? Socket::wait_write : Socket::wait_read,
+                              redirect_error(use_awaitable, ec));
+  co_return ec;
+}
+
+awaitable<absl::Status> Connection::WaitReadable() {
+  if (compression_) {
+    Compression& z = *compression_;
+    if (!z.failed.ok() || z.inflater.avail_in > 0 || z.output_pending) co_return absl::OkStatus();
+    std::string().swap(z.input);  // all inflated: hold no compressed input while waiting
+    z.inflater.next_in = nullptr;
+  }
+  absl::Status ready = co_await WaitTransportReadable();
+  co_return ready;
+}
+
+awaitable<absl::Status> Connection::WaitTransportReadable() {
+  if (closed_) co_return absl::CancelledError("connection closed");
+  if (read_.timed_out) co_return absl::DeadlineExceededError("read timed out");
+  // Records the TLS library already holds never make the socket readable again.
+  if (ssl_ && ssl_->HasPending()) co_return absl::OkStatus();
+  boost::system::error_code ec;
+  // Bytes already there (a pipelining client): read at once, no trip through the reactor. An
+  // error here is left for the read to report.
+  if (socket_.available(ec) > 0 || ec) co_return absl::OkStatus();
+  co_await socket_.async_wait(Socket::wait_read, redirect_error(use_awaitable, ec));
+  if (read_.timed_out) co_return absl::DeadlineExceededError("read timed out");
+  if (ec || closed_) co_return ErrorStatus(ec, "read", Direction::kRead);
+  co_return absl::OkStatus();
 }
 
 awaitable<absl::StatusOr<size_t>> Connection::ReadInflated(char* p, size_t n) {
@@ -229,7 +286,11 @@ awaitable<absl::StatusOr<size_t>> Connection::ReadInflated(char* p, size_t n) {
         co_return z.failed;
       }
     }
-    // Everything received is inflated: read more compressed bytes.
+    // Everything received is inflated: read more compressed bytes, once there are some.
+    std::string().swap(z.input);
+    z.inflater.next_in = nullptr;
+    absl::Status ready = co_await WaitTransportReadable();
+    if (!ready.ok()) co_return ready;
     z.input.resize(kCompressedChunk);
     absl::StatusOr<size_t> got = co_await ReadTransport(z.input.data(), z.input.size());
     if (!got.ok()) {
@@ -253,6 +314,9 @@ awaitable<absl::StatusOr<size_t>> Connection::ReadRaw(char* p, size_t n) {
 
 awaitable<absl::Status> Connection::Fill(size_t chunk) {
   CompactInput();
+  // Wait before growing the buffer: an idle connection holds no read buffer.
+  absl::Status ready = co_await WaitReadable();
+  if (!ready.ok()) co_return ready;
   size_t old = in_.size();
   in_.resize(old + chunk);
   absl::StatusOr<size_t> got = co_await ReadRaw(in_.data() + old, chunk);
@@ -319,7 +383,10 @@ awaitable<absl::StatusOr<std::string>> Connection::ReadSome(size_t max, std::chr
     in_start_ += take;
     co_return out;
   }
+  CompactInput();  // drained: give the buffer back while we wait
   DeadlineGuard guard(this, Direction::kRead, deadline);
+  absl::Status ready = co_await WaitReadable();
+  if (!ready.ok()) co_return ready;
   std::string out(std::min(max, read_hint_), '\0');
   absl::StatusOr<size_t> got = co_await ReadRaw(out.data(), out.size());
   if (!got.ok()) co_return got.status();
@@ -344,8 +411,21 @@ void Connection::Unread(std::string_view bytes) {
 
 awaitable<absl::Status> Connection::WriteTransport(const char* p, size_t n) {
   boost::system::error_code ec;
-  if (tls_stream_) {
-    co_await asio::async_write(*tls_stream_, asio::buffer(p, n), redirect_error(use_awaitable, ec));
+  if (ssl_) {
+    size_t done = 0;
+    while (done < n) {
+      if (closed_ || write_.timed_out) {
+        co_return TlsStatus(absl::CancelledError("connection closed"), Direction::kWrite);
+      }
+      tls::SocketStream::Step step = ssl_->Write(p + done, n - done);
+      if (!step.ok()) co_return TlsStatus(step.status, Direction::kWrite);
+      if (step.want == Want::kNothing) {
+        done += step.bytes;
+        continue;
+      }
+      ec = co_await WaitSocket(step.want);
+      if (ec) break;
+    }
   } else {
     co_await asio::async_write(socket_, asio::buffer(p, n), redirect_error(use_awaitable, ec));
   }
@@ -419,7 +499,7 @@ absl::Status Connection::StartCompression() {
 
 awaitable<absl::Status> Connection::StartTls(std::chrono::milliseconds deadline) {
   if (!tls_) co_return absl::FailedPreconditionError("TLS is not configured for this listener");
-  if (tls_stream_) co_return absl::FailedPreconditionError("TLS is already active");
+  if (ssl_) co_return absl::FailedPreconditionError("TLS is already active");
   if (compression_) co_return absl::FailedPreconditionError("STARTTLS after COMPRESS");
   if (closed_) co_return absl::CancelledError("connection closed");
   if (read_.in_flight || write_.in_flight) {
@@ -431,23 +511,36 @@ awaitable<absl::Status> Connection::StartTls(std::chrono::milliseconds deadline)
   in_.clear();
   in_start_ = 0;
 
+  // The SSL holds its own reference to the context current now (certificate reload).
   std::shared_ptr<SSL_CTX> native = tls_->Current();
-  // asio's context adopts a native handle and frees it when destroyed; the SSL it creates
-  // holds its own reference, so the temporary context only needs one of its own.
-  SSL_CTX_up_ref(native.get());
-  asio::ssl::context context(native.get());
-  tls_stream_ = std::make_unique<TlsStream>(std::move(socket_), context);
+  boost::system::error_code ec;
+  socket_.native_non_blocking(true, ec);  // the TLS library reads and writes the descriptor
+  if (ec) co_return absl::UnavailableError(absl::StrCat("TLS handshake failed: ", ec.message()));
+  auto stream = tls::SocketStream::Server(native.get(), socket_.native_handle());
+  if (!stream.ok()) co_return stream.status();
+  ssl_ = std::move(*stream);
 
   DeadlineGuard guard(this, Direction::kBoth, deadline);
-  boost::system::error_code ec;
-  co_await tls_stream_->async_handshake(asio::ssl::stream_base::server, redirect_error(use_awaitable, ec));
-  if (ec) {
-    if (read_.timed_out) co_return absl::DeadlineExceededError("TLS handshake timed out");
-    if (closed_) co_return absl::CancelledError("connection closed");
-    co_return absl::UnavailableError(absl::StrCat("TLS handshake failed: ", ec.message()));
+  for (;;) {
+    if (closed_ || read_.timed_out || write_.timed_out) break;
+    tls::SocketStream::Step step = ssl_->Handshake();
+    if (!step.ok()) {
+      absl::Status failed = TlsStatus(step.status, Direction::kBoth);
+      if (failed.code() != absl::StatusCode::kUnavailable || absl::StartsWith(failed.message(), "TLS handshake")) {
+        co_return failed;
+      }
+      co_return absl::UnavailableError(absl::StrCat("TLS handshake failed: ", failed.message()));
+    }
+    if (step.want == Want::kNothing) {
+      tls_established_ = true;
+      co_return absl::OkStatus();
+    }
+    ec = co_await WaitSocket(step.want);
+    if (ec) break;
   }
-  tls_established_ = true;
-  co_return absl::OkStatus();
+  if (read_.timed_out || write_.timed_out) co_return absl::DeadlineExceededError("TLS handshake timed out");
+  if (closed_) co_return absl::CancelledError("connection closed");
+  co_return absl::UnavailableError(absl::StrCat("TLS handshake failed: ", ec.message()));
 }
 
 awaitable<absl::Status> Connection::ReadProxyHeader(std::chrono::milliseconds deadline) {
@@ -479,12 +572,12 @@ awaitable<absl::Status> Connection::ReadProxyHeader(std::chrono::milliseconds de
 
 std::string Connection::tls_version() const {
   if (!is_tls()) return "";
-  return SSL_get_version(tls_stream_->native_handle());
+  return SSL_get_version(ssl_->native());
 }
 
 std::string Connection::tls_cipher() const {
   if (!is_tls()) return "";
-  const SSL_CIPHER* cipher = SSL_get_current_cipher(tls_stream_->native_handle());
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl_->native());
   return cipher != nullptr ? SSL_CIPHER_get_name(cipher) : "";
 }
 
@@ -495,6 +588,7 @@ void Connection::Close() {
   read_.timer.cancel();
   ++write_.generation;
   write_.timer.cancel();
+  if (ssl_) ssl_->ForgetSocket();  // the descriptor number may be reused once closed
   boost::system::error_code ignored;
   socket().shutdown(Socket::shutdown_both, ignored);
   socket().close(ignored);

@@ -14,6 +14,12 @@
 // is inflated into the same bounds (a read never inflates more than it may return), so a
 // decompression bomb costs CPU per byte returned, never memory.
 //
+// Memory: an idle connection (waiting for the peer, e.g. in IMAP IDLE) holds no read buffer:
+// reads first wait for the socket to become readable (unless input is already buffered, in the
+// TLS library or the inflater) and only then allocate. TLS is driven straight over the socket
+// (lib/tls/socket_stream.h), so it adds no buffers of its own either: what stays is the SSL
+// object, and with COMPRESS the zlib state.
+//
 // Concurrency: everything runs on executor(). At most ONE read (ReadLine, ReadExact, ReadSome,
 // ReadProxyHeader) and ONE write (Write) may be in flight at the same time, e.g. an IMAP IDLE
 // loop waiting in ReadSome for "DONE" while another coroutine writes untagged updates. A second
@@ -30,7 +36,6 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -41,6 +46,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "lib/tls/context.h"
+#include "lib/tls/socket_stream.h"
 
 namespace kite::net {
 
@@ -111,6 +117,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool HasBufferedInput() const;
   // Whether StartTls discarded buffered plaintext.
   bool HadBufferedInput() const { return discarded_on_starttls_; }
+  // Bytes of memory the connection holds for input right now (its read buffer and, with
+  // COMPRESS, the compressed input), not counting the TLS library or zlib: 0 while it waits
+  // for the peer with nothing buffered.
+  size_t input_capacity() const;
 
   bool is_tls() const { return tls_established_; }
   bool tls_available() const { return tls_ != nullptr; }
@@ -139,7 +149,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<absl::Status> ReadProxyHeader(std::chrono::milliseconds deadline);
 
  private:
-  using TlsStream = boost::asio::ssl::stream<Socket>;
   class DeadlineGuard;
   struct Compression;  // zlib state, in connection.cc
   enum class Direction { kRead, kWrite, kBoth };
@@ -152,12 +161,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool timed_out = false;   // sticky: the direction is shut down
   };
 
-  Socket& socket() { return tls_stream_ ? tls_stream_->next_layer() : socket_; }
+  Socket& socket() { return socket_; }
   // One read of at most n bytes into p (inflated when compressing), with the call's deadline
   // armed.
   boost::asio::awaitable<absl::StatusOr<size_t>> ReadRaw(char* p, size_t n);
   // One read of at most n bytes from TLS or TCP.
   boost::asio::awaitable<absl::StatusOr<size_t>> ReadTransport(char* p, size_t n);
+  // Returns once a read can make progress without waiting: input buffered in the TLS library,
+  // or the socket readable (or closed, shut down, failed: the read then reports it). Lets an
+  // idle connection wait without a read buffer.
+  boost::asio::awaitable<absl::Status> WaitReadable();
+  // The same for the transport alone (TLS or TCP), below the inflater.
+  boost::asio::awaitable<absl::Status> WaitTransportReadable();
+  // Waits until the socket is ready for what a TLS step wants.
+  boost::asio::awaitable<boost::system::error_code> WaitSocket(tls::SocketStream::Want want);
   boost::asio::awaitable<absl::StatusOr<size_t>> ReadInflated(char* p, size_t n);
   // Writes all of [p, p + n) to TLS or TCP.
   boost::asio::awaitable<absl::Status> WriteTransport(const char* p, size_t n);
@@ -165,12 +182,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Appends up to `chunk` bytes from the peer to in_.
   boost::asio::awaitable<absl::Status> Fill(size_t chunk);
   absl::Status ErrorStatus(const boost::system::error_code& ec, std::string_view op, Direction direction) const;
+  // A failure of a TLS step, or of waiting for the socket, as the status a caller sees.
+  absl::Status TlsStatus(const absl::Status& cause, Direction direction) const;
   void CompactInput();
   void OnDeadline(Direction direction);
 
   boost::asio::any_io_executor executor_;
   Socket socket_;
-  std::unique_ptr<TlsStream> tls_stream_;  // set once TLS starts; owns the socket from then on
+  std::unique_ptr<tls::SocketStream> ssl_;  // set once TLS starts; reads and writes socket_
   std::shared_ptr<tls::ServerContext> tls_;
   Deadline read_;
   Deadline write_;
@@ -180,10 +199,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool tls_established_ = false;
   bool via_proxy_ = false;
 
-  std::string in_;        // received, not yet returned: in_[in_start_, size)
+  std::string in_;        // received, not yet returned: in_[in_start_, size); freed when drained
   size_t in_start_ = 0;
-  // ReadSome's next buffer: small while the peer sends little (an idle IMAP connection waits
-  // with 4 KiB, not 64), doubled after each read that filled it, halved after small ones.
+  // ReadSome's next buffer (allocated once the socket is readable): small while the peer sends
+  // little, doubled after each read that filled it, halved after small ones.
   size_t read_hint_ = kMinReadChunk;
   static constexpr size_t kMinReadChunk = 4 * 1024;
 

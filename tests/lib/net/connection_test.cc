@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "lib/net/listener.h"
@@ -310,6 +311,17 @@ Handler TestHandler(std::shared_ptr<Observed> seen, milliseconds line_deadline =
         }
         reply = "OK read " + got;
         if (cmd == "SHORTIDLE\r\n") reply += "\r\n";
+      } else if (cmd == "WAITING\r\n") {
+        // How much input buffering a connection holds while a read waits for the peer.
+        auto got = std::make_shared<std::optional<absl::StatusOr<std::string>>>();
+        asio::co_spawn(
+            c->executor(), [c, got]() -> asio::awaitable<void> { *got = co_await c->ReadSome(4096, kLong); },
+            asio::detached);
+        co_await Pause(c, milliseconds(20));  // the reader is waiting now
+        absl::Status wrote = co_await c->Write("HELD " + std::to_string(c->input_capacity()) + "\r\n", kLong);
+        if (!wrote.ok()) co_return;
+        while (!got->has_value()) co_await Pause(c, milliseconds(5));
+        reply = "OK read " + (got->value().ok() ? *got->value() : Code(got->value().status()) + "\r\n");
       } else if (cmd == "QUIT\r\n") {
         absl::Status bye = co_await c->Write("BYE\r\n", kLong);
         (void)bye;
@@ -499,6 +511,28 @@ TEST_CASE("one read and one write in flight at once: IDLE-style updates while a 
   // The connection is in sync afterwards.
   p.Send("AGAIN\r\n");
   CHECK(p.ReadLine() == "ECHO AGAIN\r\n");
+}
+
+TEST_CASE("a read waiting for the peer holds no input buffer, over TCP, TLS and COMPRESS", "[net][idle]") {
+  Certificates certs;
+  auto seen = std::make_shared<Observed>();
+  Server server(TestHandler(seen), certs.server());
+  bool tls = GENERATE(false, true);
+  bool compress = GENERATE(false, true);
+  INFO((tls ? "TLS" : "TCP") << (compress ? " compressed" : ""));
+  Peer p(server.port());
+  Open(p, tls, certs);
+  if (compress) Compress(p);
+  p.Send(std::string(3000, 'x') + "\r\n");  // a long line first: the buffer grew for it
+  CHECK(p.ReadLine() == "ERR OUT_OF_RANGE\r\n");
+  p.Send("WAITING\r\n");
+  CHECK(p.ReadLine() == "HELD 0\r\n");
+  p.Send("DONE\r\n");
+  CHECK(p.ReadLine() == "OK read DONE\r\n");
+  // Pipelined lines still come out whole and in order after the buffer was given back.
+  p.Send("ONE\r\nTWO\r\n");
+  CHECK(p.ReadLine() == "ECHO ONE\r\n");
+  CHECK(p.ReadLine() == "ECHO TWO\r\n");
 }
 
 TEST_CASE("writes in between do not disturb a pending read's own deadline", "[net][idle]") {
