@@ -253,13 +253,13 @@ absl::StatusOr<AppendResult> PgMailStore::Append(int64_t account_id, int64_t mai
   const std::string sha = Sha256(body);
   const mime::Message parsed = mime::Parse(body);
   const std::string structure = mime::EncodeStorage(parsed);
-  const std::string search_fields = SearchFieldsLiteral(imap::ComputeStoredSearchFields(body, &parsed));
+  const SearchColumns search = ComputeSearchColumns(body, parsed);
   const int64_t size = static_cast<int64_t>(body.size());
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<AppendResult> {
     auto exists = tx.exec_params("SELECT 1 FROM mailboxes WHERE account_id = $1 AND id = $2", account_id, mailbox_id);
     if (exists.empty()) return absl::NotFoundError("no such mailbox");
     if (auto st = ChargeQuota(tx, account_id, size, 1, true); !st.ok()) return st;
-    const int64_t message_id = StoreBodyTx(tx, sha, body, structure, search_fields);
+    const int64_t message_id = StoreBodyTx(tx, sha, body, structure, search);
     auto mb = tx.exec_params(
         "UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1 "
         "WHERE account_id = $1 AND id = $2 RETURNING uidvalidity, uidnext - 1, highest_modseq",
