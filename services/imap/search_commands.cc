@@ -17,6 +17,7 @@
 #include "lib/imap/search_text.h"
 #include "lib/imap/sort_thread.h"
 #include "lib/log/log.h"
+#include "lib/mailstore/search_sql.h"
 #include "lib/mime/message.h"
 
 namespace kite::imap {
@@ -117,8 +118,10 @@ boost::asio::awaitable<void> Session::CmdSearch(const Command& cmd) {
         for (const TextLeaf& leaf : *leaves) criteria.push_back({leaf.field, leaf.value});
         size_t live = 0;
         for (size_t i = 0; i < view.size(); ++i) live += !view.IsExpunged(i);
+        // The UIDs, unless the whole of a large mailbox is asked (then the store may use its
+        // trigram indexes instead of reading the mailbox's rows).
         std::optional<std::vector<int64_t>> uids;
-        if (to_load.size() != live) uids = to_load;  // else the whole mailbox: no list to send
+        if (to_load.size() != live || to_load.size() <= mailstore::kScanLimit) uids = to_load;
         auto found = mail_.SearchText(owner, mailbox, uids, criteria);
         if (!found.ok()) return found.status();
         std::vector<uint64_t> bits(view.size(), 0);

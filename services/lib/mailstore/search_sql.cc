@@ -89,14 +89,24 @@ absl::StatusOr<SearchTextSql> BuildSearchTextSql(int64_t account_id, int64_t mai
     absl::StrAppend(&present, header ? " AND " : "", "m.search_text IS NOT NULL");
     absl::StrAppend(&missing, header ? " OR " : "", "m.search_text IS NULL");
   }
-  // Two disjoint branches, so the first can come from the trigram indexes (a bitmap OR of
-  // the conditions) and the second stays small (rows stored before 0018).
   std::string matched_cols, any, null_cols;
   for (size_t i = 0; i < conditions.size(); ++i) {
     absl::StrAppend(&matched_cols, ", ", conditions[i]);
     absl::StrAppend(&any, i ? " OR " : "", conditions[i]);
     absl::StrAppend(&null_cols, ", NULL::boolean");
   }
+  if (uids && uids->size() <= kScanLimit) {
+    // A known, small set of entries: read exactly those rows (their messages by primary key)
+    // and test each; the plan cannot wander into the whole messages table.
+    out.sql = absl::StrCat(
+        "WITH e AS MATERIALIZED (SELECT uid, message_id FROM mailbox_entries "
+        "WHERE account_id = $1::bigint AND mailbox_id = $2::bigint AND uid = ANY($3::bigint[])) "
+        "SELECT e.uid, (", missing, ")", matched_cols,
+        " FROM e JOIN messages m ON m.id = e.message_id WHERE ", missing, " OR ", any, " ORDER BY 1");
+    return out;
+  }
+  // A large mailbox: two disjoint branches, so the first can come from the trigram indexes
+  // (a bitmap OR of the conditions) and the second stays small (rows stored before 0018).
   out.sql = absl::StrCat("SELECT e.uid, false", matched_cols, " ", base, " AND ", present, " AND (", any, ") ",
                          "UNION ALL SELECT e.uid, true", null_cols, " ", base, " AND (", missing, ") ORDER BY 1");
   return out;

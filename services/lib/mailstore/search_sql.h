@@ -35,6 +35,11 @@ std::string RegexEscape(std::string_view s);
 // Header fields: search_header ~ pattern; BODY and TEXT: search_text LIKE pattern ESCAPE '\'.
 std::optional<std::string> CriterionPattern(const TextCriterion& criterion);
 
+// Up to this many UIDs, SearchText reads exactly those entries and tests each message (a
+// mailbox's rows by its index, messages by primary key); with more, or with every entry, it
+// lets the planner use the trigram indexes.
+inline constexpr size_t kScanLimit = 5000;
+
 struct SearchTextSql {
   std::string sql;
   std::vector<std::string> params;  // $1.., all text (cast in the SQL)

@@ -47,8 +47,16 @@ TEST_CASE("The SearchText statement binds every client string", "[mailstore][sea
   auto with_uids = BuildSearchTextSql(7, 9, std::vector<int64_t>{1, 5}, {{TextField::kCc, "a\x01"}});
   REQUIRE(with_uids.ok());
   CHECK(with_uids->params == std::vector<std::string>{"7", "9", "{1,5}"});
-  CHECK(with_uids->sql.find("AND (false)") != std::string::npos);
+  // A small UID set: exactly those entries, each message by its key.
+  CHECK(with_uids->sql.find("WITH e AS MATERIALIZED") != std::string::npos);
+  CHECK(with_uids->sql.find("m.search_header IS NULL OR false") != std::string::npos);
   CHECK(with_uids->sql.find("search_text") == std::string::npos);  // header keys only
+  std::vector<int64_t> many_uids(kScanLimit + 1);
+  for (size_t i = 0; i < many_uids.size(); ++i) many_uids[i] = static_cast<int64_t>(i + 1);
+  auto large = BuildSearchTextSql(7, 9, many_uids, {{TextField::kCc, "a"}});
+  REQUIRE(large.ok());
+  CHECK(large->sql.find("UNION ALL") != std::string::npos);
+  CHECK(large->sql.find("ANY($3::bigint[])") != std::string::npos);
 
   CHECK_FALSE(BuildSearchTextSql(1, 1, std::nullopt, {}).ok());
   CHECK_FALSE(BuildSearchTextSql(1, 1, std::nullopt, {{TextField::kText, "\xff"}}).ok());
