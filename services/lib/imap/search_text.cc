@@ -26,13 +26,27 @@ std::optional<TextField> StoredFieldOf(std::string_view name) {
 bool Collect(const SearchKey& key, std::vector<TextLeaf>& out) {
   std::optional<TextField> field;
   switch (key.kind) {
-    case SearchKey::kFrom: field = TextField::kFrom; break;
-    case SearchKey::kTo: field = TextField::kTo; break;
-    case SearchKey::kCc: field = TextField::kCc; break;
-    case SearchKey::kBcc: field = TextField::kBcc; break;
-    case SearchKey::kSubject: field = TextField::kSubject; break;
-    case SearchKey::kBody: field = TextField::kBody; break;
-    case SearchKey::kText: field = TextField::kText; break;
+    case SearchKey::kFrom:
+      field = TextField::kFrom;
+      break;
+    case SearchKey::kTo:
+      field = TextField::kTo;
+      break;
+    case SearchKey::kCc:
+      field = TextField::kCc;
+      break;
+    case SearchKey::kBcc:
+      field = TextField::kBcc;
+      break;
+    case SearchKey::kSubject:
+      field = TextField::kSubject;
+      break;
+    case SearchKey::kBody:
+      field = TextField::kBody;
+      break;
+    case SearchKey::kText:
+      field = TextField::kText;
+      break;
     case SearchKey::kHeader:
       field = StoredFieldOf(key.field);
       if (!field) return false;
@@ -54,21 +68,25 @@ bool Collect(const SearchKey& key, std::vector<TextLeaf>& out) {
 
 }  // namespace
 
-bool IsHeaderField(TextField field) { return field != TextField::kBody && field != TextField::kText; }
+bool IsHeaderField(TextField field) {
+  return field != TextField::kBody && field != TextField::kText;
+}
 
 bool IsStorableText(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
     size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (c == 0 || n == 0 || i + n > s.size() || (n == 2 && c < 0xC2) || (n == 4 && c > 0xF4)) return false;
+    if (c == 0 || n == 0 || i + n > s.size() || (n == 2 && c < 0xC2) || (n == 4 && c > 0xF4))
+      return false;
     uint32_t cp = n == 1 ? c : c & (0x7F >> n);
     for (size_t k = 1; k < n; ++k) {
       const auto cc = static_cast<unsigned char>(s[i + k]);
       if ((cc & 0xC0) != 0x80) return false;
       cp = (cp << 6) | (cc & 0x3F);
     }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
       return false;
     }
     i += n;
@@ -118,7 +136,8 @@ bool StoredTextMatches(const StoredSearchText& stored, TextField field, std::str
       size_t end = h.find(kHeaderMark, pos + 1);
       if (end == std::string::npos) end = h.size();
       if (pos + 1 < end && h[pos + 1] == tag &&
-          std::string_view(h).substr(pos + 2, end - pos - 2).find(folded) != std::string_view::npos) {
+          std::string_view(h).substr(pos + 2, end - pos - 2).find(folded) !=
+              std::string_view::npos) {
         return true;
       }
       pos = end;
@@ -129,7 +148,8 @@ bool StoredTextMatches(const StoredSearchText& stored, TextField field, std::str
   const std::string& t = *stored.text;
   const size_t mark = t.find(kHeaderMark);
   ABSL_RAW_CHECK(mark != std::string::npos, "StoredTextMatches: stored text without its mark");
-  if (field == TextField::kBody) return std::string_view(t).substr(mark + 1).find(folded) != std::string_view::npos;
+  if (field == TextField::kBody)
+    return std::string_view(t).substr(mark + 1).find(folded) != std::string_view::npos;
   return t.find(folded) != std::string::npos;
 }
 

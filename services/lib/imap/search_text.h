@@ -50,7 +50,8 @@ struct StoredSearchText {
   std::optional<std::string> header;
   std::optional<std::string> text;
 };
-StoredSearchText ComputeStoredSearchText(std::string_view raw, const mime::Message* parsed = nullptr);
+StoredSearchText ComputeStoredSearchText(std::string_view raw,
+                                         const mime::Message* parsed = nullptr);
 
 // RFC 3629 UTF-8 without NUL: what a PostgreSQL text value in a UTF-8 database holds.
 bool IsStorableText(std::string_view s);
@@ -73,7 +74,8 @@ struct TextLeaf {
 // message (SENT* and HEADER on other fields read the header block), and each string folds
 // to storable text; nullopt otherwise (the session reads the messages as before). At most
 // max_leaves keys.
-std::optional<std::vector<TextLeaf>> StoreTextLeaves(const SearchQuery& query, size_t max_leaves = 32);
+std::optional<std::vector<TextLeaf>> StoreTextLeaves(const SearchQuery& query,
+                                                     size_t max_leaves = 32);
 
 // A message whose text keys the store has decided: leaf i matched when bit i of `matched`
 // is set. Any other text key is a broken invariant (StoreTextLeaves listed them all).

@@ -49,7 +49,8 @@ std::optional<std::string> CriterionPattern(const TextCriterion& criterion) {
 absl::StatusOr<SearchTextSql> BuildSearchTextSql(int64_t account_id, int64_t mailbox_id,
                                                  const std::optional<std::vector<int64_t>>& uids,
                                                  const std::vector<TextCriterion>& criteria) {
-  if (criteria.empty() || criteria.size() > 64) return absl::InvalidArgumentError("SearchText: 1 to 64 criteria");
+  if (criteria.empty() || criteria.size() > 64)
+    return absl::InvalidArgumentError("SearchText: 1 to 64 criteria");
   SearchTextSql out;
   out.params = {std::to_string(account_id), std::to_string(mailbox_id)};
   std::string base =
@@ -101,14 +102,16 @@ absl::StatusOr<SearchTextSql> BuildSearchTextSql(int64_t account_id, int64_t mai
     out.sql = absl::StrCat(
         "WITH e AS MATERIALIZED (SELECT uid, message_id FROM mailbox_entries "
         "WHERE account_id = $1::bigint AND mailbox_id = $2::bigint AND uid = ANY($3::bigint[])) "
-        "SELECT e.uid, (", missing, ")", matched_cols,
-        " FROM e JOIN messages m ON m.id = e.message_id WHERE ", missing, " OR ", any, " ORDER BY 1");
+        "SELECT e.uid, (",
+        missing, ")", matched_cols, " FROM e JOIN messages m ON m.id = e.message_id WHERE ",
+        missing, " OR ", any, " ORDER BY 1");
     return out;
   }
   // A large mailbox: two disjoint branches, so the first can come from the trigram indexes
   // (a bitmap OR of the conditions) and the second stays small (rows stored before 0018).
-  out.sql = absl::StrCat("SELECT e.uid, false", matched_cols, " ", base, " AND ", present, " AND (", any, ") ",
-                         "UNION ALL SELECT e.uid, true", null_cols, " ", base, " AND (", missing, ") ORDER BY 1");
+  out.sql = absl::StrCat("SELECT e.uid, false", matched_cols, " ", base, " AND ", present, " AND (",
+                         any, ") ", "UNION ALL SELECT e.uid, true", null_cols, " ", base, " AND (",
+                         missing, ") ORDER BY 1");
   return out;
 }
 

@@ -14,13 +14,15 @@
 namespace kite::imap {
 namespace {
 
-constexpr TextField kFields[] = {TextField::kFrom,    TextField::kTo,   TextField::kCc,  TextField::kBcc,
-                                 TextField::kSubject, TextField::kBody, TextField::kText};
+constexpr TextField kFields[] = {TextField::kFrom, TextField::kTo,      TextField::kCc,
+                                 TextField::kBcc,  TextField::kSubject, TextField::kBody,
+                                 TextField::kText};
 
 SearchKey KeyFor(TextField field, const std::string& value) {
   SearchKey k;
-  static constexpr SearchKey::Kind kinds[] = {SearchKey::kFrom,    SearchKey::kTo,   SearchKey::kCc,  SearchKey::kBcc,
-                                              SearchKey::kSubject, SearchKey::kBody, SearchKey::kText};
+  static constexpr SearchKey::Kind kinds[] = {
+      SearchKey::kFrom,    SearchKey::kTo,   SearchKey::kCc,  SearchKey::kBcc,
+      SearchKey::kSubject, SearchKey::kBody, SearchKey::kText};
   k.kind = kinds[static_cast<size_t>(field)];
   k.value = value;
   return k;
@@ -36,7 +38,8 @@ SearchQuery MustParse(std::string_view keys) {
   return std::move(*q);
 }
 
-TEST_CASE("The stored search text answers every text key as the in-memory evaluation does", "[imap][search]") {
+TEST_CASE("The stored search text answers every text key as the in-memory evaluation does",
+          "[imap][search]") {
   const auto messages = testing::SearchTextMessages();
   int stored_header = 0, stored_text = 0;
   for (const std::string& raw : messages) {
@@ -48,7 +51,8 @@ TEST_CASE("The stored search text answers every text key as the in-memory evalua
       for (const std::string& needle : testing::SearchTextNeedles()) {
         MimeSearchMessage m(SearchMetadata{}, raw);
         const bool expected = Matches(KeyFor(field, needle), m, SearchContext{});
-        INFO("message: " << raw.substr(0, 60) << "\nfield " << static_cast<int>(field) << " needle: " << needle);
+        INFO("message: " << raw.substr(0, 60) << "\nfield " << static_cast<int>(field)
+                         << " needle: " << needle);
         CHECK(StoredTextMatches(stored, field, FoldCase(needle)) == expected);
       }
     }
@@ -58,13 +62,18 @@ TEST_CASE("The stored search text answers every text key as the in-memory evalua
   CHECK(stored_text == static_cast<int>(messages.size()) - 1);
 }
 
-TEST_CASE("Stored search text is folded by lib/imap, tagged per field, and bounded", "[imap][search]") {
+TEST_CASE("Stored search text is folded by lib/imap, tagged per field, and bounded",
+          "[imap][search]") {
   const StoredSearchText s = ComputeStoredSearchText(
-      "From: =?UTF-8?Q?Andr=C3=A9?= <A@X.test>\r\nTo: b@x.test, C@x.test\r\nSubject: Hi \xce\xa3\r\n\r\nBODY\r\n");
+      "From: =?UTF-8?Q?Andr=C3=A9?= <A@X.test>\r\nTo: b@x.test, C@x.test\r\nSubject: Hi "
+      "\xce\xa3\r\n\r\nBODY\r\n");
   REQUIRE(s.header);
-  CHECK(*s.header == "\x01" "fandr\xc3\xa9 <a@x.test>\x01tb@x.test, c@x.test\x01shi \xcf\x83");
+  CHECK(*s.header ==
+        "\x01"
+        "fandr\xc3\xa9 <a@x.test>\x01tb@x.test, c@x.test\x01shi \xcf\x83");
   REQUIRE(s.text);
-  CHECK(s.text->find("\x01" "body") != std::string::npos);
+  CHECK(s.text->find("\x01"
+                     "body") != std::string::npos);
   // Larger than the bound: not stored, so SEARCH reads the message.
   const std::string big = "Subject: big\r\n\r\n" + std::string(kMaxStoredSearchText, 'a') + "\r\n";
   CHECK_FALSE(ComputeStoredSearchText(big).text.has_value());
@@ -74,7 +83,8 @@ TEST_CASE("Stored search text is folded by lib/imap, tagged per field, and bound
   CHECK(IsStorableText("caf\xc3\xa9"));
 }
 
-TEST_CASE("StoreTextLeaves lists the text keys, or refuses when another key needs the message", "[imap][search]") {
+TEST_CASE("StoreTextLeaves lists the text keys, or refuses when another key needs the message",
+          "[imap][search]") {
   auto q = MustParse("UNSEEN OR FROM alice NOT BODY \"x y\" HEADER SUBJECT hi");
   auto leaves = StoreTextLeaves(q);
   REQUIRE(leaves);
@@ -94,14 +104,16 @@ TEST_CASE("StoreTextLeaves lists the text keys, or refuses when another key need
   CHECK_FALSE(StoreTextLeaves(bad));
 }
 
-TEST_CASE("A message with store-decided text keys evaluates NOT and OR around them", "[imap][search]") {
+TEST_CASE("A message with store-decided text keys evaluates NOT and OR around them",
+          "[imap][search]") {
   auto q = MustParse("OR FROM alice NOT SUBJECT hi");
   auto leaves = StoreTextLeaves(q);
   REQUIRE(leaves);
   REQUIRE(leaves->size() == 2);
   const size_t from = (*leaves)[0].field == TextField::kFrom ? 0 : 1, subject = 1 - from;
   auto eval = [&](bool from_hit, bool subject_hit) {
-    uint64_t bits = (from_hit ? uint64_t{1} << from : 0) | (subject_hit ? uint64_t{1} << subject : 0);
+    uint64_t bits =
+        (from_hit ? uint64_t{1} << from : 0) | (subject_hit ? uint64_t{1} << subject : 0);
     DecidedTextMessage m(SearchMetadata{}, *leaves, bits);
     return Matches(q, m, SearchContext{});
   };

@@ -25,15 +25,18 @@ TEST_CASE("LIKE and regular-expression escaping of the client's string", "[mails
 TEST_CASE("Each key's pattern folds the string as lib/imap does", "[mailstore][search]") {
   CHECK(CriterionPattern({TextField::kText, "100%"}) == "%100\\%%");
   CHECK(CriterionPattern({TextField::kBody, "A_B"}) == "%\x01%a\\_b%");
-  CHECK(CriterionPattern({TextField::kFrom, "Sender3@"}) == "\x01" "f[^\x01]*sender3\\@");
+  CHECK(CriterionPattern({TextField::kFrom, "Sender3@"}) ==
+        "\x01"
+        "f[^\x01]*sender3\\@");
   CHECK(CriterionPattern({TextField::kSubject, "\xce\xa3"}) == "\x01s[^\x01]*\xcf\x83");
   // A string with the mark matches nothing stored.
   CHECK_FALSE(CriterionPattern({TextField::kTo, "a\x01"}).has_value());
 }
 
 TEST_CASE("The SearchText statement binds every client string", "[mailstore][search]") {
-  auto sql = BuildSearchTextSql(7, 9, std::nullopt,
-                                {{TextField::kFrom, "x'; DROP TABLE messages; --"}, {TextField::kBody, "b"}});
+  auto sql = BuildSearchTextSql(
+      7, 9, std::nullopt,
+      {{TextField::kFrom, "x'; DROP TABLE messages; --"}, {TextField::kBody, "b"}});
   REQUIRE(sql.ok());
   CHECK(sql->sql.find("DROP") == std::string::npos);
   CHECK(sql->sql.find("ANY($3") == std::string::npos);  // no UID list: the whole mailbox
@@ -44,7 +47,8 @@ TEST_CASE("The SearchText statement binds every client string", "[mailstore][sea
   CHECK(sql->sql.find("m.search_text LIKE $4::text ESCAPE '\\'") != std::string::npos);
   CHECK(sql->sql.find("m.search_header IS NULL OR m.search_text IS NULL") != std::string::npos);
 
-  auto with_uids = BuildSearchTextSql(7, 9, std::vector<int64_t>{1, 5}, {{TextField::kCc, "a\x01"}});
+  auto with_uids =
+      BuildSearchTextSql(7, 9, std::vector<int64_t>{1, 5}, {{TextField::kCc, "a\x01"}});
   REQUIRE(with_uids.ok());
   CHECK(with_uids->params == std::vector<std::string>{"7", "9", "{1,5}"});
   // A small UID set: exactly those entries, each message by its key.

@@ -21,6 +21,6 @@ ALTER TABLE messages ADD COLUMN search_header text NULL, ADD COLUMN search_text 
 -- Cost, per stored message (bodies are shared by all the entries that hold them): the header
 -- values once more (about 100-300 bytes) and the decoded text once more (compressed by TOAST),
 -- plus the two trigram indexes, which are each about as large as the text they index, or larger
--- for short values (docs/imap.md, "How a command reaches the store", has measured figures).
+-- for short values (docs/performance.md, "Issue 18, second round", has figures).
 CREATE INDEX messages_search_header_trgm ON messages USING gin (search_header gin_trgm_ops);
 CREATE INDEX messages_search_text_trgm ON messages USING gin (search_text gin_trgm_ops);
