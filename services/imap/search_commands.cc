@@ -4,9 +4,9 @@
 // Cost: the whole evaluation runs on a blocking worker. A first pass decides every message
 // that flags, sizes, dates, UIDs or sequence numbers settle without reading it. For the rest,
 // text keys (FROM, TO, CC, BCC, SUBJECT, BODY, TEXT, HEADER on those fields) go to the store
-// in one statement (MailStore::SearchText, migration 0018) that says which keys each message
+// in one statement (MailStore::SearchText, migration 0019) that says which keys each message
 // matches; the query is then finished here with the flags and dates of the view. Only
-// messages stored without search text (before 0018, or too large) are loaded, in batches:
+// messages stored without search text (before 0019, or too large) are loaded, in batches:
 // their stored fields, their header blocks, or the whole messages when BODY or TEXT is asked.
 #include <algorithm>
 

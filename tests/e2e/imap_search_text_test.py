@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""End-to-end: text SEARCH answered in PostgreSQL (migration 0018, docs/imap.md "How a
+"""End-to-end: text SEARCH answered in PostgreSQL (migration 0019, docs/imap.md "How a
 command reaches the store") gives exactly what kite-imap's in-memory evaluation gives, over a
 real socket.
 

@@ -64,7 +64,7 @@ class FakeMailStore final : public mailstore::MailStore {
 
   // Failure injection: every call fails with this status until it is cleared (OkStatus).
   void FailWith(absl::Status status);
-  // The entry's message as stored before migration 0018: no search text (SearchText reports
+  // The entry's message as stored before migration 0019: no search text (SearchText reports
   // it unknown).
   void DropSearchText(int64_t account_id, int64_t mailbox_id, int64_t uid);
 

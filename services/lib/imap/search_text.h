@@ -1,4 +1,4 @@
-// Text SEARCH keys answered by the store (migration 0018): the folded search text stored
+// Text SEARCH keys answered by the store (migration 0019): the folded search text stored
 // with each message at delivery and APPEND, the rule that matches a key against it, and the
 // session side that splits a query into those keys and the keys it answers from its view.
 //

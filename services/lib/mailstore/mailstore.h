@@ -144,7 +144,7 @@ struct TextMatch {
 };
 struct TextSearchResult {
   std::vector<TextMatch> matches;  // entries where at least one criterion matched, UID order
-  // Entries stored without the search text the criteria need (before migration 0018, larger
+  // Entries stored without the search text the criteria need (before migration 0019, larger
   // than lib/imap's bound, or not storable as text), ascending: the caller reads them itself.
   std::vector<int64_t> unknown;
 };
@@ -214,7 +214,7 @@ class MailStore {
   // The search fields stored with each entry's message, UID order; missing UIDs left out.
   virtual absl::StatusOr<std::vector<StoredFields>> LoadSearchFields(int64_t account_id, int64_t mailbox_id,
                                                                      const std::vector<int64_t>& uids) = 0;
-  // Text SEARCH in the store (migration 0018): for the entries with these UIDs (nullopt:
+  // Text SEARCH in the store (migration 0019): for the entries with these UIDs (nullopt:
   // every entry), which criteria match. Entries in neither list of the result matched none.
   // At most 64 criteria; InvalidArgument when a value does not fold to storable text
   // (lib/imap's StoreTextLeaves leaves those to the caller).
@@ -269,7 +269,7 @@ std::string SearchFieldsLiteral(const std::vector<std::vector<std::string>>& fie
 
 // What SEARCH reads of a stored message instead of its bytes, computed once when it is stored
 // (delivery, APPEND): messages.search_fields (migration 0016), search_header and search_text
-// (migration 0018, lib/imap/search_text.h; nullopt stores NULL).
+// (migration 0019, lib/imap/search_text.h; nullopt stores NULL).
 struct SearchColumns {
   std::string fields;  // SearchFieldsLiteral; "" stores NULL
   std::optional<std::string> header;

@@ -108,7 +108,7 @@ absl::StatusOr<SearchTextSql> BuildSearchTextSql(int64_t account_id, int64_t mai
     return out;
   }
   // A large mailbox: two disjoint branches, so the first can come from the trigram indexes
-  // (a bitmap OR of the conditions) and the second stays small (rows stored before 0018).
+  // (a bitmap OR of the conditions) and the second stays small (rows stored before 0019).
   out.sql = absl::StrCat("SELECT e.uid, false", matched_cols, " ", base, " AND ", present, " AND (",
                          any, ") ", "UNION ALL SELECT e.uid, true", null_cols, " ", base, " AND (",
                          missing, ") ORDER BY 1");

@@ -1,4 +1,4 @@
-// The SQL of MailStore::SearchText (migration 0018): lib/imap's stored-text rule
+// The SQL of MailStore::SearchText (migration 0019): lib/imap's stored-text rule
 // (lib/imap/search_text.h) said as PostgreSQL conditions. Pure: builds the statement and its
 // parameters, runs nothing; tests/lib/mailstore/search_sql_test.cc checks what is sent.
 //

@@ -414,7 +414,7 @@ TEST_CASE("Append stores the decoded search fields, and LoadSearchFields reads t
   CHECK(SearchFieldsLiteral({{"ok"}, {}}) == "{\"{\\\"ok\\\"}\",\"{}\"}");
 }
 
-// The entry's message as if stored before migration 0018 (no search text).
+// The entry's message as if stored before migration 0019 (no search text).
 void DropSearchText(Db& db, int64_t account, int64_t mailbox, int64_t uid) {
   if (db.pool) {
     auto st = db.pool->Transact([&](pqxx::work& tx) -> absl::Status {
@@ -435,7 +435,7 @@ TEST_CASE("SearchText answers text keys as lib/imap evaluates them, and reports 
   const int64_t inbox = MailboxId(db, db.alice, "INBOX");
   const auto messages = testing::SearchTextMessages();
   for (const auto& raw : messages) REQUIRE(db.mail->Append(db.alice, inbox, raw, {}, 1700000000).ok());
-  // The last message as stored before migration 0018.
+  // The last message as stored before migration 0019.
   const int64_t old_uid = static_cast<int64_t>(messages.size());
   DropSearchText(db, db.alice, inbox, old_uid);
   static constexpr std::pair<imap::TextField, imap::SearchKey::Kind> kFields[] = {
@@ -454,7 +454,7 @@ TEST_CASE("SearchText answers text keys as lib/imap evaluates them, and reports 
       REQUIRE(got.ok());
       std::map<int64_t, uint64_t> bits;
       for (const auto& m : got->matches) bits[m.uid] = m.matched;
-      // Unknown: the message stored before 0018, and (for BODY / TEXT) the one whose text
+      // Unknown: the message stored before 0019, and (for BODY / TEXT) the one whose text
       // holds a U+0001 (uid 5).
       std::vector<int64_t> want_unknown = {old_uid};
       if (!imap::IsHeaderField(field)) want_unknown.insert(want_unknown.begin(), 5);

@@ -1,4 +1,4 @@
--- 0018 IMAP SEARCH on text in PostgreSQL: each stored message's header fields and text, folded
+-- 0019 IMAP SEARCH on text in PostgreSQL: each stored message's header fields and text, folded
 -- the way IMAP compares them, with trigram indexes, so SEARCH FROM/TO/CC/BCC/SUBJECT/BODY/TEXT
 -- send PostgreSQL a pattern and get back UIDs, instead of moving every message to kite-imap.
 --
