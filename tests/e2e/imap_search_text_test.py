@@ -7,7 +7,7 @@ The same tricky messages (RFC 2047 words in UTF-8 and ISO-8859-1, Greek and othe
 lib/imap folds, %, _ and backslashes, quoted-printable and base64 bodies, multipart with HTML
 and an attachment, a U+0001 in a body) are APPENDed to two mailboxes. In "Old" every message's
 stored search columns are then set to NULL, as for mail stored before migrations 0016 and
-0018, so kite-imap loads and matches those messages itself; in INBOX the store answers (and
+0019, so kite-imap loads and matches those messages itself; in INBOX the store answers (and
 one message is likewise NULL, to mix both paths in one command). Every SEARCH (each text key
 with each string, as literals with CHARSET UTF-8, and NOT / OR / flag combinations) must give
 the same sequence numbers in both mailboxes, and a few are checked against known answers.
@@ -107,7 +107,7 @@ class ImapSearchText(ImapAccounts, SuiteTestCase):
                           "JOIN accounts a ON a.id = e.account_id "
                           "WHERE a.address = :'v1' AND m.search_header IS NOT NULL", user)
         self.assertEqual(int(rows[0][0]), 2 * len(MESSAGES), "APPEND stores the search text")
-        # Old: as stored before migrations 0016 and 0018; INBOX: message 3 too.
+        # Old: as stored before migrations 0016 and 0019; INBOX: message 3 too.
         psql(self, "UPDATE messages SET search_fields = NULL, search_header = NULL, search_text = NULL "
                    "WHERE id IN (SELECT e.message_id FROM mailbox_entries e JOIN mailboxes b ON b.id = e.mailbox_id "
                    "JOIN accounts a ON a.id = e.account_id WHERE a.address = :'v1' AND "
