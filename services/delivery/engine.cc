@@ -68,7 +68,7 @@ struct SpoolMessage {
   mime::Message parsed;
   std::string sha256;
   std::string structure;
-  std::string search_fields;  // messages.search_fields (mailstore::SearchFieldsLiteral); "" = NULL
+  mailstore::SearchColumns search;  // messages.search_* (mailstore::ComputeSearchColumns)
   std::vector<ItipPart> itip;  // calendar invitations / replies (iMIP) in the message
 
   std::vector<std::string> Header(std::string_view name) const {
@@ -223,7 +223,7 @@ struct Engine::Impl {
     // Parse once: the structure is stored with the body for IMAP.
     m->parsed = mime::Parse(m->body);
     m->structure = mime::EncodeStorage(m->parsed);
-    m->search_fields = mailstore::SearchFieldsLiteral(imap::ComputeStoredSearchFields(m->body, &m->parsed));
+    m->search = mailstore::ComputeSearchColumns(m->body, m->parsed);
     m->sha256 = Sha256(m->body);
     m->itip = FindItip(m->body, m->parsed);
     m->loaded_at = absl::Now();
@@ -417,7 +417,7 @@ struct Engine::Impl {
 
   int64_t MessageRow(Tx& t) {
     if (t.message_id == 0) {
-      t.message_id = mailstore::Filer(t.tx).BodyFromSpool(t.m.id, t.m.sha256, t.m.size, t.m.structure, t.m.search_fields);
+      t.message_id = mailstore::Filer(t.tx).BodyFromSpool(t.m.id, t.m.sha256, t.m.size, t.m.structure, t.m.search);
     }
     return t.message_id;
   }
@@ -511,8 +511,7 @@ struct Engine::Impl {
         std::string text = BuildQuotaWarning(w);
         mime::Message parsed = mime::Parse(text);
         std::string structure = mime::EncodeStorage(parsed);
-        std::string search_fields = mailstore::SearchFieldsLiteral(imap::ComputeStoredSearchFields(text, &parsed));
-        int64_t mid = mailstore::Filer(tx).StoreBody(text, structure, search_fields);
+        int64_t mid = mailstore::Filer(tx).StoreBody(text, structure, mailstore::ComputeSearchColumns(text, parsed));
         // The warning itself never takes the mailbox past its limit.
         std::optional<Stored> s;
         if (now_used + static_cast<int64_t>(text.size()) <= p.quota_bytes) {

@@ -2,9 +2,12 @@
 // RFC 7162 3.1.5) over the selected mailbox, with lib/imap's search library.
 //
 // Cost: the whole evaluation runs on a blocking worker. A first pass decides every message
-// that flags, sizes, dates, UIDs or sequence numbers settle without reading it; only the
-// rest are loaded, in batches: their header blocks, or the whole messages when BODY or TEXT
-// is asked.
+// that flags, sizes, dates, UIDs or sequence numbers settle without reading it. For the rest,
+// text keys (FROM, TO, CC, BCC, SUBJECT, BODY, TEXT, HEADER on those fields) go to the store
+// in one statement (MailStore::SearchText, migration 0019) that says which keys each message
+// matches; the query is then finished here with the flags and dates of the view. Only
+// messages stored without search text (before 0019, or too large) are loaded, in batches:
+// their stored fields, their header blocks, or the whole messages when BODY or TEXT is asked.
 #include <algorithm>
 #include <map>
 
@@ -13,8 +16,10 @@
 #include "lib/imap/mime_search_message.h"
 #include "lib/imap/object_id.h"
 #include "lib/imap/search.h"
+#include "lib/imap/search_text.h"
 #include "lib/imap/sort_thread.h"
 #include "lib/log/log.h"
+#include "lib/mailstore/search_sql.h"
 #include "lib/mime/message.h"
 
 namespace kite::imap {
@@ -127,7 +132,44 @@ boost::asio::awaitable<void> Session::CmdSearch(const Command& cmd) {
         to_load.push_back(view.at(i).uid);
       }
     }
-    // Pass 2: the rest, with their bytes (only the header block unless BODY or TEXT is
+    // Pass 2: text keys in the store, when it can answer every key that needs the message.
+    if (!to_load.empty()) {
+      if (auto leaves = StoreTextLeaves(query); leaves && !leaves->empty()) {
+        std::vector<mailstore::TextCriterion> criteria;
+        for (const TextLeaf& leaf : *leaves) criteria.push_back({leaf.field, leaf.value});
+        size_t live = 0;
+        for (size_t i = 0; i < view.size(); ++i) live += !view.IsExpunged(i);
+        // The UIDs, unless the whole of a large mailbox is asked (then the store may use its
+        // trigram indexes instead of reading the mailbox's rows).
+        std::optional<std::vector<int64_t>> uids;
+        if (to_load.size() != live || to_load.size() <= mailstore::kScanLimit) uids = to_load;
+        auto found = mail_.SearchText(owner, mailbox, uids, criteria);
+        if (!found.ok()) return found.status();
+        std::vector<uint64_t> bits(view.size(), 0);
+        std::vector<char> unknown(view.size(), 0);
+        for (const auto& m : found->matches) {
+          if (auto i = view.IndexOfUid(m.uid)) bits[*i] = m.matched;
+        }
+        for (int64_t uid : found->unknown) {
+          if (auto i = view.IndexOfUid(uid)) unknown[*i] = 1;
+        }
+        std::vector<int64_t> rest;
+        for (int64_t uid : to_load) {
+          auto i = view.IndexOfUid(uid);
+          if (!i) continue;
+          if (unknown[*i]) {
+            rest.push_back(uid);
+            continue;
+          }
+          // Not listed: no text key matched (an entry expunged meanwhile reads the same).
+          DecidedTextMessage m(Metadata(view.at(*i), *i, sd), *leaves, bits[*i]);
+          decided[*i] = 1;
+          matched[*i] = Matches(query, m, ctx);
+        }
+        to_load = std::move(rest);
+      }
+    }
+    // Pass 3: the rest, with their bytes (only the header block unless BODY or TEXT is
     // asked), in batches.
     const bool whole = NeedsBody(query);
     // FROM, TO, CC, BCC and SUBJECT alone: from the fields stored at delivery (migration 0016),

@@ -5,6 +5,7 @@
 
 #include "lib/directory/directory.h"
 #include "lib/imap/mime_search_message.h"
+#include "lib/imap/search.h"
 #include "lib/mime/message.h"
 
 namespace kite::testing {
@@ -100,7 +101,7 @@ int64_t FakeMailStore::StoreBody(const std::string& body) {
   for (const auto& [id, m] : messages_) {
     if (m.body == body) return id;
   }
-  messages_[next_message_id_] = Message{body};
+  messages_[next_message_id_] = Message{body, imap::ComputeStoredSearchText(body)};
   return next_message_id_++;
 }
 
@@ -345,6 +346,47 @@ absl::StatusOr<std::vector<mailstore::SaveDate>> FakeMailStore::LoadSaveDates(in
     out.push_back(d);
   }
   return out;
+}
+
+absl::StatusOr<mailstore::TextSearchResult> FakeMailStore::SearchText(
+    int64_t account_id, int64_t mailbox_id, const std::optional<std::vector<int64_t>>& uids,
+    const std::vector<mailstore::TextCriterion>& criteria) {
+  std::lock_guard lock(mu_);
+  KITE_FAKE_FAIL_IF_ASKED();
+  if (criteria.empty() || criteria.size() > 64) return absl::InvalidArgumentError("SearchText: 1 to 64 criteria");
+  bool header = false, text = false;
+  for (const auto& c : criteria) {
+    if (!imap::IsStorableText(imap::FoldCase(c.value))) {
+      return absl::InvalidArgumentError("SearchText: a value that is not storable text");
+    }
+    (imap::IsHeaderField(c.field) ? header : text) = true;
+  }
+  mailstore::TextSearchResult out;
+  Mailbox* m = FindBox(account_id, mailbox_id);
+  if (m == nullptr) return out;
+  for (const auto& [uid, entry] : m->entries) {
+    if (uids && std::find(uids->begin(), uids->end(), uid) == uids->end()) continue;
+    const imap::StoredSearchText& stored = messages_.at(entry.message_id).search;
+    if ((header && !stored.header) || (text && !stored.text)) {
+      out.unknown.push_back(uid);
+      continue;
+    }
+    uint64_t matched = 0;
+    for (size_t i = 0; i < criteria.size(); ++i) {
+      if (imap::StoredTextMatches(stored, criteria[i].field, imap::FoldCase(criteria[i].value))) {
+        matched |= uint64_t{1} << i;
+      }
+    }
+    if (matched) out.matches.push_back(mailstore::TextMatch{uid, matched});
+  }
+  return out;
+}
+
+void FakeMailStore::DropSearchText(int64_t account_id, int64_t mailbox_id, int64_t uid) {
+  std::lock_guard lock(mu_);
+  Mailbox* m = FindBox(account_id, mailbox_id);
+  if (m == nullptr || !m->entries.contains(uid)) return;
+  messages_.at(m->entries.at(uid).message_id).search = {};
 }
 
 absl::StatusOr<mailstore::AppendResult> FakeMailStore::Append(int64_t account_id, int64_t mailbox_id,

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/imap/search_text.h"
 #include "lib/mailstore/mailstore.h"
 
 namespace kite::testing {
@@ -66,12 +67,20 @@ class FakeMailStore final : public mailstore::MailStore {
   absl::Status SetMetadata(int64_t account_id, int64_t mailbox_id, int64_t user_id,
                            const std::vector<mailstore::MetadataEntry>& changes, size_t max_entries) override;
 
+  absl::StatusOr<mailstore::TextSearchResult> SearchText(int64_t account_id, int64_t mailbox_id,
+                                                         const std::optional<std::vector<int64_t>>& uids,
+                                                         const std::vector<mailstore::TextCriterion>& criteria) override;
+
   // Failure injection: every call fails with this status until it is cleared (OkStatus).
   void FailWith(absl::Status status);
+  // The entry's message as stored before migration 0019: no search text (SearchText reports
+  // it unknown).
+  void DropSearchText(int64_t account_id, int64_t mailbox_id, int64_t uid);
 
  private:
   struct Message {
     std::string body;
+    imap::StoredSearchText search;  // lib/imap/search_text.h, computed when stored
   };
   struct Mailbox {
     int64_t id = 0;

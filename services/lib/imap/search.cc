@@ -363,6 +363,22 @@ bool AnyContains(const std::vector<std::string>& values, std::string_view needle
   return false;
 }
 
+bool IsTextKey(SearchKey::Kind kind) {
+  switch (kind) {
+    case SearchKey::kBcc:
+    case SearchKey::kCc:
+    case SearchKey::kFrom:
+    case SearchKey::kTo:
+    case SearchKey::kSubject:
+    case SearchKey::kHeader:
+    case SearchKey::kBody:
+    case SearchKey::kText:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool InSaved(const SearchContext& context, uint32_t uid) {
   return context.saved && std::binary_search(context.saved->begin(), context.saved->end(), uid);
 }
@@ -532,6 +548,9 @@ bool Matches(const SearchQuery& query, SearchMessage& message, const SearchConte
 }
 
 bool Matches(const SearchKey& key, SearchMessage& m, const SearchContext& context) {
+  if (IsTextKey(key.kind)) {
+    if (std::optional<bool> decided = m.DecidedTextKey(key)) return *decided;
+  }
   switch (key.kind) {
     case SearchKey::kAnd:
       for (const SearchKey& child : key.children) {

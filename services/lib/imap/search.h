@@ -165,6 +165,9 @@ class SearchMessage {
   // The first address of an address header (From, To, Cc); nullopt when there is none. The
   // default parses the first value of Header(name) (display name, <addr-spec>, groups).
   virtual std::optional<SearchAddress> FirstAddress(std::string_view name);
+  // A text key (FROM, TO, CC, BCC, SUBJECT, HEADER, BODY, TEXT) decided elsewhere (the store
+  // evaluated it in SQL, lib/imap/search_text.h); nullopt: evaluate it from the accessors.
+  virtual std::optional<bool> DecidedTextKey(const SearchKey& /*key*/) { return std::nullopt; }
 };
 
 struct SearchContext {

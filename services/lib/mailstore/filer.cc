@@ -14,16 +14,18 @@ std::string Sha256(std::string_view data) {
 }
 
 int64_t StoreBodyTx(pqxx::work& tx, std::string_view sha256, std::string_view body, std::string_view structure,
-                    std::string_view search_fields) {
+                    const SearchColumns& search) {
   const pqxx::binarystring sha(sha256.data(), sha256.size());
   const auto size = static_cast<int64_t>(body.size());
   auto found = tx.exec_params("SELECT id FROM messages WHERE sha256 = $1 AND size = $2 LIMIT 1", sha, size);
   if (!found.empty()) return found[0][0].as<int64_t>();
   return tx.exec_params(
-               "INSERT INTO messages(sha256, size, body, structure, search_fields) "
-               "VALUES ($1, $2, $3, $4, NULLIF($5, '')::text[]) RETURNING id",
+               "INSERT INTO messages(sha256, size, body, structure, search_fields, search_header, search_text) "
+               "VALUES ($1, $2, $3, $4, NULLIF($5, '')::text[], CASE WHEN $6 THEN $7 END, CASE WHEN $8 THEN $9 END) "
+               "RETURNING id",
                sha, size, pqxx::binarystring(body.data(), body.size()),
-               pqxx::binarystring(structure.data(), structure.size()), std::string(search_fields))[0][0]
+               pqxx::binarystring(structure.data(), structure.size()), search.fields, search.header.has_value(),
+               search.header.value_or(""), search.text.has_value(), search.text.value_or(""))[0][0]
       .as<int64_t>();
 }
 
@@ -60,20 +62,23 @@ std::string Filer::JunkMailbox(int64_t account_id) {
 }
 
 int64_t Filer::BodyFromSpool(int64_t spool_id, std::string_view sha256, int64_t size, std::string_view structure,
-                             std::string_view search_fields) {
+                             const SearchColumns& search) {
   const pqxx::binarystring sha(sha256.data(), sha256.size());
   auto found = tx_.exec_params("SELECT id FROM messages WHERE sha256 = $1 AND size = $2 LIMIT 1", sha, size);
   // Bodies stored before migration 0010 keep a NULL structure: readers parse those.
   if (!found.empty()) return found[0][0].as<int64_t>();
   return tx_.exec_params(
-               "INSERT INTO messages(sha256, size, body, structure, search_fields) "
-               "SELECT $2, size, body, $3, NULLIF($4, '')::text[] FROM spool WHERE id = $1 RETURNING id",
-               spool_id, sha, pqxx::binarystring(structure.data(), structure.size()), std::string(search_fields))[0][0]
+               "INSERT INTO messages(sha256, size, body, structure, search_fields, search_header, search_text) "
+               "SELECT $2, size, body, $3, NULLIF($4, '')::text[], CASE WHEN $5 THEN $6 END, CASE WHEN $7 THEN $8 END "
+               "FROM spool WHERE id = $1 RETURNING id",
+               spool_id, sha, pqxx::binarystring(structure.data(), structure.size()), search.fields,
+               search.header.has_value(), search.header.value_or(""), search.text.has_value(),
+               search.text.value_or(""))[0][0]
       .as<int64_t>();
 }
 
-int64_t Filer::StoreBody(std::string_view body, std::string_view structure, std::string_view search_fields) {
-  return StoreBodyTx(tx_, Sha256(body), body, structure, search_fields);
+int64_t Filer::StoreBody(std::string_view body, std::string_view structure, const SearchColumns& search) {
+  return StoreBodyTx(tx_, Sha256(body), body, structure, search);
 }
 
 Filer::Usage Filer::LockQuota(int64_t account_id) {

@@ -15,6 +15,8 @@
 
 #include <pqxx/pqxx>
 
+#include "lib/mailstore/mailstore.h"
+
 namespace kite::mailstore {
 
 class Filer {
@@ -31,12 +33,12 @@ class Filer {
   bool EnsureMailbox(int64_t account_id, const std::string& name, const std::string& special_use = "");
 
   // The messages row for a spooled body: an identical stored body (same SHA-256 and size)
-  // is reused, else the spool's body is copied in with its structure and search fields
-  // (SearchFieldsLiteral; "" stores NULL).
+  // is reused, else the spool's body is copied in with its structure and search columns
+  // (ComputeSearchColumns).
   int64_t BodyFromSpool(int64_t spool_id, std::string_view sha256, int64_t size, std::string_view structure,
-                        std::string_view search_fields);
+                        const SearchColumns& search);
   // The messages row for a body made here (a quota warning): stored, or reused when identical.
-  int64_t StoreBody(std::string_view body, std::string_view structure, std::string_view search_fields);
+  int64_t StoreBody(std::string_view body, std::string_view structure, const SearchColumns& search);
 
   struct Usage {
     int64_t bytes = 0;

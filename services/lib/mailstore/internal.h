@@ -26,7 +26,7 @@ std::string Sha256(std::string_view data);
 // The messages row for `body`: an identical stored one (same SHA-256 and size) is reused,
 // else the body is inserted with its structure and search fields (filer.cc).
 int64_t StoreBodyTx(pqxx::work& tx, std::string_view sha256, std::string_view body, std::string_view structure,
-                    std::string_view search_fields);
+                    const SearchColumns& search);
 
 // PostgreSQL text[] as returned by libpqxx 6 ("{a,b,\"c d\"}") and back.
 std::vector<std::string> ParseTextArray(const std::string& text);

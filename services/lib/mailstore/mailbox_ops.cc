@@ -260,7 +260,8 @@ absl::StatusOr<std::vector<AppendResult>> PgMailStore::AppendMany(int64_t accoun
   if (messages.empty()) return absl::InvalidArgumentError("nothing to append");
   // Parsed once, outside the transaction.
   struct Prepared {
-    std::string sha, structure, search_fields;
+    std::string sha, structure;
+    SearchColumns search;
     int64_t size = 0;
   };
   std::vector<Prepared> prepared;
@@ -268,8 +269,7 @@ absl::StatusOr<std::vector<AppendResult>> PgMailStore::AppendMany(int64_t accoun
   int64_t total = 0;
   for (const AppendMessage& m : messages) {
     const mime::Message parsed = mime::Parse(m.body);
-    prepared.push_back(Prepared{Sha256(m.body), mime::EncodeStorage(parsed),
-                                SearchFieldsLiteral(imap::ComputeStoredSearchFields(m.body, &parsed)),
+    prepared.push_back(Prepared{Sha256(m.body), mime::EncodeStorage(parsed), ComputeSearchColumns(m.body, parsed),
                                 static_cast<int64_t>(m.body.size())});
     total += prepared.back().size;
   }
@@ -290,7 +290,7 @@ absl::StatusOr<std::vector<AppendResult>> PgMailStore::AppendMany(int64_t accoun
     for (int64_t i = 0; i < n; ++i) {
       const AppendMessage& m = messages[static_cast<size_t>(i)];
       const Prepared& p = prepared[static_cast<size_t>(i)];
-      const int64_t message_id = StoreBodyTx(tx, p.sha, m.body, p.structure, p.search_fields);
+      const int64_t message_id = StoreBodyTx(tx, p.sha, m.body, p.structure, p.search);
       tx.exec_params(
           "INSERT INTO mailbox_entries(account_id, mailbox_id, uid, message_id, modseq, internal_date, size, flags) "
           "VALUES ($1, $2, $3, $4, $5, to_timestamp($6), $7, $8::text[])",

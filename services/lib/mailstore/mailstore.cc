@@ -3,7 +3,11 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "lib/imap/mime_search_message.h"
+#include "lib/imap/search_text.h"
 #include "lib/mailstore/internal.h"
+#include "lib/mailstore/search_sql.h"
+#include "lib/mime/message.h"
 
 namespace kite::mailstore {
 
@@ -185,6 +189,41 @@ absl::StatusOr<std::vector<StoredFields>> PgMailStore::LoadSearchFields(int64_t 
         for (const std::string& inner : ParseTextArray(r[1].as<std::string>())) f.fields.push_back(ParseTextArray(inner));
       }
       out.push_back(std::move(f));
+    }
+    return out;
+  });
+}
+
+SearchColumns ComputeSearchColumns(std::string_view body, const mime::Message& parsed) {
+  SearchColumns out;
+  out.fields = SearchFieldsLiteral(imap::ComputeStoredSearchFields(body, &parsed));
+  imap::StoredSearchText text = imap::ComputeStoredSearchText(body, &parsed);
+  out.header = std::move(text.header);
+  out.text = std::move(text.text);
+  return out;
+}
+
+absl::StatusOr<TextSearchResult> PgMailStore::SearchText(int64_t account_id, int64_t mailbox_id,
+                                                         const std::optional<std::vector<int64_t>>& uids,
+                                                         const std::vector<TextCriterion>& criteria) {
+  if (uids && uids->empty()) return TextSearchResult{};
+  auto sql = BuildSearchTextSql(account_id, mailbox_id, uids, criteria);
+  if (!sql.ok()) return sql.status();
+  // Not prepared: the statement's shape follows the query, and a plan for the actual
+  // patterns is what lets PostgreSQL choose between the trigram indexes and the mailbox's rows.
+  return pool_.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<TextSearchResult> {
+    TextSearchResult out;
+    for (const auto& r : tx.exec_params(sql->sql, pqxx::prepare::make_dynamic_params(sql->params))) {
+      const int64_t uid = r[0].as<int64_t>();
+      if (r[1].as<bool>()) {
+        out.unknown.push_back(uid);
+        continue;
+      }
+      TextMatch m{uid, 0};
+      for (size_t i = 0; i < criteria.size(); ++i) {
+        if (!r[static_cast<int>(i + 2)].is_null() && r[static_cast<int>(i + 2)].as<bool>()) m.matched |= uint64_t{1} << i;
+      }
+      out.matches.push_back(m);
     }
     return out;
   });

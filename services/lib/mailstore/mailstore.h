@@ -24,10 +24,18 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
+namespace kite::mime {
+struct Message;
+}
+namespace kite::imap {
+enum class TextField;  // lib/imap/search_text.h
+}
 
 namespace kite::mailstore {
 
@@ -146,6 +154,23 @@ struct MetadataEntry {
   std::optional<std::string> value;
 };
 
+// One text key of SEARCH for SearchText: `field` contains `value`, the client's string, as
+// lib/imap compares (its FoldCase on both sides; decoded header values; decoded text parts).
+struct TextCriterion {
+  imap::TextField field;
+  std::string value;
+};
+struct TextMatch {
+  int64_t uid = 0;
+  uint64_t matched = 0;  // bit i: criteria[i] matched
+};
+struct TextSearchResult {
+  std::vector<TextMatch> matches;  // entries where at least one criterion matched, UID order
+  // Entries stored without the search text the criteria need (before migration 0019, larger
+  // than lib/imap's bound, or not storable as text), ascending: the caller reads them itself.
+  std::vector<int64_t> unknown;
+};
+
 // Every call touches one account (Copy: two) and is atomic: it happens whole or not at all.
 // Errors: NotFound (no such mailbox or message), AlreadyExists, FailedPrecondition,
 // ResourceExhausted (quota), Unavailable/Internal (the store failed).
@@ -211,6 +236,13 @@ class MailStore {
   // The search fields stored with each entry's message, UID order; missing UIDs left out.
   virtual absl::StatusOr<std::vector<StoredFields>> LoadSearchFields(int64_t account_id, int64_t mailbox_id,
                                                                      const std::vector<int64_t>& uids) = 0;
+  // Text SEARCH in the store (migration 0019): for the entries with these UIDs (nullopt:
+  // every entry), which criteria match. Entries in neither list of the result matched none.
+  // At most 64 criteria; InvalidArgument when a value does not fold to storable text
+  // (lib/imap's StoreTextLeaves leaves those to the caller).
+  virtual absl::StatusOr<TextSearchResult> SearchText(int64_t account_id, int64_t mailbox_id,
+                                                      const std::optional<std::vector<int64_t>>& uids,
+                                                      const std::vector<TextCriterion>& criteria) = 0;
 
   // The save dates of entries, UID order; missing UIDs left out.
   virtual absl::StatusOr<std::vector<SaveDate>> LoadSaveDates(int64_t account_id, int64_t mailbox_id,
@@ -277,5 +309,15 @@ FlagOutcome ApplyFlagOp(const std::vector<std::string>& before, FlagOp op, const
 // INSERT parameter cast with NULLIF($n, '')::text[]. "" (stored as NULL: SEARCH reads the
 // header instead) when a value cannot be PostgreSQL text: a NUL byte or invalid UTF-8.
 std::string SearchFieldsLiteral(const std::vector<std::vector<std::string>>& fields);
+
+// What SEARCH reads of a stored message instead of its bytes, computed once when it is stored
+// (delivery, APPEND): messages.search_fields (migration 0016), search_header and search_text
+// (migration 0019, lib/imap/search_text.h; nullopt stores NULL).
+struct SearchColumns {
+  std::string fields;  // SearchFieldsLiteral; "" stores NULL
+  std::optional<std::string> header;
+  std::optional<std::string> text;
+};
+SearchColumns ComputeSearchColumns(std::string_view body, const mime::Message& parsed);
 
 }  // namespace kite::mailstore

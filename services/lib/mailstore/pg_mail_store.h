@@ -40,6 +40,9 @@ class PgMailStore final : public MailStore {
                                                              const std::vector<int64_t>& uids) override;
   absl::StatusOr<std::vector<SaveDate>> LoadSaveDates(int64_t account_id, int64_t mailbox_id,
                                                       const std::vector<int64_t>& uids) override;
+  absl::StatusOr<TextSearchResult> SearchText(int64_t account_id, int64_t mailbox_id,
+                                              const std::optional<std::vector<int64_t>>& uids,
+                                              const std::vector<TextCriterion>& criteria) override;
 
   absl::StatusOr<AppendResult> Append(int64_t account_id, int64_t mailbox_id, const std::string& body,
                                       const std::vector<std::string>& flags, int64_t internal_date) override;

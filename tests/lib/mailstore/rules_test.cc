@@ -13,9 +13,11 @@
 #include <thread>
 #include <vector>
 
+#include "fixtures/search_text_cases.h"
 #include "fixtures/test_env.h"
 #include "lib/directory/directory.h"
 #include "lib/imap/mime_search_message.h"
+#include "lib/imap/search_text.h"
 #include "fakes/fake_mail_store.h"
 #include "lib/mailstore/filer.h"
 #include "lib/mailstore/pg_mail_store.h"
@@ -413,6 +415,76 @@ TEST_CASE("Append stores the decoded search fields, and LoadSearchFields reads t
   CHECK(SearchFieldsLiteral({{"ok"}, {}}) == "{\"{\\\"ok\\\"}\",\"{}\"}");
 }
 
+// The entry's message as if stored before migration 0019 (no search text).
+void DropSearchText(Db& db, int64_t account, int64_t mailbox, int64_t uid) {
+  if (db.pool) {
+    auto st = db.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+      tx.exec_params(
+          "UPDATE messages SET search_header = NULL, search_text = NULL WHERE id = "
+          "(SELECT message_id FROM mailbox_entries WHERE account_id = $1 AND mailbox_id = $2 AND uid = $3)",
+          account, mailbox, uid);
+      return absl::OkStatus();
+    });
+    REQUIRE(st.ok());
+  } else {
+    static_cast<testing::FakeMailStore&>(*db.mail).DropSearchText(account, mailbox, uid);
+  }
+}
+
+TEST_CASE("SearchText answers text keys as lib/imap evaluates them, and reports unstored messages", "[mailstore]") {
+  Db db = MakeDb("mbops_search_text", KITE_BACKENDS);
+  const int64_t inbox = MailboxId(db, db.alice, "INBOX");
+  const auto messages = testing::SearchTextMessages();
+  for (const auto& raw : messages) REQUIRE(db.mail->Append(db.alice, inbox, raw, {}, 1700000000).ok());
+  // The last message as stored before migration 0019.
+  const int64_t old_uid = static_cast<int64_t>(messages.size());
+  DropSearchText(db, db.alice, inbox, old_uid);
+  static constexpr std::pair<imap::TextField, imap::SearchKey::Kind> kFields[] = {
+      {imap::TextField::kFrom, imap::SearchKey::kFrom},       {imap::TextField::kTo, imap::SearchKey::kTo},
+      {imap::TextField::kCc, imap::SearchKey::kCc},           {imap::TextField::kBcc, imap::SearchKey::kBcc},
+      {imap::TextField::kSubject, imap::SearchKey::kSubject}, {imap::TextField::kBody, imap::SearchKey::kBody},
+      {imap::TextField::kText, imap::SearchKey::kText}};
+  const auto needles = testing::SearchTextNeedles();
+  for (const auto& [field, kind] : kFields) {
+    std::vector<TextCriterion> criteria;
+    for (const auto& n : needles) criteria.push_back({field, n});
+    for (bool all : {true, false}) {
+      std::optional<std::vector<int64_t>> uids;
+      if (!all) uids = std::vector<int64_t>{1, 2, 3, 4, 5, old_uid, 99};
+      auto got = db.mail->SearchText(db.alice, inbox, uids, criteria);
+      REQUIRE(got.ok());
+      std::map<int64_t, uint64_t> bits;
+      for (const auto& m : got->matches) bits[m.uid] = m.matched;
+      // Unknown: the message stored before 0019, and (for BODY / TEXT) the one whose text
+      // holds a U+0001 (uid 5).
+      std::vector<int64_t> want_unknown = {old_uid};
+      if (!imap::IsHeaderField(field)) want_unknown.insert(want_unknown.begin(), 5);
+      CHECK(got->unknown == want_unknown);
+      for (int64_t uid = 1; uid <= static_cast<int64_t>(messages.size()); ++uid) {
+        if (std::find(want_unknown.begin(), want_unknown.end(), uid) != want_unknown.end()) continue;
+        for (size_t i = 0; i < needles.size(); ++i) {
+          imap::SearchKey key;
+          key.kind = kind;
+          key.value = needles[i];
+          imap::MimeSearchMessage m(imap::SearchMetadata{}, messages[static_cast<size_t>(uid - 1)]);
+          INFO("uid " << uid << " field " << static_cast<int>(field) << " needle " << needles[i]);
+          CHECK(((bits[uid] >> i) & 1) == (imap::Matches(key, m, imap::SearchContext{}) ? 1u : 0u));
+        }
+      }
+    }
+  }
+  // A UID list limits the answer; an empty one is answered without the store.
+  auto some = db.mail->SearchText(db.alice, inbox, std::vector<int64_t>{2}, {{imap::TextField::kText, "50%"}});
+  REQUIRE(some.ok());
+  REQUIRE(some->matches.size() == 1);
+  CHECK(some->matches[0].uid == 2);
+  CHECK(some->unknown.empty());
+  CHECK(db.mail->SearchText(db.alice, inbox, std::vector<int64_t>{}, {{imap::TextField::kText, "a"}})->matches.empty());
+  CHECK(db.mail->SearchText(db.alice, inbox, std::nullopt, {{imap::TextField::kText, std::string("\xff", 1)}})
+            .status()
+            .code() == absl::StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("STORE replaces, adds and removes, and MODSEQ moves only when the flags change", "[mailstore]") {
   Db db = MakeDb("mbops_store_one", KITE_BACKENDS);
   int64_t inbox = MailboxId(db, db.alice, "INBOX");
@@ -713,7 +785,7 @@ TEST_CASE("Filer files delivered mail by the same rules", "[mailstore]") {
   auto filed = db.pool->Transact([&](pqxx::work& tx) {
     Filer filer(tx);
     auto usage = filer.LockQuota(db.alice);
-    const int64_t message_id = filer.StoreBody(body, "", "");
+    const int64_t message_id = filer.StoreBody(body, "", SearchColumns{});
     auto one = filer.File(db.alice, "Lists", /*create=*/true, {"\\Flagged"}, message_id, 10);
     auto none = filer.File(db.alice, "Missing", /*create=*/false, {}, message_id, 10);
     filer.AddUsage(db.alice, 10, 1, usage.warned);
@@ -738,7 +810,7 @@ TEST_CASE("Filer files delivered mail by the same rules", "[mailstore]") {
   // A body filed twice is stored once.
   auto ids = db.pool->Transact([&](pqxx::work& tx) {
     Filer filer(tx);
-    return std::make_pair(filer.StoreBody(body, "", ""), filer.StoreBody(body, "", ""));
+    return std::make_pair(filer.StoreBody(body, "", SearchColumns{}), filer.StoreBody(body, "", SearchColumns{}));
   });
   CHECK(ids->first == ids->second);
 }

@@ -276,11 +276,22 @@ TEST_CASE("Each daemon's role is refused the tables it must not touch and can ru
   Refused(url, role("delivery"), "SELECT * FROM calendar_objects");
   Allowed(url, role("delivery"),
           "INSERT INTO messages (sha256, size, body) SELECT sha256(body), size, body FROM spool WHERE id = 1 RETURNING id");
+  // ... with its search columns (migration 0019), as Filer::BodyFromSpool writes them.
+  Allowed(url, role("delivery"),
+          "INSERT INTO messages (sha256, size, body, search_fields, search_header, search_text) "
+          "SELECT sha256(body || 'x'), size, body, NULL, E'\\x01fa', E'h\\x01b' FROM spool WHERE id = 1 RETURNING id");
   Allowed(url, role("delivery"),
           "WITH mb AS (UPDATE mailboxes SET uidnext = uidnext + 1 WHERE account_id = 1 AND name = 'INBOX' "
           "RETURNING id, uidnext - 1 AS uid, highest_modseq) INSERT INTO mailbox_entries (account_id, mailbox_id, uid, "
           "message_id, modseq, internal_date, size) SELECT 1, id, uid + 10, 1, highest_modseq, now(), 5 FROM mb "
           "RETURNING mailbox_id, uid");
+
+  // kite-imap: SEARCH on text in the store (MailStore::SearchText, migration 0019: pg_trgm's
+  // indexes, no EXECUTE on its functions needed).
+  Allowed(url, role("imap"),
+          "SELECT e.uid FROM mailbox_entries e JOIN messages m ON m.id = e.message_id WHERE e.account_id = 1 "
+          "AND m.search_header ~ 'a[^b]*c' AND m.search_text LIKE '%x\\%%' ESCAPE '\\' UNION ALL "
+          "SELECT e.uid FROM mailbox_entries e JOIN messages m ON m.id = e.message_id WHERE m.search_text IS NULL");
 
   // kite-pop3: reads and expunges, never appends.
   Refused(url, role("pop3"), "INSERT INTO messages (size, body) VALUES (1, 'x')");
