@@ -107,36 +107,36 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
     recent_watermark = target.info.recent_uid;
   } else {
     state = co_await rt_.Blocking([&]() -> absl::StatusOr<std::shared_ptr<const Snapshot>> {
-        std::shared_ptr<const Snapshot> snap;
-        int64_t recent_uid = 0;
-        if (cache_current) {
-          snap = cached;
-          recent_uid = target.info.recent_uid;
-        } else if (cached) {
-          auto changes = mail_.ChangesSince(owner, mailbox, cached->highest_modseq);
-          if (!changes.ok()) return changes.status();
-          if (!changes->exists) return nullptr;
-          recent_uid = changes->recent_uid;
-          snap = changes->highest_modseq == cached->highest_modseq && changes->uidnext == cached->uidnext
-                     ? cached
-                     : std::make_shared<const Snapshot>(Advance(*cached, *changes));
-        } else {
-          auto opened = mail_.OpenMailbox(owner, mailbox);
-          if (!opened.ok()) return opened.status();
-          if (!opened->exists) return nullptr;
-          recent_uid = opened->recent_uid;
-          snap = std::make_shared<const Snapshot>(
-              Snapshot{opened->highest_modseq, opened->uidnext, std::move(opened->entries)});
-        }
-        const int64_t newest = snap->uidnext - 1;
-        recent_watermark = recent_uid;
-        if (!examine && recent_uid < newest) {
-          auto claimed = mail_.ClaimRecent(owner, mailbox, newest);
-          if (!claimed.ok() && !absl::IsNotFound(claimed.status())) return claimed.status();
-          recent_watermark = claimed.value_or(newest);
-        }
-        return snap;
-      });
+      std::shared_ptr<const Snapshot> snap;
+      int64_t recent_uid = 0;
+      if (cache_current) {
+        snap = cached;
+        recent_uid = target.info.recent_uid;
+      } else if (cached) {
+        auto changes = mail_.ChangesSince(owner, mailbox, cached->highest_modseq);
+        if (!changes.ok()) return changes.status();
+        if (!changes->exists) return nullptr;
+        recent_uid = changes->recent_uid;
+        snap = changes->highest_modseq == cached->highest_modseq && changes->uidnext == cached->uidnext
+                   ? cached
+                   : std::make_shared<const Snapshot>(Advance(*cached, *changes));
+      } else {
+        auto opened = mail_.OpenMailbox(owner, mailbox);
+        if (!opened.ok()) return opened.status();
+        if (!opened->exists) return nullptr;
+        recent_uid = opened->recent_uid;
+        snap = std::make_shared<const Snapshot>(
+            Snapshot{opened->highest_modseq, opened->uidnext, std::move(opened->entries)});
+      }
+      const int64_t newest = snap->uidnext - 1;
+      recent_watermark = recent_uid;
+      if (!examine && recent_uid < newest) {
+        auto claimed = mail_.ClaimRecent(owner, mailbox, newest);
+        if (!claimed.ok() && !absl::IsNotFound(claimed.status())) return claimed.status();
+        recent_watermark = claimed.value_or(newest);
+      }
+      return snap;
+    });
   }
   if (!state.ok() || !*state) {
     if (state.ok()) cache.Drop(owner, mailbox);

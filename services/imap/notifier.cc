@@ -267,7 +267,7 @@ void Notifier::PublishLoop() {
       absl::Status st = SendNow(channel, message);
       if (!st.ok()) {
         // Redis is away: the rest of this batch is dropped rather than waited for one by one.
-        log::Warn("imap.publish_failed").Kv("error", st.message()).Kv("dropped", static_cast<int64_t>(batch.size()));
+        log::Warn("imap.publish_failed").Kv("error", st.message()).Kv("batch", static_cast<int64_t>(batch.size()));
         break;
       }
     }
