@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
     auto pool = kite::daemon::OpenPostgres(c, rt.spec().section);
     if (!pool.ok()) return pool.status();
     state.pool = std::move(*pool);
-    state.mail = std::make_unique<kite::mailstore::PgMailStore>(*state.pool);
+    state.mail = std::make_unique<kite::mailstore::PgMailStore>(
+        *state.pool, kite::mailstore::PgMailStoreOptions{.durable_flag_changes = c.Bool("imap", "durable_flag_changes")});
     // Changes made anywhere in the cluster reach IDLE and NOOP through Redis.
     state.notifier = std::make_unique<kite::imap::Notifier>(kite::daemon::RedisOptions(c, rt.spec().section));
     state.notifier->Start();

@@ -24,8 +24,15 @@
 namespace kite::imap {
 namespace {
 
-std::string Literal(std::string_view bytes, bool binary = false) {
-  return absl::StrCat(binary ? "~{" : "{", bytes.size(), "}\r\n", AV(bytes));
+// A literal straight onto the reply: a whole message is copied once, not three times.
+void AppendLiteral(std::string* out, std::string_view bytes, bool binary = false) {
+  absl::StrAppend(out, binary ? "~{" : "{", bytes.size(), "}\r\n", AV(bytes));
+}
+
+// ApplyPartial on a view (BODY[]<from.count> of the stored message, without a copy).
+std::string_view PartialOf(std::string_view data, const FetchItem& item) {
+  if (!item.partial) return data;
+  return data.substr(std::min<uint64_t>(item.partial->first, data.size()), item.partial->second);
 }
 
 }  // namespace
@@ -89,38 +96,50 @@ boost::asio::awaitable<void> Session::CmdSelect(const Command& cmd) {
   // snapshot in one round trip. Anything newer arrives through the change log on the next sync.
   // \Recent: SELECT claims the messages up to the snapshot's newest UID, with a write only when
   // the watermark read with the head is below it (EXAMINE never claims).
+  // And when the head that resolving the name just read (UIDNEXT, HIGHESTMODSEQ and the
+  // watermark, one statement) is the cached snapshot's, nothing more is read at all.
   SnapshotCache& cache = server_.snapshots();
   std::shared_ptr<const Snapshot> cached = cache.Get(owner, mailbox);
   int64_t recent_watermark = 0;
-  absl::StatusOr<std::shared_ptr<const Snapshot>> state = co_await rt_.Blocking(
-      [&]() -> absl::StatusOr<std::shared_ptr<const Snapshot>> {
-        std::shared_ptr<const Snapshot> snap;
-        int64_t recent_uid = 0;
-        if (cached) {
-          auto changes = mail_.ChangesSince(owner, mailbox, cached->highest_modseq);
-          if (!changes.ok()) return changes.status();
-          if (!changes->exists) return nullptr;
-          recent_uid = changes->recent_uid;
-          snap = changes->highest_modseq == cached->highest_modseq && changes->uidnext == cached->uidnext
-                     ? cached
-                     : std::make_shared<const Snapshot>(Advance(*cached, *changes));
-        } else {
-          auto opened = mail_.OpenMailbox(owner, mailbox);
-          if (!opened.ok()) return opened.status();
-          if (!opened->exists) return nullptr;
-          recent_uid = opened->recent_uid;
-          snap = std::make_shared<const Snapshot>(
-              Snapshot{opened->highest_modseq, opened->uidnext, std::move(opened->entries)});
-        }
-        const int64_t newest = snap->uidnext - 1;
-        recent_watermark = recent_uid;
-        if (!examine && recent_uid < newest) {
-          auto claimed = mail_.ClaimRecent(owner, mailbox, newest);
-          if (!claimed.ok() && !absl::IsNotFound(claimed.status())) return claimed.status();
-          recent_watermark = claimed.value_or(newest);
-        }
-        return snap;
-      });
+  const bool cache_current = cached && cached->highest_modseq == target.info.highest_modseq &&
+                             cached->uidnext == target.info.uidnext;
+  const bool claim = !examine && cache_current && target.info.recent_uid < cached->uidnext - 1;
+  absl::StatusOr<std::shared_ptr<const Snapshot>> state = cached;
+  if (cache_current && !claim) {
+    recent_watermark = target.info.recent_uid;
+  } else {
+    state = co_await rt_.Blocking([&]() -> absl::StatusOr<std::shared_ptr<const Snapshot>> {
+      std::shared_ptr<const Snapshot> snap;
+      int64_t recent_uid = 0;
+      if (cache_current) {
+        snap = cached;
+        recent_uid = target.info.recent_uid;
+      } else if (cached) {
+        auto changes = mail_.ChangesSince(owner, mailbox, cached->highest_modseq);
+        if (!changes.ok()) return changes.status();
+        if (!changes->exists) return nullptr;
+        recent_uid = changes->recent_uid;
+        snap = changes->highest_modseq == cached->highest_modseq && changes->uidnext == cached->uidnext
+                   ? cached
+                   : std::make_shared<const Snapshot>(Advance(*cached, *changes));
+      } else {
+        auto opened = mail_.OpenMailbox(owner, mailbox);
+        if (!opened.ok()) return opened.status();
+        if (!opened->exists) return nullptr;
+        recent_uid = opened->recent_uid;
+        snap = std::make_shared<const Snapshot>(
+            Snapshot{opened->highest_modseq, opened->uidnext, std::move(opened->entries)});
+      }
+      const int64_t newest = snap->uidnext - 1;
+      recent_watermark = recent_uid;
+      if (!examine && recent_uid < newest) {
+        auto claimed = mail_.ClaimRecent(owner, mailbox, newest);
+        if (!claimed.ok() && !absl::IsNotFound(claimed.status())) return claimed.status();
+        recent_watermark = claimed.value_or(newest);
+      }
+      return snap;
+    });
+  }
   if (!state.ok() || !*state) {
     if (state.ok()) cache.Drop(owner, mailbox);
     result_ = state.ok() ? "NO [NONEXISTENT] No such mailbox" : kUnavailable;
@@ -453,56 +472,74 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& original) {
         if (!parsed) parsed = mime::Parse(stored->body);
       }
       const std::string_view raw = stored ? std::string_view(stored->body) : std::string_view();
-      std::vector<std::string> parts;
+      // Each item goes straight onto the reply, separated by one space.
+      absl::StrAppend(&out_, "* ", index + 1, " FETCH (");
+      bool first_item = true;
+      auto item = [&]() -> std::string* {
+        if (!first_item) out_ += ' ';
+        first_item = false;
+        return &out_;
+      };
       bool flags_sent = false;
       for (const auto& it : want) {
         switch (it.kind) {
-          case FetchItem::kUid: parts.push_back(absl::StrCat("UID ", e.uid)); break;
+          case FetchItem::kUid: absl::StrAppend(item(), "UID ", e.uid); break;
           case FetchItem::kFlags:
             flags_sent = true;
-            parts.push_back(absl::StrCat("FLAGS ", FormatFlags(e.flags)));
+            absl::StrAppend(item(), "FLAGS ", FormatFlags(e.flags));
             break;
-          case FetchItem::kModSeq: parts.push_back(absl::StrCat("MODSEQ (", e.modseq, ")")); break;
-          case FetchItem::kEmailId: parts.push_back(absl::StrCat("EMAILID (", EmailObjectId(e.message_id), ")")); break;
-          case FetchItem::kThreadId: parts.push_back("THREADID NIL"); break;  // no threading (RFC 8474 5.2)
+          case FetchItem::kModSeq: absl::StrAppend(item(), "MODSEQ (", e.modseq, ")"); break;
+          case FetchItem::kEmailId: absl::StrAppend(item(), "EMAILID (", EmailObjectId(e.message_id), ")"); break;
+          case FetchItem::kThreadId: absl::StrAppend(item(), "THREADID NIL"); break;  // no threading (RFC 8474 5.2)
           case FetchItem::kSaveDate: {
             auto d = save_dates.find(e.uid);
-            parts.push_back(d == save_dates.end() ? std::string("SAVEDATE NIL")
-                                                  : absl::StrCat("SAVEDATE \"", InternalDate(d->second), "\""));
+            if (d == save_dates.end()) {
+              absl::StrAppend(item(), "SAVEDATE NIL");
+            } else {
+              absl::StrAppend(item(), "SAVEDATE \"", InternalDate(d->second), "\"");
+            }
             break;
           }
           case FetchItem::kPreview:
             // Computed now, so LAZY gets it too (RFC 8970 3.1 allows it).
-            parts.push_back(absl::StrCat("PREVIEW ", QuoteString(mime::Preview(raw, *parsed))));
+            absl::StrAppend(item(), "PREVIEW ", QuoteString(mime::Preview(raw, *parsed)));
             break;
-          case FetchItem::kRfc822Size: parts.push_back(absl::StrCat("RFC822.SIZE ", e.size)); break;
+          case FetchItem::kRfc822Size: absl::StrAppend(item(), "RFC822.SIZE ", e.size); break;
           case FetchItem::kInternalDate:
-            parts.push_back(absl::StrCat("INTERNALDATE \"", InternalDate(e.internal_date), "\""));
+            absl::StrAppend(item(), "INTERNALDATE \"", InternalDate(e.internal_date), "\"");
             break;
-          case FetchItem::kEnvelope: parts.push_back(absl::StrCat("ENVELOPE ", mime::ImapEnvelope(parsed->envelope))); break;
-          case FetchItem::kBody: parts.push_back(absl::StrCat("BODY ", mime::ImapBody(parsed->root, false))); break;
+          case FetchItem::kEnvelope: absl::StrAppend(item(), "ENVELOPE ", mime::ImapEnvelope(parsed->envelope)); break;
+          case FetchItem::kBody: absl::StrAppend(item(), "BODY ", mime::ImapBody(parsed->root, false)); break;
           case FetchItem::kBodyStructure:
-            parts.push_back(absl::StrCat("BODYSTRUCTURE ", mime::ImapBody(parsed->root, true)));
+            absl::StrAppend(item(), "BODYSTRUCTURE ", mime::ImapBody(parsed->root, true));
             break;
-          case FetchItem::kRfc822: parts.push_back(absl::StrCat("RFC822 ", Literal(raw))); break;
+          case FetchItem::kRfc822:
+            absl::StrAppend(item(), "RFC822 ");
+            AppendLiteral(&out_, raw);
+            break;
           case FetchItem::kRfc822Header: {
             size_t end_of_header = raw.find("\r\n\r\n");
             std::string_view header = end_of_header == std::string_view::npos ? raw : raw.substr(0, end_of_header + 4);
-            parts.push_back(absl::StrCat("RFC822.HEADER ", Literal(header)));
+            absl::StrAppend(item(), "RFC822.HEADER ");
+            AppendLiteral(&out_, header);
             break;
           }
           case FetchItem::kRfc822Text: {
             size_t end_of_header = raw.find("\r\n\r\n");
             std::string_view text =
                 end_of_header == std::string_view::npos ? std::string_view() : raw.substr(end_of_header + 4);
-            parts.push_back(absl::StrCat("RFC822.TEXT ", Literal(text)));
+            absl::StrAppend(item(), "RFC822.TEXT ");
+            AppendLiteral(&out_, text);
             break;
           }
           case FetchItem::kBodySection: {
+            if (it.part.empty() && it.section.empty()) {  // BODY[]: the stored message as it is
+              absl::StrAppend(item(), it.ResponseName(), " ");
+              AppendLiteral(&out_, PartialOf(raw, it));
+              break;
+            }
             std::optional<std::string> data;
-            if (it.part.empty() && it.section.empty()) {
-              data = std::string(raw);
-            } else if (headers_only) {
+            if (headers_only) {
               std::string_view header = mime::HeaderOf(raw);
               data = it.section == "HEADER" ? std::string(header)
                                             : FilterHeaderFields(header, it.fields, it.section == "HEADER.FIELDS.NOT");
@@ -510,10 +547,11 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& original) {
               data = BodySectionData(raw, *parsed, it);
             }
             if (!data) {
-              parts.push_back(absl::StrCat(it.ResponseName(), " NIL"));
+              absl::StrAppend(item(), it.ResponseName(), " NIL");
               break;
             }
-            parts.push_back(absl::StrCat(it.ResponseName(), " ", Literal(ApplyPartial(std::move(*data), it))));
+            absl::StrAppend(item(), it.ResponseName(), " ");
+            AppendLiteral(&out_, PartialOf(*data, it));
             break;
           }
           case FetchItem::kBinary:
@@ -525,26 +563,27 @@ boost::asio::awaitable<void> Session::CmdFetch(const Command& original) {
               break;
             }
             if (!*decoded) {
-              parts.push_back(absl::StrCat(it.ResponseName(), " NIL"));
+              absl::StrAppend(item(), it.ResponseName(), " NIL");
               break;
             }
             if (it.kind == FetchItem::kBinarySize) {
-              parts.push_back(absl::StrCat(it.ResponseName(), " ", (*decoded)->size()));
+              absl::StrAppend(item(), it.ResponseName(), " ", (*decoded)->size());
               break;
             }
             std::string data = ApplyPartial(std::move(**decoded), it);
             bool binary = data.find('\0') != std::string::npos;
-            parts.push_back(absl::StrCat(it.ResponseName(), " ", Literal(data, binary)));
+            absl::StrAppend(item(), it.ResponseName(), " ");
+            AppendLiteral(&out_, data, binary);
             break;
           }
         }
       }
       const bool seen_now = std::binary_search(to_see.begin(), to_see.end(), e.uid);
-      if (seen_now && !flags_sent) parts.push_back(absl::StrCat("FLAGS ", FormatFlags(e.flags)));
+      if (seen_now && !flags_sent) absl::StrAppend(item(), "FLAGS ", FormatFlags(e.flags));
       if (condstore_ && (flags_sent || seen_now) && !has_modseq && !changed_since) {
-        parts.push_back(absl::StrCat("MODSEQ (", e.modseq, ")"));
+        absl::StrAppend(item(), "MODSEQ (", e.modseq, ")");
       }
-      absl::StrAppend(&out_, "* ", index + 1, " FETCH (", absl::StrJoin(parts, " "), ")\r\n");
+      out_ += ")\r\n";
     }
     if (!co_await FlushIfLarge()) {
       result_.clear();

@@ -179,6 +179,12 @@ std::string Notifier::Channel(int64_t account_id) { return absl::StrCat(AV(kChan
 void Notifier::Start() {
   std::lock_guard<std::mutex> lock(start_mu_);
   if (thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> queue_lock(queue_mu_);
+    queue_running_ = true;
+    queue_stopping_ = false;
+  }
+  publish_thread_ = std::thread([this] { PublishLoop(); });
   stopping_ = false;
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   thread_ = std::thread([this] { Run(); });
@@ -192,6 +198,13 @@ void Notifier::Stop() {
   ssize_t ignored = write(stop_fd_, &one, sizeof(one));
   (void)ignored;
   thread_.join();
+  {
+    std::lock_guard<std::mutex> queue_lock(queue_mu_);
+    queue_running_ = false;  // from now on Publish sends at once
+    queue_stopping_ = true;
+  }
+  queue_cv_.notify_one();
+  publish_thread_.join();
   close(stop_fd_);
   stop_fd_ = -1;
   subscribed_ = false;
@@ -216,13 +229,50 @@ absl::Status Notifier::Publish(int64_t account_id, int64_t mailbox_id, std::stri
   // Sessions of this replica learn at once (and even while Redis is down); the others
   // through Redis, which also brings this replica the same message again (harmless).
   Dispatch(channel, message, false);
-  std::lock_guard<std::mutex> lock(publish_mu_);
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (queue_running_) {
+      if (queue_.size() < kMaxQueued) queue_.emplace_back(std::move(channel), std::move(message));
+      queue_cv_.notify_one();
+      return absl::OkStatus();
+    }
+  }
+  std::lock_guard<std::mutex> lock(send_mu_);
+  return SendNow(channel, message);
+}
+
+absl::Status Notifier::SendNow(const std::string& channel, const std::string& message) {
   if (!publisher_) {
     absl::StatusOr<std::unique_ptr<redis::Client>> client = redis::Client::Connect(options_);
     if (!client.ok()) return client.status();
     publisher_ = *std::move(client);
   }
   return publisher_->Publish(channel, message);
+}
+
+void Notifier::PublishLoop() {
+  std::vector<std::pair<std::string, std::string>> batch;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return queue_stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued was sent
+      batch.swap(queue_);
+    }
+    // Several changes to one mailbox while the previous PUBLISH was out: one notification.
+    std::sort(batch.begin(), batch.end());
+    batch.erase(std::unique(batch.begin(), batch.end()), batch.end());
+    std::lock_guard<std::mutex> lock(send_mu_);
+    for (const auto& [channel, message] : batch) {
+      absl::Status st = SendNow(channel, message);
+      if (!st.ok()) {
+        // Redis is away: the rest of this batch is dropped rather than waited for one by one.
+        log::Warn("imap.publish_failed").Kv("error", st.message()).Kv("batch", static_cast<int64_t>(batch.size()));
+        break;
+      }
+    }
+    batch.clear();
+  }
 }
 
 void Notifier::Dispatch(std::string_view channel, std::string_view message, bool from_redis) {

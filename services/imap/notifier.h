@@ -24,6 +24,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -127,9 +128,13 @@ class Notifier {
   std::shared_ptr<Watch> WatchAccount(int64_t account_id, boost::asio::any_io_executor executor);
 
   // PUBLISH kite:mbox:<account_id> "<mailbox_id> <what>" on a separate ordinary connection
-  // (mutex-guarded; connected on first use). Not retried: a lost notification costs the
-  // watchers only latency, since they resync on their next command or timeout. Blocking (one
-  // Redis round trip): call it through the worker pool (rt.Blocking), not on a session strand.
+  // (connected on first use). This replica's watches are woken before it returns. Once
+  // Start()ed, the PUBLISH itself is queued for a publisher thread and Publish returns at once
+  // (OK): the command that changed the mailbox does not wait for Redis, and notifications
+  // queued while one is sent go out together, repeats sent once. Not retried: a lost
+  // notification costs the watchers only latency, since they resync on their next command or
+  // timeout. Before Start() (and after Stop()) it is sent at once and its result returned;
+  // then it blocks for a Redis round trip: call it through the worker pool (rt.Blocking).
   absl::Status Publish(int64_t account_id, int64_t mailbox_id, std::string_view what);
 
   static std::string Channel(int64_t account_id);  // "kite:mbox:<account_id>"
@@ -160,8 +165,20 @@ class Notifier {
   std::atomic<uint64_t> subscriptions_{0};
   std::atomic<uint64_t> messages_{0};
 
-  std::mutex publish_mu_;
+  // The publisher thread: sends what Publish queued.
+  void PublishLoop();
+  absl::Status SendNow(const std::string& channel, const std::string& message);  // send_mu_ held
+
+  std::mutex send_mu_;  // the publisher connection
   std::unique_ptr<redis::Client> publisher_;
+
+  static constexpr size_t kMaxQueued = 10000;  // beyond: dropped (the watchers resync later)
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<std::pair<std::string, std::string>> queue_;  // channel, message
+  bool queue_running_ = false;                               // the thread takes what is queued
+  bool queue_stopping_ = false;
+  std::thread publish_thread_;
 };
 
 }  // namespace kite::imap

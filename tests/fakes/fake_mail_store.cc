@@ -122,7 +122,9 @@ absl::StatusOr<std::optional<MailboxInfo>> FakeMailStore::FindMailbox(int64_t ac
   Account* a = FindAccount(account_id);
   Mailbox* m = a ? FindBoxByName(*a, name) : nullptr;
   if (m == nullptr) return std::optional<MailboxInfo>();
-  return std::optional<MailboxInfo>(Info(*m, false));
+  MailboxInfo info = Info(*m, false);
+  info.recent_uid = m->recent_uid;
+  return std::optional<MailboxInfo>(std::move(info));
 }
 
 absl::StatusOr<MailboxInfo> FakeMailStore::CreateMailbox(int64_t account_id, const std::string& name,

@@ -218,6 +218,12 @@ Schema Build() {
   s.Add({"imap", "snapshot_cache_entries", Type::kInt, "200000",
          "Message entries of recently selected mailboxes kept in memory per replica (about 100 bytes each), so a "
          "SELECT reads only what changed since. 0: none kept", NonNegative});
+  s.Add({"imap", "durable_flag_changes", Type::kBool, "true",
+         "true: a STORE (or a FETCH that sets \\Seen) is answered once its change is flushed to PostgreSQL's WAL. "
+         "false: flag changes commit with synchronous_commit = off, as Dovecot's mail_fsync = optimized treats them: "
+         "a crash of the PostgreSQL server may lose the flag changes of its last moments (up to 3 x wal_writer_delay, "
+         "0.6 s by default; never a message, an expunge or any other change) and give their MODSEQs again to later "
+         "changes, so a CONDSTORE/QRESYNC client that saw one may miss a change until it resynchronises"});
 
   AddDaemon(s, "pop3", 7005, 9105);
   s.Add({"pop3", "stls_listen", Type::kHostPort, "127.0.0.1:2110", "POP3 with STLS (production: 0.0.0.0:110)"});

@@ -34,6 +34,34 @@ std::string PgArray(const std::vector<int64_t>& v) {
   return out;
 }
 
+// encode(bytea, 'escape') back to bytes: "\\" is a backslash, "\ooo" (three octal digits) a
+// byte, anything else itself (PostgreSQL's esc_encode writes only those two escapes).
+absl::StatusOr<std::string> DecodeEscapedBytea(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t slash = text.find('\\', i);
+    if (slash == std::string_view::npos) {
+      out.append(text.data() + i, text.size() - i);
+      break;
+    }
+    out.append(text.data() + i, slash - i);
+    if (slash + 1 < text.size() && text[slash + 1] == '\\') {
+      out += '\\';
+      i = slash + 2;
+      continue;
+    }
+    auto octal = [&](size_t k) { return k < text.size() && text[k] >= '0' && text[k] <= '7'; };
+    if (!octal(slash + 1) || !octal(slash + 2) || !octal(slash + 3) || text[slash + 1] > '3') {
+      return absl::InternalError("malformed escaped bytea from the store");
+    }
+    out += static_cast<char>(((text[slash + 1] - '0') << 6) | ((text[slash + 2] - '0') << 3) | (text[slash + 3] - '0'));
+    i = slash + 4;
+  }
+  return out;
+}
+
 // Drops bodies nothing refers to any more, in a savepoint: a delivery reusing one of them at
 // this moment makes the delete fail, which must not undo the caller's change.
 void CollectBodies(pqxx::work& tx, const std::vector<int64_t>& message_ids) {
@@ -422,61 +450,79 @@ absl::StatusOr<Changes> PgMailStore::ChangesSince(int64_t account_id, int64_t ma
 
 namespace kite::mailstore {
 
+// STORE in one statement, so one round trip in autocommit (Pool::WriteStatement) instead of
+// a transaction of six, and the mailbox row stays locked only while it runs (and its commit).
+// Under READ COMMITTED a statement reads one snapshot, taken before it waited for any lock,
+// so nothing may be computed from that snapshot's entries:
+//  - `mb` locks the mailbox row first (the locking order of every writer: mailbox, then
+//    entries) and gets the newest version of it: the next MODSEQ. `cur` only starts after
+//    it: its `(SELECT next FROM mb) IS NOT NULL` is a one-time filter evaluated before the
+//    scan.
+//  - `cur` locks the named entries FOR UPDATE, which returns the newest version of each
+//    (whatever a writer committed while this statement waited for the mailbox), and the new
+//    flags are computed from those, with ApplyFlagOp's order rules: add appends what is new
+//    in the order given, remove keeps the order of the rest, replace takes the list as given
+//    ($5 comes without repeats); "changed" as ApplyFlagOp says (another order is no change).
+//  - `upd` writes only the changed entries, with the new MODSEQ; `bump` raises the mailbox's
+//    HIGHESTMODSEQ only when something changed (both run once whether read or not).
+//  - UNCHANGEDSINCE ($6 > 0): an entry with a higher MODSEQ is left alone and reported.
+// $7: commit this change without waiting for its WAL flush (set_config(..., true) holds for
+// this statement's own transaction; PgMailStoreOptions::durable_flag_changes).
 absl::StatusOr<StoreResult> PgMailStore::StoreFlags(int64_t account_id, int64_t mailbox_id,
                                            const std::vector<int64_t>& uids, FlagOp op,
                                            const std::vector<std::string>& flags, int64_t unchanged_since) {
-  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<StoreResult> {
+  if (uids.empty()) return StoreResult{};
+  static constexpr const char* kSql =
+      "WITH mb AS MATERIALIZED ("
+      "  SELECT highest_modseq + 1 AS next, set_config('synchronous_commit', "
+      "    CASE WHEN $7::boolean THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS commit_mode "
+      "  FROM mailboxes WHERE account_id = $1 AND id = $2 FOR UPDATE), "
+      "cur AS MATERIALIZED ("
+      "  SELECT e.uid, e.flags, e.modseq FROM mailbox_entries e "
+      "  WHERE e.account_id = $1 AND e.mailbox_id = $2 AND e.uid = ANY($3::bigint[]) "
+      "    AND (SELECT next FROM mb) IS NOT NULL FOR UPDATE), "
+      "calc AS MATERIALIZED ("
+      "  SELECT c.uid, c.flags AS old, c.modseq, ($6::bigint > 0 AND c.modseq > $6::bigint) AS refused, "
+      "    CASE $4::integer WHEN 0 THEN $5::text[] "
+      "      WHEN 1 THEN c.flags || ARRAY(SELECT a.f FROM unnest($5::text[]) WITH ORDINALITY AS a(f, i) "
+      "                                   WHERE a.f <> ALL (c.flags) ORDER BY a.i) "
+      "      ELSE ARRAY(SELECT a.f FROM unnest(c.flags) WITH ORDINALITY AS a(f, i) "
+      "                 WHERE a.f <> ALL ($5::text[]) ORDER BY a.i) END AS new "
+      "  FROM cur c), "
+      "chg AS MATERIALIZED ("
+      "  SELECT uid, new FROM calc "
+      "  WHERE NOT refused AND (cardinality(new) <> cardinality(old) OR NOT (old @> new))), "
+      "upd AS ("
+      "  UPDATE mailbox_entries e SET flags = chg.new, modseq = (SELECT next FROM mb) FROM chg "
+      "  WHERE e.account_id = $1 AND e.mailbox_id = $2 AND e.uid = chg.uid RETURNING e.uid), "
+      "bump AS ("
+      "  UPDATE mailboxes SET highest_modseq = (SELECT next FROM mb) "
+      "  WHERE account_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM chg) RETURNING 1) "
+      "SELECT m.next, c.uid, c.refused, g.uid IS NOT NULL, COALESCE(g.new, c.old)::text, c.modseq, m.commit_mode "
+      "FROM mb m LEFT JOIN calc c ON true LEFT JOIN chg g ON g.uid = c.uid ORDER BY c.uid";
+  std::vector<std::string> unique;  // ApplyFlagOp's rule: a flag named twice counts once
+  for (const auto& f : flags) {
+    if (std::find(unique.begin(), unique.end(), f) == unique.end()) unique.push_back(f);
+  }
+  const int op_code = op == FlagOp::kReplace ? 0 : op == FlagOp::kAdd ? 1 : 2;
+  const bool async_commit = !options_.durable_flag_changes;
+  return pool_.WriteStatement([&](pqxx::nontransaction& tx) -> absl::StatusOr<StoreResult> {
+    auto rows = store::Prepared(tx, "mailstore_store_flags_one", kSql, account_id, mailbox_id, PgArray(uids), op_code,
+                                TextArrayLiteral(unique), unchanged_since, async_commit);
+    if (rows.empty()) return absl::NotFoundError("no such mailbox");
     StoreResult out;
-    if (uids.empty()) return out;
-    auto lock = store::Prepared(tx, "mailstore_lock_mailbox",
-                                "SELECT highest_modseq FROM mailboxes WHERE account_id = $1 AND id = $2 FOR UPDATE",
-                                account_id, mailbox_id);
-    if (lock.empty()) return absl::NotFoundError("no such mailbox");
-    const int64_t modseq = lock[0][0].as<int64_t>() + 1;
-    std::vector<int64_t> changed_uids;
-    std::vector<std::string> changed_flags;
-    for (const auto& r : store::Prepared(
-             tx, "mailstore_lock_entries",
-             "SELECT uid, flags::text, modseq FROM mailbox_entries "
-             "WHERE account_id = $1 AND mailbox_id = $2 AND uid = ANY($3::bigint[]) ORDER BY uid FOR UPDATE",
-             account_id, mailbox_id, PgArray(uids))) {
-      FlagChange fc{r[0].as<int64_t>(), ParseTextArray(r[1].as<std::string>()), r[2].as<int64_t>(), false};
-      if (unchanged_since > 0 && fc.modseq > unchanged_since) {
-        out.modified.push_back(fc.uid);
+    const int64_t modseq = rows[0][0].as<int64_t>();
+    for (const auto& r : rows) {
+      if (r[1].is_null()) continue;  // the mailbox's row alone: none of the UIDs exists
+      const int64_t uid = r[1].as<int64_t>();
+      if (r[2].as<bool>()) {
+        out.modified.push_back(uid);
         continue;
       }
-      FlagOutcome after = ApplyFlagOp(fc.flags, op, flags);
-      if (after.changed) {
-        fc.flags = std::move(after.flags);
-        fc.modseq = modseq;
-        fc.changed = true;
-        changed_uids.push_back(fc.uid);
-        changed_flags.push_back(TextArrayLiteral(fc.flags));
-      }
-      out.entries.push_back(std::move(fc));
+      const bool changed = r[3].as<bool>();
+      out.entries.push_back(
+          FlagChange{uid, ParseTextArray(r[4].as<std::string>()), changed ? modseq : r[5].as<int64_t>(), changed});
     }
-    if (changed_uids.empty()) return out;
-    store::Prepared(tx, "mailstore_set_modseq",
-                    "UPDATE mailboxes SET highest_modseq = $3 WHERE account_id = $1 AND id = $2", account_id,
-                    mailbox_id, modseq);
-    // One statement for all rows: uid[i] gets flags[i] (each a text[] literal).
-    std::string flag_array = "{";
-    for (size_t i = 0; i < changed_flags.size(); ++i) {
-      if (i) flag_array += ',';
-      flag_array += '"';
-      for (char c : changed_flags[i]) {
-        if (c == '"' || c == '\\') flag_array += '\\';
-        flag_array += c;
-      }
-      flag_array += '"';
-    }
-    flag_array += '}';
-    store::Prepared(
-        tx, "mailstore_store_flags",
-        "UPDATE mailbox_entries e SET flags = v.f::text[], modseq = $5 "
-        "FROM unnest($3::bigint[], $4::text[]) AS v(u, f) "
-        "WHERE e.account_id = $1 AND e.mailbox_id = $2 AND e.uid = v.u",
-        account_id, mailbox_id, PgArray(changed_uids), flag_array, modseq);
     return out;
   });
 }
@@ -484,19 +530,27 @@ absl::StatusOr<StoreResult> PgMailStore::StoreFlags(int64_t account_id, int64_t 
 absl::StatusOr<std::vector<StoredMessage>> PgMailStore::LoadMessages(int64_t account_id, int64_t mailbox_id,
                                                         const std::vector<int64_t>& uids, bool body, bool structure) {
   if (uids.empty()) return std::vector<StoredMessage>{};
+  // The body travels as encode(body, 'escape'), not as bytea's hex text: hex doubles every
+  // byte on the wire and in libpq's buffer, while escape leaves ASCII (nearly all mail:
+  // 7-bit text, quoted-printable, base64) as it is and spells only NUL, backslash and bytes
+  // above 127 as \ooo or \\. libpqxx 6 asks for text results only, so binary is not on offer.
   return pool_.Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<StoredMessage>> {
     std::vector<StoredMessage> out;
     out.reserve(uids.size());
     for (const auto& r : store::Prepared(
-             tx, "mailstore_load_messages",
-             "SELECT e.uid, CASE WHEN $4 OR ($5 AND m.structure IS NULL) THEN m.body END, "
+             tx, "mailstore_load_messages_escaped",
+             "SELECT e.uid, CASE WHEN $4 OR ($5 AND m.structure IS NULL) THEN encode(m.body, 'escape') END, "
              "CASE WHEN $5 THEN m.structure END "
              "FROM mailbox_entries e JOIN messages m ON m.id = e.message_id "
              "WHERE e.account_id = $1 AND e.mailbox_id = $2 AND e.uid = ANY($3::bigint[]) ORDER BY e.uid",
              account_id, mailbox_id, PgArray(uids), body, structure)) {
       StoredMessage m;
       m.uid = r[0].as<int64_t>();
-      if (!r[1].is_null()) m.body = pqxx::binarystring(r[1]).str();
+      if (!r[1].is_null()) {
+        auto decoded = DecodeEscapedBytea(std::string_view(r[1].c_str(), r[1].size()));
+        if (!decoded.ok()) return decoded.status();
+        m.body = *std::move(decoded);
+      }
       if (!r[2].is_null()) m.structure = pqxx::binarystring(r[2]).str();
       out.push_back(std::move(m));
     }

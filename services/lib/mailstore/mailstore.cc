@@ -59,12 +59,14 @@ absl::StatusOr<std::vector<MailboxInfo>> PgMailStore::ListMailboxes(int64_t acco
 
 absl::StatusOr<std::optional<MailboxInfo>> PgMailStore::FindMailbox(int64_t account_id, const std::string& name) {
   return pool_.Read([&](pqxx::nontransaction& tx) -> std::optional<MailboxInfo> {
-    auto r = store::Prepared(tx, "mailstore_find_mailbox",
+    auto r = store::Prepared(tx, "mailstore_find_mailbox_head",
                              "SELECT m.id, m.name, m.special_use, m.uidvalidity, m.uidnext, m.highest_modseq, 0, "
-                             "m.subscribed FROM mailboxes m WHERE m.account_id = $1 AND m.name = $2",
+                             "m.subscribed, m.recent_uid FROM mailboxes m WHERE m.account_id = $1 AND m.name = $2",
                              account_id, name);
     if (r.empty()) return std::nullopt;
-    return RowToMailbox(r[0]);
+    MailboxInfo m = RowToMailbox(r[0]);
+    m.recent_uid = r[0][8].as<int64_t>();
+    return m;
   });
 }
 

@@ -48,6 +48,7 @@ struct MailboxInfo {
   int64_t highest_modseq = 0;
   int64_t exists = 0;  // ListMailboxes counts; FindMailbox leaves 0
   bool subscribed = true;
+  int64_t recent_uid = 0;  // FindMailbox only: the \Recent watermark (ClaimRecent), read with the head
 };
 
 struct Entry {
@@ -184,6 +185,8 @@ class MailStore {
   virtual absl::StatusOr<std::vector<MailboxInfo>> ListMailboxes(int64_t account_id) = 0;
   // One mailbox by name, without counting its entries (exists is 0): what IMAP needs to
   // resolve a name before SELECT, STATUS or APPEND, which count on their own when they need to.
+  // Its head (UIDNEXT, HIGHESTMODSEQ, \Recent watermark) is read in the same step, so a SELECT
+  // whose cached entries are at that HIGHESTMODSEQ needs nothing more.
   virtual absl::StatusOr<std::optional<MailboxInfo>> FindMailbox(int64_t account_id, const std::string& name) = 0;
   // CREATE (RFC 3501 6.3.3): AlreadyExists when the name is taken. UIDVALIDITY is larger than
   // that of every mailbox the account has or had, so a deleted and re-created name never

@@ -1,6 +1,6 @@
 // MailStore on PostgreSQL (schema: lib/store/migrations). Reads are single statements on
 // Pool::Read (one round trip, no BEGIN/COMMIT), prepared once per connection; every change
-// is one transaction.
+// is one transaction (StoreFlags: one statement, Pool::WriteStatement).
 //
 // Locking order (Filer, used by kite-delivery, takes the same): quota_usage row, then the
 // mailbox row(s) in ascending id, then entries. UID and MODSEQ come from the mailbox row
@@ -13,9 +13,17 @@
 
 namespace kite::mailstore {
 
+struct PgMailStoreOptions {
+  // false: StoreFlags commits with synchronous_commit = off (flag changes only; messages,
+  // expunges and every other change stay durable). A crash of the PostgreSQL server can then
+  // lose the flag changes of its last moments (up to 3 x wal_writer_delay, 0.6 s by default)
+  // and reuse their MODSEQs (docs/configuration.md, imap.durable_flag_changes).
+  bool durable_flag_changes = true;
+};
+
 class PgMailStore final : public MailStore {
  public:
-  explicit PgMailStore(store::Pool& pool) : pool_(pool) {}
+  explicit PgMailStore(store::Pool& pool, PgMailStoreOptions options = {}) : pool_(pool), options_(options) {}
 
   absl::StatusOr<std::vector<MailboxInfo>> ListMailboxes(int64_t account_id) override;
   absl::StatusOr<std::optional<MailboxInfo>> FindMailbox(int64_t account_id, const std::string& name) override;
@@ -62,6 +70,7 @@ class PgMailStore final : public MailStore {
 
  private:
   store::Pool& pool_;
+  const PgMailStoreOptions options_;
 };
 
 }  // namespace kite::mailstore

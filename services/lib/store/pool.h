@@ -154,6 +154,17 @@ class Pool {
     return Run<pqxx::nontransaction>(std::forward<F>(fn));
   }
 
+  // Runs fn(pqxx::nontransaction&) for ONE statement that writes, in autocommit: the
+  // statement is its own transaction (atomic, one round trip, no BEGIN/COMMIT). For changes
+  // a single statement can make whole (data-modifying CTEs). Same results and errors as
+  // Transact; a serialization failure or deadlock is retried (nothing was written), a broken
+  // connection is not (the statement may have committed: Unavailable).
+  template <typename F>
+  auto WriteStatement(F&& fn)
+      -> typename internal::TransactResult<std::invoke_result_t<F, pqxx::nontransaction&>>::type {
+    return Run<pqxx::nontransaction, /*retry_broken=*/false>(std::forward<F>(fn));
+  }
+
   const PgOptions& options() const { return options_; }
   // host:port, for messages.
   const std::string& server() const { return server_; }
@@ -165,7 +176,7 @@ class Pool {
  private:
   Pool(PgOptions options, std::string conninfo, std::string server, std::string password);
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect();
-  template <typename Txn, typename F>
+  template <typename Txn, bool retry_broken = true, typename F>
   auto Run(F&& fn) -> typename internal::TransactResult<std::invoke_result_t<F, Txn&>>::type;
   void Return(std::unique_ptr<pqxx::connection> connection, uint64_t generation, bool broken);
 
@@ -192,7 +203,7 @@ pqxx::result Prepared(pqxx::transaction_base& tx, const char* name, const char* 
   return tx.exec_prepared(name, std::forward<Args>(args)...);
 }
 
-template <typename Txn, typename F>
+template <typename Txn, bool retry_broken, typename F>
 auto Pool::Run(F&& fn) -> typename internal::TransactResult<std::invoke_result_t<F, Txn&>>::type {
   using R = std::invoke_result_t<F, Txn&>;
   int serialization_retries = 0;
@@ -231,7 +242,7 @@ auto Pool::Run(F&& fn) -> typename internal::TransactResult<std::invoke_result_t
     if (absl::IsAborted(error.status)) {
       if (++serialization_retries > kMaxSerializationRetries) return error.status;
     } else if (absl::IsUnavailable(error.status)) {
-      if (reconnected) return error.status;
+      if (reconnected || !retry_broken) return error.status;
       reconnected = true;
     } else {
       return error.status;
